@@ -1,0 +1,92 @@
+//! [`Connector`]: how a connection is made, and remade after it drops.
+//!
+//! core-pre depends on no socket library. A transport (the `client_ws` crate for real
+//! WebSockets, [`memory`](crate::memory) for tests) turns its socket into a [`Connection`]:
+//! a stream of inbound [`Message`]s and a sink for outbound ones. A connector may also run a
+//! protocol handshake or authentication before it hands the connection over, so the runner
+//! only ever sees ready connections.
+
+use std::sync::Arc;
+
+use futures::{Sink, Stream};
+
+use crate::error::{ConnectError, TransportError};
+use crate::message::Message;
+use crate::runtime::{BoxFuture, MaybeSend, MaybeSync};
+use crate::state::AppState;
+
+cfg_if::cfg_if! {
+    if #[cfg(target_arch = "wasm32")] {
+        /// The inbound half of a connection.
+        pub type MessageStream =
+            std::pin::Pin<Box<dyn Stream<Item = Result<Message, TransportError>>>>;
+        /// The outbound half of a connection.
+        pub type MessageSink = std::pin::Pin<Box<dyn Sink<Message, Error = TransportError>>>;
+    } else {
+        /// The inbound half of a connection.
+        pub type MessageStream =
+            std::pin::Pin<Box<dyn Stream<Item = Result<Message, TransportError>> + Send>>;
+        /// The outbound half of a connection.
+        pub type MessageSink =
+            std::pin::Pin<Box<dyn Sink<Message, Error = TransportError> + Send>>;
+    }
+}
+
+/// An open connection: the two halves the runner drives.
+pub struct Connection {
+    /// Messages from the peer. The stream ending means the connection is gone.
+    pub stream: MessageStream,
+    /// Messages to the peer.
+    pub sink: MessageSink,
+}
+
+impl Connection {
+    /// A connection from any stream and sink of [`Message`]s.
+    pub fn new<St, Si>(stream: St, sink: Si) -> Self
+    where
+        St: Stream<Item = Result<Message, TransportError>> + MaybeSend + 'static,
+        Si: Sink<Message, Error = TransportError> + MaybeSend + 'static,
+    {
+        Connection {
+            stream: Box::pin(stream),
+            sink: Box::pin(sink),
+        }
+    }
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Connection { .. }")
+    }
+}
+
+/// What the runner tells a connector about the attempt it is making.
+#[derive(Debug, Clone)]
+pub struct ConnectContext<S> {
+    /// The shared application state.
+    pub state: Arc<S>,
+    /// 0 for the first connection, then how many attempts have failed in a row (so a
+    /// connector can rotate through several servers).
+    pub attempt: u32,
+}
+
+/// Makes connections. Called for the first connection and for every reconnect.
+///
+/// Return [`ConnectError::retryable`] for failures that may pass and
+/// [`ConnectError::fatal`] for ones that will not (the runner then stops trying).
+///
+/// ```
+/// use core_pre::{BoxFuture, ConnectContext, ConnectError, Connection, Connector};
+///
+/// struct Refuser;
+///
+/// impl Connector<()> for Refuser {
+///     fn connect<'a>(&'a self, _ctx: ConnectContext<()>) -> BoxFuture<'a, Result<Connection, ConnectError>> {
+///         Box::pin(async { Err(ConnectError::retryable("nobody is listening")) })
+///     }
+/// }
+/// ```
+pub trait Connector<S: AppState>: MaybeSend + MaybeSync + 'static {
+    /// Opens one connection.
+    fn connect<'a>(&'a self, ctx: ConnectContext<S>) -> BoxFuture<'a, Result<Connection, ConnectError>>;
+}

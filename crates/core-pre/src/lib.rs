@@ -1,0 +1,86 @@
+//! # core-pre
+//!
+//! A platform-neutral framework for resilient WebSocket clients. It compiles natively (on
+//! tokio) and for `wasm32-unknown-unknown` (in the browser), and depends on no socket
+//! library: transports plug in through the [`Connector`] trait.
+//!
+//! The pieces:
+//!
+//! * [`ClientBuilder`] assembles a client from a [`Connector`], [`ApiModule`]s,
+//!   [`LightweightModule`]s, [lightweight handlers](LightweightHandler), [`Middleware`],
+//!   connect/reconnect callbacks and settings, and builds a [`Client`] + [`ClientRunner`].
+//! * [`ClientRunner`] is the background task: it connects, reads and routes every inbound
+//!   message, writes from a bounded queue, detects dead peers, reconnects with backoff,
+//!   and supervises modules.
+//! * [`Client`] is the cloneable handle: send, get module handles, watch the state,
+//!   connect/disconnect/reconnect, shut down.
+//! * The [router](router) hands each message to every module whose [`Rule`] matches.
+//! * [`PendingRequests`] correlates requests with replies, with timeouts, failing every
+//!   waiter when its connection drops.
+//! * [`Statistics`] counts messages, bytes, connections and disconnect reasons.
+//! * [`memory`] is an in-memory transport for tests.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use core_pre::memory::MemoryServer;
+//! use core_pre::{ClientBuilder, Message};
+//! use std::time::Duration;
+//!
+//! let server = MemoryServer::new();
+//! let (client, runner) = ClientBuilder::new(server.connector()).build();
+//! let runner = runner.spawn();
+//! let mut peer = server.accept().await.unwrap();
+//! client.wait_connected(Duration::from_secs(5)).await.unwrap();
+//!
+//! client.send("hello").await.unwrap();
+//! assert_eq!(peer.recv_text().await.unwrap(), "hello");
+//!
+//! client.shutdown().await.unwrap();
+//! runner.await.unwrap();
+//! assert!(client.send("too late").await.is_err());
+//! # }
+//! ```
+
+#![warn(missing_docs)]
+
+mod builder;
+mod client;
+mod connector;
+mod correlation;
+mod error;
+mod link;
+pub mod memory;
+mod message;
+mod middleware;
+mod module;
+mod reconnect;
+pub mod router;
+pub mod rule;
+mod runner;
+pub mod runtime;
+mod state;
+mod statistics;
+mod supervisor;
+
+pub use builder::{ClientBuilder, ClientConfig, KeepAlive};
+pub use client::Client;
+pub use connector::{ConnectContext, Connection, Connector, MessageSink, MessageStream};
+pub use correlation::{PendingReply, PendingRequests};
+pub use error::{
+    BoxError, ConnectError, CoreError, CoreResult, TransportError, TransportErrorKind,
+};
+pub use link::{ConnectionWatch, Outbound};
+pub use message::{CloseFrame, Message, Text};
+pub use middleware::{Middleware, MiddlewareContext};
+pub use module::{
+    ApiModule, Commander, Commands, HandleContext, Inbox, LightweightContext, LightweightModule,
+    ModuleContext, Request, Responder,
+};
+pub use reconnect::{CallbackContext, ReconnectCallback, ReconnectPolicy};
+pub use router::{HandlerContext, LightweightHandler, RouteStatsSnapshot};
+pub use rule::{Rule, RuleExt};
+pub use runner::ClientRunner;
+pub use runtime::{BoxFuture, MaybeSend, MaybeSync};
+pub use state::{AppState, ConnectionEnd, ConnectionState, DisconnectReason};
+pub use statistics::{Statistics, StatisticsSnapshot};
+pub use supervisor::{ModuleStatus, RestartPolicy};

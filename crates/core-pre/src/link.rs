@@ -1,0 +1,249 @@
+//! The state shared by a client's handles and its runner, and the [`Outbound`] sender.
+//!
+//! Everything that can send (the `Client`, module handles, callbacks, handlers) holds an
+//! [`Outbound`]; everything that waits on the connection holds a [`ConnectionWatch`]. Both
+//! point at one [`Link`], which knows whether the client is closed and whether a connection
+//! is up, so every failure can be reported precisely (`ClientClosed`, `NotConnected`)
+//! instead of as an opaque channel error.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+
+use crate::error::{CoreError, CoreResult};
+use crate::message::Message;
+use crate::runtime;
+use crate::state::{ConnectionState, DisconnectReason};
+
+/// Shared between the runner and every handle of one client.
+pub(crate) struct Link {
+    closed: AtomicBool,
+    up: AtomicBool,
+    state_tx: watch::Sender<ConnectionState>,
+    epoch_tx: watch::Sender<u64>,
+    shutdown_tx: watch::Sender<bool>,
+    pub(crate) discarded_outbound: AtomicU64,
+}
+
+impl Link {
+    pub(crate) fn new() -> Arc<Self> {
+        let (state_tx, _) = watch::channel(ConnectionState::Disconnected(DisconnectReason::NotStarted));
+        let (epoch_tx, _) = watch::channel(0);
+        let (shutdown_tx, _) = watch::channel(false);
+        Arc::new(Link {
+            closed: AtomicBool::new(false),
+            up: AtomicBool::new(false),
+            state_tx,
+            epoch_tx,
+            shutdown_tx,
+            discarded_outbound: AtomicU64::new(0),
+        })
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn ensure_open(&self) -> CoreResult<()> {
+        if self.is_closed() {
+            Err(CoreError::ClientClosed)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Fails unless a connection is up (callbacks may send before the state says Connected).
+    pub(crate) fn ensure_up(&self) -> CoreResult<()> {
+        self.ensure_open()?;
+        if self.up.load(Ordering::Acquire) {
+            Ok(())
+        } else {
+            Err(self.not_connected())
+        }
+    }
+
+    pub(crate) fn not_connected(&self) -> CoreError {
+        if self.is_closed() {
+            return CoreError::ClientClosed;
+        }
+        CoreError::NotConnected {
+            state: self.state().to_string(),
+        }
+    }
+
+    pub(crate) fn set_up(&self, up: bool) {
+        self.up.store(up, Ordering::Release);
+    }
+
+    pub(crate) fn mark_closed(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.up.store(false, Ordering::Release);
+        self.shutdown_tx.send_replace(true);
+    }
+
+    pub(crate) fn state(&self) -> ConnectionState {
+        self.state_tx.borrow().clone()
+    }
+
+    pub(crate) fn set_state(&self, state: ConnectionState) {
+        self.state_tx.send_if_modified(|current| {
+            if *current == state {
+                false
+            } else {
+                *current = state;
+                true
+            }
+        });
+    }
+
+    pub(crate) fn watch_state(&self) -> watch::Receiver<ConnectionState> {
+        self.state_tx.subscribe()
+    }
+
+    /// Marks the end of a connection: every reply awaited on it is lost.
+    pub(crate) fn end_epoch(&self) {
+        self.epoch_tx.send_modify(|epoch| *epoch += 1);
+    }
+
+    pub(crate) fn watch_shutdown(&self) -> watch::Receiver<bool> {
+        self.shutdown_tx.subscribe()
+    }
+
+    pub(crate) fn connection_watch(self: &Arc<Self>) -> ConnectionWatch {
+        ConnectionWatch {
+            state: self.state_tx.subscribe(),
+            epoch: self.epoch_tx.subscribe(),
+            link: self.clone(),
+        }
+    }
+}
+
+/// Sends messages to the peer through the client's bounded outbound queue.
+///
+/// Policy: a send while no connection is up fails at once with
+/// [`CoreError::NotConnected`] (nothing is queued for a later connection, so a stale order
+/// is never sent minutes later). When the queue is full the send waits for room, up to the
+/// client's send timeout. Messages still queued when a connection drops are discarded and
+/// counted, never replayed onto the next connection.
+#[derive(Clone)]
+pub struct Outbound {
+    tx: mpsc::Sender<Message>,
+    link: Arc<Link>,
+    send_timeout: Duration,
+}
+
+impl Outbound {
+    pub(crate) fn new(tx: mpsc::Sender<Message>, link: Arc<Link>, send_timeout: Duration) -> Self {
+        Outbound {
+            tx,
+            link,
+            send_timeout,
+        }
+    }
+
+    /// Queues `msg` for the peer, waiting for room if the queue is full.
+    pub async fn send(&self, msg: impl Into<Message>) -> CoreResult<()> {
+        self.link.ensure_up()?;
+        match self.tx.try_send(msg.into()) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(msg)) => {
+                match runtime::timeout(self.send_timeout, self.tx.send(msg)).await {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(_)) => Err(CoreError::ClientClosed),
+                    Err(_) => Err(CoreError::Timeout {
+                        after: self.send_timeout,
+                        waiting_for: "room in the outbound queue",
+                    }),
+                }
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(CoreError::ClientClosed),
+        }
+    }
+
+    /// Queues `msg` without waiting; fails with [`CoreError::QueueFull`] if there is no room.
+    pub fn try_send(&self, msg: impl Into<Message>) -> CoreResult<()> {
+        self.link.ensure_up()?;
+        self.tx.try_send(msg.into()).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => CoreError::QueueFull,
+            mpsc::error::TrySendError::Closed(_) => CoreError::ClientClosed,
+        })
+    }
+
+    /// True while a connection is up.
+    pub fn is_up(&self) -> bool {
+        self.link.ensure_up().is_ok()
+    }
+
+    /// Queues without checking the link (for the runner's own keep-alive and close frames).
+    pub(crate) fn push(&self, msg: Message) -> bool {
+        self.tx.try_send(msg).is_ok()
+    }
+}
+
+impl std::fmt::Debug for Outbound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbound")
+            .field("capacity", &self.tx.capacity())
+            .finish()
+    }
+}
+
+/// Watches the connection: its public state, and the end of each connection.
+///
+/// Every connection has an *epoch*; it ends when the connection ends. A request registered
+/// during epoch `n` can wait on [`lost_since`](ConnectionWatch::lost_since)`(n)` to learn, at
+/// once, that its reply can no longer arrive.
+#[derive(Clone)]
+pub struct ConnectionWatch {
+    state: watch::Receiver<ConnectionState>,
+    epoch: watch::Receiver<u64>,
+    link: Arc<Link>,
+}
+
+impl ConnectionWatch {
+    /// The current state.
+    pub fn state(&self) -> ConnectionState {
+        self.state.borrow().clone()
+    }
+
+    /// True when a connection is up (it may still be running reconnect callbacks).
+    pub fn is_up(&self) -> bool {
+        self.link.ensure_up().is_ok()
+    }
+
+    /// True once the client is shut down.
+    pub fn is_closed(&self) -> bool {
+        self.link.is_closed()
+    }
+
+    /// The current connection epoch.
+    pub fn epoch(&self) -> u64 {
+        *self.epoch.borrow()
+    }
+
+    /// Resolves once the connection of epoch `epoch` has ended (at once if it already has).
+    pub async fn lost_since(&mut self, epoch: u64) {
+        // An error means the runner is gone: the connection is certainly lost too.
+        let _ = self.epoch.wait_for(|current| *current != epoch).await;
+    }
+
+    /// Waits for the next change of state and returns the new state.
+    pub async fn changed(&mut self) -> CoreResult<ConnectionState> {
+        self.state
+            .changed()
+            .await
+            .map_err(|_| CoreError::ClientClosed)?;
+        Ok(self.state.borrow_and_update().clone())
+    }
+}
+
+impl std::fmt::Debug for ConnectionWatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionWatch")
+            .field("state", &self.state())
+            .field("epoch", &self.epoch())
+            .finish()
+    }
+}
