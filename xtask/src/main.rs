@@ -1,1 +1,47 @@
-fn main() {}
+//! Project automation, in Rust rather than shell scripts.
+//!
+//! ```text
+//! cargo xtask ci                 every check CI runs (fmt, clippy native + wasm32, tests,
+//!                                docs, wasm32 builds, browser tests, smoke runs)
+//! cargo xtask bench [--quick]    the benchmark suite; writes target/bench/report.json
+//! ```
+
+mod browser;
+mod ci;
+mod cmd;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [options]
+
+commands:
+  ci                 run every check CI runs; fails on the first failure
+                     options: --skip-browser   skip the headless browser tests
+  bench [--quick]    run the benchmarks and write target/bench/report.json
+  help               show this text
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(command) = args.first() else {
+        eprint!("{USAGE}");
+        return ExitCode::FAILURE;
+    };
+    let rest = &args[1..];
+    let result = match command.as_str() {
+        "ci" => ci::run(rest),
+        "help" | "--help" | "-h" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown command `{other}`\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("\nxtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
