@@ -256,8 +256,9 @@ impl<S: AppState> ClientBuilder<S> {
 
     /// Adds a [`LightweightModule`].
     pub fn with_lightweight_module<M: LightweightModule<S>>(mut self) -> Self {
-        self.registrations
-            .push(Box::new(|asm: &mut Assembly<S>| asm.add_lightweight_module::<M>()));
+        self.registrations.push(Box::new(|asm: &mut Assembly<S>| {
+            asm.add_lightweight_module::<M>()
+        }));
         self
     }
 
@@ -277,7 +278,9 @@ impl<S: AppState> ClientBuilder<S> {
     pub fn on_connect(mut self, callback: impl ReconnectCallback<S>) -> Self {
         let callback: Arc<dyn ReconnectCallback<S>> = Arc::new(callback);
         self.registrations
-            .push(Box::new(move |asm: &mut Assembly<S>| asm.connect_callbacks.push(callback)));
+            .push(Box::new(move |asm: &mut Assembly<S>| {
+                asm.connect_callbacks.push(callback)
+            }));
         self
     }
 
@@ -286,7 +289,9 @@ impl<S: AppState> ClientBuilder<S> {
     pub fn on_reconnect(mut self, callback: impl ReconnectCallback<S>) -> Self {
         let callback: Arc<dyn ReconnectCallback<S>> = Arc::new(callback);
         self.registrations
-            .push(Box::new(move |asm: &mut Assembly<S>| asm.reconnect_callbacks.push(callback)));
+            .push(Box::new(move |asm: &mut Assembly<S>| {
+                asm.reconnect_callbacks.push(callback)
+            }));
         self
     }
 

@@ -88,5 +88,8 @@ pub struct ConnectContext<S> {
 /// ```
 pub trait Connector<S: AppState>: MaybeSend + MaybeSync + 'static {
     /// Opens one connection.
-    fn connect<'a>(&'a self, ctx: ConnectContext<S>) -> BoxFuture<'a, Result<Connection, ConnectError>>;
+    fn connect<'a>(
+        &'a self,
+        ctx: ConnectContext<S>,
+    ) -> BoxFuture<'a, Result<Connection, ConnectError>>;
 }

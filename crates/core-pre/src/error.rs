@@ -25,7 +25,9 @@ pub enum CoreError {
     },
 
     /// The connection dropped while a request was waiting for its reply.
-    #[error("the connection was lost before the reply arrived; the request may or may not have been processed")]
+    #[error(
+        "the connection was lost before the reply arrived; the request may or may not have been processed"
+    )]
     ConnectionLost,
 
     /// A wait took longer than allowed.
@@ -45,7 +47,9 @@ pub enum CoreError {
     },
 
     /// The reconnect policy ran out of attempts.
-    #[error("gave up after {attempts} connection attempts; last error: {last_error}; call `connect` to try again")]
+    #[error(
+        "gave up after {attempts} connection attempts; last error: {last_error}; call `connect` to try again"
+    )]
     GaveUp {
         /// How many attempts were made.
         attempts: u32,

@@ -14,7 +14,7 @@
 //!   and supervises modules.
 //! * [`Client`] is the cloneable handle: send, get module handles, watch the state,
 //!   connect/disconnect/reconnect, shut down.
-//! * The [router](router) hands each message to every module whose [`Rule`] matches.
+//! * The [`router`] hands each message to every module whose [`Rule`] matches.
 //! * [`PendingRequests`] correlates requests with replies, with timeouts, failing every
 //!   waiter when its connection drops.
 //! * [`Statistics`] counts messages, bytes, connections and disconnect reasons.

@@ -29,7 +29,8 @@ pub(crate) struct Link {
 
 impl Link {
     pub(crate) fn new() -> Arc<Self> {
-        let (state_tx, _) = watch::channel(ConnectionState::Disconnected(DisconnectReason::NotStarted));
+        let (state_tx, _) =
+            watch::channel(ConnectionState::Disconnected(DisconnectReason::NotStarted));
         let (epoch_tx, _) = watch::channel(0);
         let (shutdown_tx, _) = watch::channel(false);
         Arc::new(Link {

@@ -92,7 +92,9 @@ impl MemoryServer {
     fn open(&self) -> Result<Connection, ConnectError> {
         self.shared.attempts.fetch_add(1, Ordering::SeqCst);
         if self.shared.refusing.load(Ordering::SeqCst) {
-            return Err(ConnectError::retryable("memory server is refusing connections"));
+            return Err(ConnectError::retryable(
+                "memory server is refusing connections",
+            ));
         }
         let (to_client, client_rx) = mpsc::channel(PIPE_CAPACITY);
         let (client_tx, from_client) = mpsc::channel(PIPE_CAPACITY);
@@ -117,7 +119,10 @@ pub struct MemoryConnector {
 }
 
 impl<S: AppState> Connector<S> for MemoryConnector {
-    fn connect<'a>(&'a self, _ctx: ConnectContext<S>) -> BoxFuture<'a, Result<Connection, ConnectError>> {
+    fn connect<'a>(
+        &'a self,
+        _ctx: ConnectContext<S>,
+    ) -> BoxFuture<'a, Result<Connection, ConnectError>> {
         runtime::boxed(async move { self.server.open() })
     }
 }

@@ -178,7 +178,10 @@ impl Message {
 
     /// True for ping, pong and close frames.
     pub fn is_control(&self) -> bool {
-        matches!(self, Message::Ping(_) | Message::Pong(_) | Message::Close(_))
+        matches!(
+            self,
+            Message::Ping(_) | Message::Pong(_) | Message::Close(_)
+        )
     }
 
     /// A short name of the message kind, for logs.

@@ -95,11 +95,15 @@ impl<S: AppState> MiddlewareStack<S> {
     }
 
     pub(crate) fn on_disconnect(&self, end: &ConnectionEnd) {
-        self.layers.iter().for_each(|m| m.on_disconnect(end, &self.ctx));
+        self.layers
+            .iter()
+            .for_each(|m| m.on_disconnect(end, &self.ctx));
     }
 
     pub(crate) fn on_receive(&self, msg: &Message) {
-        self.layers.iter().for_each(|m| m.on_receive(msg, &self.ctx));
+        self.layers
+            .iter()
+            .for_each(|m| m.on_receive(msg, &self.ctx));
     }
 
     pub(crate) fn on_send(&self, msg: &Message) {

@@ -132,7 +132,7 @@ pub trait LightweightModule<S: AppState>: MaybeSend + Sized + 'static {
 }
 
 /// What an [`ApiModule`] gets to work with.
-pub struct ModuleContext<S, C = (), R = ()> {
+pub struct ModuleContext<S = (), C = (), R = ()> {
     /// The shared application state.
     pub state: Arc<S>,
     /// Inbound messages that matched the module's rule.
@@ -302,7 +302,11 @@ impl<C, R> Clone for Commander<C, R> {
 }
 
 impl<C: MaybeSend, R: MaybeSend> Commander<C, R> {
-    pub(crate) fn new(tx: mpsc::Sender<Request<C, R>>, link: Arc<Link>, module: &'static str) -> Self {
+    pub(crate) fn new(
+        tx: mpsc::Sender<Request<C, R>>,
+        link: Arc<Link>,
+        module: &'static str,
+    ) -> Self {
         Commander { tx, link, module }
     }
 
@@ -350,6 +354,8 @@ impl<C: MaybeSend, R: MaybeSend> Commander<C, R> {
 
 impl<C, R> std::fmt::Debug for Commander<C, R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Commander").field("module", &self.module).finish()
+        f.debug_struct("Commander")
+            .field("module", &self.module)
+            .finish()
     }
 }

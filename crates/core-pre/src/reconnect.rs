@@ -68,13 +68,21 @@ impl ReconnectPolicy {
 
     /// How much each delay grows (default 2.0; values below 1 are treated as 1).
     pub fn with_multiplier(mut self, multiplier: f64) -> Self {
-        self.multiplier = if multiplier.is_finite() { multiplier.max(1.0) } else { 1.0 };
+        self.multiplier = if multiplier.is_finite() {
+            multiplier.max(1.0)
+        } else {
+            1.0
+        };
         self
     }
 
     /// The largest fraction randomly taken off each delay, in `0.0..=1.0` (default 0.2).
     pub fn with_jitter(mut self, jitter: f64) -> Self {
-        self.jitter = if jitter.is_finite() { jitter.clamp(0.0, 1.0) } else { 0.0 };
+        self.jitter = if jitter.is_finite() {
+            jitter.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
         self
     }
 
@@ -193,7 +201,10 @@ mod tests {
         assert_eq!(policy.delay_with(1, 1.0), Duration::from_millis(750));
         for _ in 0..1000 {
             let d = policy.delay_for(5);
-            assert!(d <= Duration::from_secs(10) && d >= Duration::from_millis(7500), "{d:?}");
+            assert!(
+                d <= Duration::from_secs(10) && d >= Duration::from_millis(7500),
+                "{d:?}"
+            );
         }
         let spread: std::collections::HashSet<u128> =
             (0..50).map(|_| policy.delay_for(2).as_micros()).collect();

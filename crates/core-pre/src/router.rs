@@ -1,4 +1,4 @@
-//! The [`Router`]: hands each inbound message to every module whose rule matches, and to
+//! The router: hands each inbound message to every module whose rule matches, and to
 //! every lightweight handler.
 //!
 //! # Slow modules
@@ -78,7 +78,11 @@ pub(crate) struct Route {
 }
 
 impl Route {
-    pub(crate) fn new(module: &'static str, rule: Box<dyn Rule>, tx: mpsc::Sender<Message>) -> Self {
+    pub(crate) fn new(
+        module: &'static str,
+        rule: Box<dyn Rule>,
+        tx: mpsc::Sender<Message>,
+    ) -> Self {
         Route {
             module,
             rule,

@@ -113,7 +113,10 @@ pub fn any() -> impl Rule {
 /// Matches text messages that start with `prefix`.
 pub fn text_starts_with(prefix: impl Into<String>) -> impl Rule {
     let prefix = prefix.into();
-    move |msg: &Message| msg.as_text().is_some_and(|t| t.starts_with(prefix.as_str()))
+    move |msg: &Message| {
+        msg.as_text()
+            .is_some_and(|t| t.starts_with(prefix.as_str()))
+    }
 }
 
 /// Matches text messages that contain `needle`.
@@ -201,7 +204,9 @@ mod tests {
 
     #[test]
     fn closures_and_combinators_compose() {
-        let mut rule = text_starts_with("42").and(text_contains("tick")).or(binary());
+        let mut rule = text_starts_with("42")
+            .and(text_contains("tick"))
+            .or(binary());
         assert!(rule.matches(&text("42[\"tick\"]")));
         assert!(!rule.matches(&text("42[\"balance\"]")));
         assert!(rule.matches(&Message::binary(vec![0])));
@@ -225,9 +230,15 @@ mod tests {
         let mut rule = WithAttachments::new(text_starts_with("451-"), |_: &Message| 1);
         assert!(rule.matches(&text("451-[\"a\"]")));
         assert!(!rule.matches(&text("42[\"other\"]")));
-        assert!(!rule.matches(&Message::binary(vec![1])), "partial message abandoned");
+        assert!(
+            !rule.matches(&Message::binary(vec![1])),
+            "partial message abandoned"
+        );
         assert!(rule.matches(&text("451-[\"b\"]")));
         rule.reset();
-        assert!(!rule.matches(&Message::binary(vec![1])), "reset forgets the header");
+        assert!(
+            !rule.matches(&Message::binary(vec![1])),
+            "reset forgets the header"
+        );
     }
 }

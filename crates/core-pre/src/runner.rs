@@ -152,8 +152,8 @@ impl<S: AppState> ClientRunner<S> {
 
     async fn run_inner(mut self) {
         let tasks: Vec<TaskHandle<()>> = self.starters.drain(..).map(|start| start()).collect();
-        let mut idle: Option<(DisconnectReason, Ack)> = (!self.config.connect_on_start)
-            .then_some((DisconnectReason::Requested, None));
+        let mut idle: Option<(DisconnectReason, Ack)> =
+            (!self.config.connect_on_start).then_some((DisconnectReason::Requested, None));
         let mut failures: u32 = 0;
         let mut last_error: Arc<str> = Arc::from("none");
         let mut connected_before = false;
@@ -202,20 +202,17 @@ impl<S: AppState> ClientRunner<S> {
                     attempt: failures,
                     delay,
                 });
-                let mut sleep = pin!(runtime::sleep(delay));
-                loop {
-                    tokio::select! {
-                        _ = &mut sleep => break,
-                        cmd = self.control.recv() => match interrupt(cmd) {
-                            Interrupt::Shutdown(a) => break 'life a,
-                            Interrupt::Disconnect(a) => {
-                                idle = Some((DisconnectReason::Requested, a));
-                                continue 'life;
-                            }
-                            // Asked to connect: skip the rest of the delay.
-                            Interrupt::Proceed => break,
-                        },
-                    }
+                tokio::select! {
+                    _ = runtime::sleep(delay) => {}
+                    cmd = self.control.recv() => match interrupt(cmd) {
+                        Interrupt::Shutdown(a) => break 'life a,
+                        Interrupt::Disconnect(a) => {
+                            idle = Some((DisconnectReason::Requested, a));
+                            continue 'life;
+                        }
+                        // Asked to connect: skip the rest of the delay.
+                        Interrupt::Proceed => {}
+                    },
                 }
             } else {
                 self.link.set_state(ConnectionState::Connecting);
@@ -229,7 +226,10 @@ impl<S: AppState> ClientRunner<S> {
             };
             let connect_timeout = self.config.connect_timeout;
             let result = {
-                let mut attempt = pin!(runtime::timeout(connect_timeout, self.connector.connect(ctx)));
+                let mut attempt = pin!(runtime::timeout(
+                    connect_timeout,
+                    self.connector.connect(ctx)
+                ));
                 loop {
                     tokio::select! {
                         result = &mut attempt => break result,
@@ -303,16 +303,25 @@ impl<S: AppState> ClientRunner<S> {
         // Dropping the router closes every module inbox.
         drop(self.router);
         let deadline = self.config.shutdown_timeout;
-        let mut tasks = tasks;
-        if runtime::timeout(deadline, futures::future::join_all(tasks.iter_mut()))
-            .await
-            .is_err()
-        {
-            tracing::warn!(?deadline, "modules did not stop in time; aborting them");
-            for task in &tasks {
+        let mut remaining = tasks;
+        let joined = runtime::timeout(deadline, async {
+            // Pop each task once it has finished, so none is polled after completion.
+            while let Some(task) = remaining.last_mut() {
+                let _ = task.await;
+                remaining.pop();
+            }
+        })
+        .await;
+        if joined.is_err() {
+            tracing::warn!(
+                ?deadline,
+                stuck = remaining.len(),
+                "modules did not stop in time; aborting them"
+            );
+            for task in &remaining {
                 task.abort();
             }
-            futures::future::join_all(tasks).await;
+            futures::future::join_all(remaining).await;
         }
         self.link.set_state(ConnectionState::Closed);
         ack(shutdown_ack);
@@ -338,6 +347,7 @@ impl<S: AppState> ClientRunner<S> {
             sink,
             self.outbound_rx.clone(),
             self.middleware.clone(),
+            self.link.clone(),
         ));
         let mut writer_done = false;
         self.middleware.on_connect();
@@ -439,10 +449,14 @@ impl<S: AppState> ClientRunner<S> {
             // A graceful close: let the writer flush what is queued, then a close frame.
             self.outbound
                 .push(Message::Close(Some(CloseFrame::normal("client closing"))));
-            let _ = runtime::timeout(self.config.close_timeout, &mut writer).await;
+            writer_done = runtime::timeout(self.config.close_timeout, &mut writer)
+                .await
+                .is_ok();
         }
-        writer.abort();
-        let _ = writer.await;
+        if !writer_done {
+            writer.abort();
+            let _ = writer.await;
+        }
         drop(stream);
         let discarded = {
             let mut rx = self.outbound_rx.lock().await;
@@ -456,7 +470,10 @@ impl<S: AppState> ClientRunner<S> {
             self.link
                 .discarded_outbound
                 .fetch_add(discarded, Ordering::Relaxed);
-            tracing::warn!(discarded, "discarded messages queued for the lost connection");
+            tracing::warn!(
+                discarded,
+                "discarded messages queued for the lost connection"
+            );
         }
         self.link.end_epoch();
         self.router.reset();
@@ -500,7 +517,9 @@ impl<S: AppState> ClientRunner<S> {
         }
         self.router.run_handlers(&msg);
         let end = match &msg {
-            Message::Close(frame) => Some(ConnectionEnd::PeerClosed(frame.as_ref().map(|f| f.code))),
+            Message::Close(frame) => {
+                Some(ConnectionEnd::PeerClosed(frame.as_ref().map(|f| f.code)))
+            }
             _ => None,
         };
         match gate {
@@ -535,18 +554,22 @@ async fn run_callbacks<S: AppState>(
     for (index, callback) in callbacks.iter().enumerate() {
         match runtime::timeout(limit, callback.call(ctx.clone())).await {
             Ok(Ok(())) => {}
-            Ok(Err(error)) => tracing::error!(callback = index, error = %error, "connect callback failed"),
+            Ok(Err(error)) => {
+                tracing::error!(callback = index, error = %error, "connect callback failed")
+            }
             Err(_) => tracing::error!(callback = index, ?limit, "connect callback timed out"),
         }
     }
 }
 
 /// Writes queued messages to the sink, in batches, until the sink fails or a close frame
-/// has been written.
+/// has been written. Messages of a batch that could not be written are counted as
+/// discarded.
 async fn write_loop<S: AppState>(
     mut sink: MessageSink,
     queue: Arc<Mutex<mpsc::Receiver<Message>>>,
     middleware: Arc<MiddlewareStack<S>>,
+    link: Arc<Link>,
 ) -> Result<(), TransportError> {
     let mut queue = queue.lock_owned().await;
     let mut batch = Vec::with_capacity(WRITE_BATCH);
@@ -556,17 +579,30 @@ async fn write_loop<S: AppState>(
             let _ = sink.close().await;
             return Ok(());
         }
-        for msg in batch.drain(..) {
-            if !middleware.is_empty() {
-                middleware.on_send(&msg);
+        let mut written = 0;
+        let result = async {
+            for msg in &batch {
+                if !middleware.is_empty() {
+                    middleware.on_send(msg);
+                }
+                sink.feed(msg.clone()).await?;
+                written += 1;
+                if matches!(msg, Message::Close(_)) {
+                    sink.flush().await?;
+                    return Ok(true);
+                }
             }
-            let is_close = matches!(msg, Message::Close(_));
-            sink.feed(msg).await?;
-            if is_close {
-                sink.flush().await?;
-                return Ok(());
+            sink.flush().await.map(|()| false)
+        }
+        .await;
+        match result {
+            Ok(false) => batch.clear(),
+            Ok(true) => return Ok(()),
+            Err(error) => {
+                let lost = (batch.len() - written) as u64;
+                link.discarded_outbound.fetch_add(lost, Ordering::Relaxed);
+                return Err(error);
             }
         }
-        sink.flush().await?;
     }
 }

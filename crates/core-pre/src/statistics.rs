@@ -104,7 +104,10 @@ impl Statistics {
 
     fn times(&self) -> std::sync::MutexGuard<'_, Times> {
         // A poisoned lock only means a panic elsewhere; the counters are still usable.
-        self.counters.times.lock().unwrap_or_else(|e| e.into_inner())
+        self.counters
+            .times
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -115,7 +118,9 @@ impl<S: AppState> Middleware<S> for Statistics {
     }
 
     fn on_connect_failed(&self, _error: &ConnectError, _ctx: &MiddlewareContext<S>) {
-        self.counters.connect_failures.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .connect_failures
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     fn on_disconnect(&self, end: &ConnectionEnd, _ctx: &MiddlewareContext<S>) {

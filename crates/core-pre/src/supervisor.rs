@@ -125,7 +125,10 @@ pub(crate) async fn supervise<M: Supervised>(
         let error = match outcome {
             Ok(Ok(())) => {
                 if !*shutdown.borrow() {
-                    tracing::warn!(module = name, "module returned before shutdown; its handle will report it stopped");
+                    tracing::warn!(
+                        module = name,
+                        "module returned before shutdown; its handle will report it stopped"
+                    );
                 }
                 break;
             }

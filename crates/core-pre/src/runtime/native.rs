@@ -9,7 +9,10 @@ pub(super) async fn sleep(duration: Duration) {
     tokio::time::sleep(duration).await
 }
 
-pub(super) async fn timeout<F: Future>(duration: Duration, future: F) -> Result<F::Output, Elapsed> {
+pub(super) async fn timeout<F: Future>(
+    duration: Duration,
+    future: F,
+) -> Result<F::Output, Elapsed> {
     tokio::time::timeout(duration, future)
         .await
         .map_err(|_| Elapsed)

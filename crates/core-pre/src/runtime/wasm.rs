@@ -14,7 +14,10 @@ pub(super) async fn sleep(duration: Duration) {
     gloo_timers::future::TimeoutFuture::new(millis).await
 }
 
-pub(super) async fn timeout<F: Future>(duration: Duration, future: F) -> Result<F::Output, Elapsed> {
+pub(super) async fn timeout<F: Future>(
+    duration: Duration,
+    future: F,
+) -> Result<F::Output, Elapsed> {
     match select(pin!(future), pin!(sleep(duration))).await {
         Either::Left((output, _)) => Ok(output),
         Either::Right(((), _)) => Err(Elapsed),

@@ -1,0 +1,325 @@
+//! The runner, router and modules over the in-memory transport.
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use core_pre::memory::MemoryServer;
+use core_pre::{
+    ApiModule, BoxError, ClientBuilder, ConnectContext, ConnectError, Connection, Connector,
+    CoreError, HandleContext, LightweightContext, LightweightModule, Message, Middleware,
+    MiddlewareContext, ModuleContext, ReconnectPolicy, RestartPolicy, Rule, Statistics,
+};
+use support::{Recorder, WAIT, within};
+
+/// A module that takes every text and never reads its inbox.
+struct Stalled {
+    _ctx: ModuleContext,
+}
+
+impl ApiModule<()> for Stalled {
+    type Command = ();
+    type CommandResponse = ();
+    type Handle = ();
+    const NAME: &'static str = "stalled";
+    fn new(ctx: ModuleContext) -> Self {
+        Stalled { _ctx: ctx }
+    }
+    fn create_handle(_ctx: HandleContext<(), (), ()>) {}
+    fn rule(_state: &Arc<()>) -> Box<dyn Rule> {
+        Box::new(|m: &Message| m.is_text())
+    }
+    async fn run(&mut self) -> Result<(), BoxError> {
+        std::future::pending::<()>().await;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_stalled_module_is_bounded_and_does_not_starve_the_others() {
+    let server = MemoryServer::new();
+    let (client, runner) = ClientBuilder::new(server.connector())
+        .with_capacities(64, 16, 8)
+        .with_stall_timeout(Duration::from_millis(20))
+        .with_shutdown_timeout(Duration::from_millis(100))
+        .with_module::<Stalled>()
+        .with_module::<Recorder<0>>()
+        .build();
+    let _runner = runner.spawn();
+    let mut peer = within("accept", server.accept()).await.unwrap();
+    client.wait_connected(WAIT).await.unwrap();
+
+    const N: usize = 5_000;
+    let sender = tokio::spawn(async move {
+        for i in 0..N {
+            peer.send(format!("a{i}")).await.unwrap();
+        }
+        peer
+    });
+    let recorder = client.get_handle::<Recorder<0>>().unwrap();
+    let seen = recorder.wait_for(N).await;
+    assert_eq!(seen.len(), N, "the healthy module lost nothing");
+    assert_eq!(seen[N - 1], format!("a{}", N - 1));
+    let _peer = within("sender", sender).await.unwrap();
+
+    let stats = client.route_stats();
+    let stalled = stats.iter().find(|s| s.module == "stalled").unwrap();
+    assert_eq!(
+        stalled.delivered, 16,
+        "exactly its inbox capacity was queued"
+    );
+    assert_eq!(
+        stalled.dropped,
+        (N - 16) as u64,
+        "the rest was counted as dropped"
+    );
+    let healthy = stats.iter().find(|s| s.module == "recorder_a").unwrap();
+    assert_eq!((healthy.delivered, healthy.dropped), (N as u64, 0));
+    client.shutdown().await.unwrap();
+}
+
+/// Fails its first two runs, then runs normally.
+struct Flaky {
+    ctx: LightweightContext<()>,
+    runs: Arc<AtomicUsize>,
+}
+
+static FLAKY_RUNS: std::sync::OnceLock<Arc<AtomicUsize>> = std::sync::OnceLock::new();
+
+impl LightweightModule<()> for Flaky {
+    const NAME: &'static str = "flaky";
+    fn new(ctx: LightweightContext<()>) -> Self {
+        Flaky {
+            ctx,
+            runs: FLAKY_RUNS.get_or_init(Default::default).clone(),
+        }
+    }
+    async fn run(&mut self) -> Result<(), BoxError> {
+        match self.runs.fetch_add(1, Ordering::SeqCst) {
+            0 => Err("first run fails".into()),
+            1 => panic!("second run panics"),
+            _ => {
+                while self.ctx.inbox.recv().await.is_some() {}
+                Ok(())
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_failing_module_is_restarted_and_its_failures_reported() {
+    let server = MemoryServer::new();
+    let (client, runner) = ClientBuilder::new(server.connector())
+        .with_restart_policy(RestartPolicy {
+            min_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(50),
+            reset_after: Duration::from_secs(60),
+        })
+        .with_lightweight_module::<Flaky>()
+        .build();
+    let _runner = runner.spawn();
+    let _peer = within("accept", server.accept()).await.unwrap();
+    let runs = FLAKY_RUNS.get_or_init(Default::default).clone();
+    within("the third run", async {
+        while runs.load(Ordering::SeqCst) < 3 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    let health = client.module_health();
+    assert_eq!(health.len(), 1);
+    assert_eq!(health[0].name, "flaky");
+    assert!(health[0].running);
+    assert_eq!(health[0].failures, 2);
+    assert_eq!(
+        health[0].last_error.as_deref(),
+        Some("panicked: second run panics")
+    );
+    client.shutdown().await.unwrap();
+    assert!(!client.module_health()[0].running);
+}
+
+struct Log(&'static str, Arc<Mutex<Vec<String>>>);
+
+impl Middleware<()> for Log {
+    fn on_connect(&self, _ctx: &MiddlewareContext<()>) {
+        self.1.lock().unwrap().push(format!("{}:connect", self.0));
+    }
+    fn on_receive(&self, msg: &Message, _ctx: &MiddlewareContext<()>) {
+        self.1
+            .lock()
+            .unwrap()
+            .push(format!("{}:recv:{}", self.0, msg.as_text().unwrap_or("?")));
+    }
+    fn on_send(&self, msg: &Message, _ctx: &MiddlewareContext<()>) {
+        if let Some(text) = msg.as_text() {
+            self.1
+                .lock()
+                .unwrap()
+                .push(format!("{}:send:{text}", self.0));
+        }
+    }
+}
+
+#[tokio::test]
+async fn middleware_hooks_run_in_the_order_added_on_send_and_receive() {
+    let server = MemoryServer::new();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (client, runner) = ClientBuilder::new(server.connector())
+        .without_keep_alive()
+        .with_middleware(Log("first", log.clone()))
+        .with_middleware(Log("second", log.clone()))
+        .build();
+    let _runner = runner.spawn();
+    let mut peer = within("accept", server.accept()).await.unwrap();
+    client.wait_connected(WAIT).await.unwrap();
+    client.send("out").await.unwrap();
+    assert_eq!(within("peer", peer.recv_text()).await.unwrap(), "out");
+    peer.send("in").await.unwrap();
+    within("hooks", async {
+        while log.lock().unwrap().len() < 6 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    })
+    .await;
+    assert_eq!(
+        *log.lock().unwrap(),
+        vec![
+            "first:connect",
+            "second:connect",
+            "first:send:out",
+            "second:send:out",
+            "first:recv:in",
+            "second:recv:in"
+        ]
+    );
+    client.shutdown().await.unwrap();
+}
+
+struct Rejecting(Arc<AtomicUsize>);
+
+impl Connector<()> for Rejecting {
+    fn connect<'a>(
+        &'a self,
+        _ctx: ConnectContext<()>,
+    ) -> core_pre::BoxFuture<'a, Result<Connection, ConnectError>> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async { Err(ConnectError::fatal("session expired")) })
+    }
+}
+
+#[tokio::test]
+async fn a_rejected_connection_is_reported_promptly_and_not_retried() {
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let (client, runner) = ClientBuilder::new(Rejecting(attempts.clone())).build();
+    let _runner = runner.spawn();
+    let error = client.wait_connected(WAIT).await.unwrap_err();
+    assert!(
+        matches!(&error, CoreError::Rejected { reason } if &**reason == "session expired"),
+        "{error:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        attempts.load(Ordering::SeqCst),
+        1,
+        "no retry of a rejected session"
+    );
+    // An explicit connect() tries again, once.
+    assert!(matches!(
+        client.connect().await,
+        Err(CoreError::Rejected { .. })
+    ));
+    assert_eq!(attempts.load(Ordering::SeqCst), 2);
+    client.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_policy_gives_up_after_max_attempts() {
+    let server = MemoryServer::new();
+    server.set_refusing(true);
+    let (client, runner) = ClientBuilder::new(server.connector())
+        .with_reconnect_policy(
+            ReconnectPolicy::default()
+                .with_initial_delay(Duration::from_millis(5))
+                .with_max_attempts(3),
+        )
+        .build();
+    let _runner = runner.spawn();
+    let error = client.wait_connected(WAIT).await.unwrap_err();
+    assert!(
+        matches!(error, CoreError::GaveUp { attempts: 3, .. }),
+        "{error:?}"
+    );
+    assert_eq!(server.attempts(), 3);
+    client.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn statistics_count_messages_bytes_and_uptime() {
+    let server = MemoryServer::new();
+    let stats = Statistics::new();
+    let (client, runner) = ClientBuilder::new(server.connector())
+        .without_keep_alive()
+        .with_middleware(stats.clone())
+        .build();
+    let _runner = runner.spawn();
+    let mut peer = within("accept", server.accept()).await.unwrap();
+    client.wait_connected(WAIT).await.unwrap();
+    client.send("12345").await.unwrap();
+    client.send(Message::binary(vec![0u8; 10])).await.unwrap();
+    peer.send("abc").await.unwrap();
+    within("peer", peer.recv()).await.unwrap();
+    within("peer", peer.recv()).await.unwrap();
+    within("stats", async {
+        while stats.snapshot().messages_in < 1 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    })
+    .await;
+    let snap = stats.snapshot();
+    assert_eq!((snap.messages_out, snap.bytes_out), (2, 15));
+    assert_eq!((snap.messages_in, snap.bytes_in), (1, 3));
+    assert_eq!(snap.connects, 1);
+    assert!(snap.current_uptime > Duration::ZERO);
+    client.shutdown().await.unwrap();
+    let after = stats.snapshot();
+    assert_eq!(after.current_uptime, Duration::ZERO);
+    assert_eq!(after.disconnects.get("shutdown"), Some(&1));
+}
+
+#[tokio::test]
+async fn messages_queued_for_a_dead_connection_are_discarded_and_counted() {
+    let server = MemoryServer::new();
+    let (client, runner) = ClientBuilder::new(server.connector())
+        .with_capacities(64, 16, 8)
+        .with_reconnect_policy(
+            ReconnectPolicy::default().with_initial_delay(Duration::from_millis(5)),
+        )
+        .without_keep_alive()
+        .build();
+    let _runner = runner.spawn();
+    let peer = within("accept", server.accept()).await.unwrap();
+    client.wait_connected(WAIT).await.unwrap();
+    // The peer never reads: the pipe (1024) and then the outbound queue (64) fill up.
+    let mut sent = 0;
+    while client.try_send(format!("m{sent}")).is_ok() {
+        sent += 1;
+        if sent % 256 == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+    assert!(sent >= 64, "filled the queue ({sent})");
+    drop(peer);
+    let mut second = within("reconnect", server.accept()).await.unwrap();
+    client.wait_connected(WAIT).await.unwrap();
+    assert!(client.discarded_outbound() > 0, "counted (sent {sent})");
+    client.send("new").await.unwrap();
+    assert_eq!(
+        within("peer", second.recv_text()).await.unwrap(),
+        "new",
+        "nothing from the old connection was replayed"
+    );
+    client.shutdown().await.unwrap();
+}
