@@ -1,0 +1,52 @@
+//! # pocketoption_sim
+//!
+//! A PocketOption server that runs on loopback and speaks the platform's real protocol
+//! (Engine.IO v4 + Socket.IO over a bare WebSocket, as in `shared/protocol/pocketoption.md`),
+//! so the PocketOption client can be tested, demonstrated and benchmarked without the real
+//! servers.
+//!
+//! * [`Simulator::builder`] configures it (address, seed, tick rate, ping timing, time
+//!   scale, auth policy, one-/two-step delivery, assets, balances) and starts it.
+//! * [`SimulatorHandle`] inspects accounts and deals, moves the market (pin prices, open or
+//!   close assets) and injects faults (drop everything, go silent, refuse connections,
+//!   malformed frames, reply delays, restart).
+//! * Prices are a deterministic function of the seed, the asset and the instant, so ticks,
+//!   history and settlement agree and runs repeat.
+//!
+//! The codec and the SSID parser are `binary_options_tools`'s, shared with the client.
+//!
+//! ```no_run
+//! # #[tokio::main] async fn main() -> Result<(), pocketoption_sim::SimError> {
+//! use pocketoption_sim::Simulator;
+//! use std::time::Duration;
+//!
+//! let sim = Simulator::builder()
+//!     .seed(42)
+//!     .tick_interval(Duration::from_millis(100))
+//!     .time_scale(10.0) // a 60 s deal closes after 6 s
+//!     .start()
+//!     .await?;
+//! println!("{}", sim.url()); // ws://127.0.0.1:PORT/socket.io/?EIO=4&transport=websocket
+//! sim.pin_price("EURUSD_otc", 1.1)?; // force prices to decide trade outcomes
+//! sim.shutdown().await?;
+//! # Ok(()) }
+//! ```
+
+#![warn(missing_docs)]
+
+mod clock;
+mod config;
+mod connection;
+mod error;
+mod faults;
+mod market;
+mod prng;
+mod server;
+mod trading;
+
+pub use config::{AuthPolicy, Delivery, HistoryItems, SimulatorBuilder};
+pub use error::SimError;
+pub use faults::MalformedFrame;
+pub use market::{AssetKind, AssetSpec, DEFAULT_EXPIRIES, default_assets};
+pub use server::{AccountSnapshot, Simulator, SimulatorHandle};
+pub use trading::{Deal, Direction, Outcome};
