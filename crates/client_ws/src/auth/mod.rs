@@ -7,7 +7,7 @@
 //! holds the credentials and the error type.
 
 pub mod crypto_utils;
-mod hex;
+pub(crate) mod hex;
 pub mod types;
 
 pub use crypto_utils::{

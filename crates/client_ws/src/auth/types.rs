@@ -94,3 +94,15 @@ pub enum AuthError {
     #[error("the connection failed during authentication: {0}")]
     Connection(String),
 }
+
+impl AuthError {
+    /// Whether a fresh connection attempt may succeed where this one failed: true for
+    /// refused nonces, timeouts and connection failures; false for rejected credentials,
+    /// bad keys and protocol mismatches, which need someone to change something.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            AuthError::NonceRejected { .. } | AuthError::Timeout { .. } | AuthError::Connection(_)
+        )
+    }
+}
