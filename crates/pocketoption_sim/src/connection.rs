@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use binary_options_tools::socketio::{self, PacketKind};
-use binary_options_tools::{Frame, Limits, Packet, Reassembler, Ssid, engineio};
+use binary_options_tools::{CodecError, Frame, Limits, Packet, Reassembler, Ssid, engineio};
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
@@ -375,7 +375,12 @@ impl Connection {
     async fn on_message(&mut self, message: Message) -> Result<(), End> {
         match message {
             Message::Text(text) => {
-                let frame = match self.frames.push_text(text.as_str()) {
+                let mut pushed = self.frames.push_text(text.as_str());
+                if let Err(CodecError::UnexpectedText { .. }) = pushed {
+                    // The broken binary packet was dropped; this frame itself is fine.
+                    pushed = self.frames.push_text(text.as_str());
+                }
+                let frame = match pushed {
                     Ok(Some(frame)) => frame,
                     Ok(None) => return Ok(()),
                     Err(e) => {

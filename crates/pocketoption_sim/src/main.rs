@@ -83,6 +83,12 @@ struct Schedule {
     stdin: bool,
 }
 
+/// Prints a line; a closed stdout (a pipe whose reader left) is not worth a panic.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{line}");
+}
+
 fn value<T: FromStr>(flag: &str, raw: Option<String>) -> Result<T, String> {
     let raw = raw.ok_or_else(|| format!("{flag} needs a value; see --help"))?;
     raw.parse()
@@ -373,7 +379,7 @@ async fn main() -> ExitCode {
     let (builder, schedule) = match parse_args(std::env::args().skip(1)) {
         Ok(Some(parsed)) => parsed,
         Ok(None) => {
-            print!("{HELP}");
+            say(HELP.trim_end());
             return ExitCode::SUCCESS;
         }
         Err(e) => {
@@ -383,7 +389,12 @@ async fn main() -> ExitCode {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    // Logs go to stderr: stdout carries the banner and the replies to stdin commands.
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
 
     let sim = match builder.start().await {
         Ok(sim) => sim,
@@ -392,10 +403,10 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!(
+    say(&format!(
         "PocketOption simulator on {} (Ctrl-C to stop; type `help` for commands)",
         sim.url()
-    );
+    ));
     start_schedule(&sim, &schedule);
 
     let mut lines = schedule.stdin.then(stdin_lines);
@@ -411,15 +422,15 @@ async fn main() -> ExitCode {
             line = next_line => match line {
                 Some(line) => match command(&sim, line.trim()).await {
                     Ok(reply) if reply.is_empty() => {}
-                    Ok(reply) => println!("{reply}"),
-                    Err(e) => println!("error: {e}"),
+                    Ok(reply) => say(&reply),
+                    Err(e) => say(&format!("error: {e}")),
                 },
                 // Stdin closed: keep serving until Ctrl-C.
                 None => lines = None,
             },
         }
     }
-    println!("stopping");
+    say("stopping");
     match sim.shutdown().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

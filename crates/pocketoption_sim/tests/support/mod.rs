@@ -2,7 +2,7 @@
 //! parsed with `serde_json` by hand (not the shared codec, nor the real client), so the
 //! simulator is checked independently of both.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::time::Duration;
 
