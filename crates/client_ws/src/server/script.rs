@@ -7,6 +7,7 @@
 //! | `sleep <ms>` | waits (at most 60 s), to exercise client timeouts |
 //! | `notify <method> [json]` | sends this connection a notification |
 //! | `disconnect` | answers, then drops the connection (no close frame) |
+//! | `freeze` | answers, then goes silent with the socket still open (a half-open peer) |
 //!
 //! Blank lines and lines starting with `#` are skipped. The answer is the outputs joined
 //! with `\n`. Parsing is a pure function, tested without sockets.
@@ -36,6 +37,8 @@ pub enum Step {
     },
     /// Drop the connection after answering.
     Disconnect,
+    /// Stop reading and writing after answering, keeping the socket open.
+    Freeze,
 }
 
 /// Parses a script; the error names the offending line.
@@ -75,6 +78,7 @@ pub fn parse(script: &str) -> Result<Vec<Step>, String> {
                 }
             }
             "disconnect" => Step::Disconnect,
+            "freeze" => Step::Freeze,
             other => return Err(format!("line {}: unknown command `{other}`", number + 1)),
         };
         steps.push(step);
@@ -89,7 +93,7 @@ mod tests {
 
     #[test]
     fn parses_every_command_and_skips_comments() {
-        let steps = parse("# hi\necho hello world\n\nwhoami\nsleep 25\nnotify tick {\"n\":1}\nnotify bare\ndisconnect").unwrap();
+        let steps = parse("# hi\necho hello world\n\nwhoami\nsleep 25\nnotify tick {\"n\":1}\nnotify bare\ndisconnect\nfreeze").unwrap();
         assert_eq!(
             steps,
             vec![
@@ -105,6 +109,7 @@ mod tests {
                     params: Value::Null
                 },
                 Step::Disconnect,
+                Step::Freeze,
             ]
         );
     }

@@ -32,6 +32,17 @@ pub(super) enum Outgoing {
     Text(String),
     /// Drop the connection (after everything queued before it).
     Hangup,
+    /// Go silent (after everything queued before it), keeping the socket open.
+    Freeze,
+}
+
+/// Why the writer stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WriterEnd {
+    /// Asked to hang up, or the socket failed, or the session ended.
+    Done,
+    /// Asked to go silent.
+    Freeze,
 }
 
 /// Serves one accepted TCP connection until it ends.
@@ -73,12 +84,15 @@ pub(super) async fn serve(tcp: TcpStream, peer: SocketAddr, id: u64, shared: Arc
             match out {
                 Outgoing::Text(text) => {
                     if sink.send(WsMessage::text(text)).await.is_err() {
-                        return;
+                        return WriterEnd::Done;
                     }
                 }
-                Outgoing::Hangup => return,
+                Outgoing::Hangup => return WriterEnd::Done,
+                // The read half keeps the socket open once this half is dropped.
+                Outgoing::Freeze => return WriterEnd::Freeze,
             }
         }
+        WriterEnd::Done
     });
 
     let mut session = Session {
@@ -102,7 +116,13 @@ pub(super) async fn serve(tcp: TcpStream, peer: SocketAddr, id: u64, shared: Arc
                     break;
                 }
             }
-            _ = &mut writer => break,
+            ended = &mut writer => {
+                if ended.ok() == Some(WriterEnd::Freeze) {
+                    // Half-open from here on: no reads, no writes, socket open.
+                    let _ = hook_rx.wait_for(|hook| *hook == Hook::Drop).await;
+                }
+                break;
+            }
             frame = stream.next() => match frame {
                 None | Some(Err(_)) => break,
                 Some(Ok(WsMessage::Text(text))) => session.on_text(&text).await,
@@ -245,7 +265,7 @@ impl Session {
             .unwrap_or_else(|| "anonymous".into());
         tokio::spawn(async move {
             let mut lines = Vec::new();
-            let mut hang_up = false;
+            let mut then = None;
             for step in steps {
                 match step {
                     Step::Echo(text) => lines.push(text),
@@ -257,12 +277,15 @@ impl Session {
                             return;
                         }
                     }
-                    Step::Disconnect => hang_up = true,
+                    Step::Disconnect => then = Some(Outgoing::Hangup),
+                    Step::Freeze => then = Some(Outgoing::Freeze),
                 }
             }
             let answer = rpc::response(&id, &Value::String(lines.join("\n")));
-            if out.send(Outgoing::Text(answer)).await.is_ok() && hang_up {
-                let _ = out.send(Outgoing::Hangup).await;
+            if out.send(Outgoing::Text(answer)).await.is_ok() {
+                if let Some(then) = then {
+                    let _ = out.send(then).await;
+                }
             }
         });
     }
