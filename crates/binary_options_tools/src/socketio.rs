@@ -234,7 +234,12 @@ impl<'a> Packet<'a> {
     pub fn into_owned(self) -> Packet<'static> {
         Packet {
             kind: self.kind,
-            namespace: Cow::Owned(self.namespace.into_owned()),
+            // The default namespace needs no allocation (this runs for every binary tick).
+            namespace: if self.namespace == "/" {
+                Cow::Borrowed("/")
+            } else {
+                Cow::Owned(self.namespace.into_owned())
+            },
             id: self.id,
             data: Cow::Owned(self.data.into_owned()),
             name: self.name.map(|n| Cow::Owned(n.into_owned())),

@@ -30,7 +30,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use crate::clock::now_ms;
 use crate::config::{AuthPolicy, HistoryItems};
 use crate::server::{ConnEntry, Shared, lock};
-use crate::trading::{OrderRequest, balance_json};
+use crate::trading::{OrderRequest, PendingRequest, balance_json};
 
 /// How long the HTTP upgrade may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -509,6 +509,40 @@ impl Connection {
                 self.reply(frames).await
             }
             "openOrder" => self.on_open_order(uid, demo, payload).await,
+            "openPendingOrder" => self.on_pending_order(uid, demo, payload).await,
+            "cancelPendingOrder" => {
+                let ticket = parse::<Value>(payload)
+                    .and_then(|v| v.get("ticket").and_then(Value::as_str).map(str::to_owned))
+                    .unwrap_or_default();
+                let cancelled = lock(&shared.book).cancel_pending(uid, demo, &ticket);
+                let frames = if cancelled {
+                    shared.event_frames("successcancelPendingOrder", &json!({ "ticket": ticket }))
+                } else {
+                    shared.event_frames(
+                        "failcancelPendingOrder",
+                        &json!({ "ticket": ticket, "error": "NOT_FOUND" }),
+                    )
+                };
+                self.reply(frames).await
+            }
+            "cancelPendingOrders" => {
+                let tickets: Vec<String> = parse::<Value>(payload)
+                    .and_then(|v| v.get("tickets").cloned())
+                    .and_then(|t| serde_json::from_value(t).ok())
+                    .unwrap_or_default();
+                let cancelled: Vec<String> = {
+                    let mut book = lock(&shared.book);
+                    tickets
+                        .into_iter()
+                        .filter(|t| book.cancel_pending(uid, demo, t))
+                        .collect()
+                };
+                let frames = shared.event_frames(
+                    "successcancelPendingOrders",
+                    &json!({ "tickets": cancelled }),
+                );
+                self.reply(frames).await
+            }
             _ => {
                 tracing::debug!(conn = self.id, event = name, "ignoring unknown event");
                 Ok(())
@@ -734,6 +768,49 @@ impl Connection {
                 self.reply(frames).await
             }
         }
+    }
+}
+
+impl Connection {
+    async fn on_pending_order(
+        &mut self,
+        uid: u64,
+        demo: bool,
+        payload: Option<&str>,
+    ) -> Result<(), End> {
+        let shared = self.shared.clone();
+        let Some(raw) = parse::<Value>(payload) else {
+            return Ok(());
+        };
+        let placed = match serde_json::from_value::<PendingRequest>(raw.clone()) {
+            Ok(request) => lock(&shared.book)
+                .place_pending(
+                    uid,
+                    demo,
+                    &request,
+                    &shared.market,
+                    &shared.config,
+                    now_ms(),
+                )
+                .map_err(|r| r.0),
+            Err(_) => Err("INVALID_REQUEST"),
+        };
+        let frames = match placed {
+            Ok(order) => {
+                shared.settle_wake.notify_one();
+                tracing::info!(conn = self.id, uid, asset = %order.asset, "pending order placed");
+                shared.event_frames("successopenPendingOrder", &order.to_json())
+            }
+            Err(error) => shared.event_frames(
+                "failopenPendingOrder",
+                &json!({
+                    "error": error,
+                    "amount": raw.get("amount").cloned().unwrap_or(Value::Null),
+                    "asset": raw.get("asset").cloned().unwrap_or(Value::Null),
+                }),
+            ),
+        };
+        self.reply(frames).await
     }
 }
 

@@ -49,4 +49,4 @@ pub use error::SimError;
 pub use faults::MalformedFrame;
 pub use market::{AssetKind, AssetSpec, DEFAULT_EXPIRIES, default_assets};
 pub use server::{AccountSnapshot, Simulator, SimulatorHandle};
-pub use trading::{Deal, Direction, Outcome};
+pub use trading::{Deal, Direction, Outcome, PendingOrder, PendingTrigger};

@@ -26,7 +26,7 @@ use crate::error::SimError;
 use crate::faults::{Faults, MalformedFrame};
 use crate::market::{AssetSpec, Market};
 use crate::prng::Sequence;
-use crate::trading::{Book, CLOSED_LIST_LEN, Deal, balance_json};
+use crate::trading::{Book, CLOSED_LIST_LEN, Deal, PendingOrder, balance_json};
 
 /// How long shutdown waits for connections to close before aborting them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -338,15 +338,58 @@ async fn rebind(addr: SocketAddr) -> Result<TcpListener, SimError> {
 
 async fn settlement_loop(shared: Arc<Shared>) {
     let mut control = shared.control.subscribe();
+    let tick_ms = shared.config.tick.as_millis().max(1) as i64;
     loop {
-        let next = lock(&shared.book).next_settlement();
+        let next = {
+            let book = lock(&shared.book);
+            let pending = book
+                .next_pending_check(now_ms(), tick_ms)
+                .map(|ms| Instant::now() + Duration::from_millis(ms as u64));
+            match (book.next_settlement(), pending) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+        };
         tokio::select! {
             _ = sleep_until(next.unwrap_or_else(Instant::now)), if next.is_some() => {
+                execute_pending(&shared);
                 settle(&shared);
             }
             _ = shared.settle_wake.notified() => {}
             _ = wait_shutdown(&mut control) => break,
         }
+    }
+}
+
+/// Turns triggered pending orders into deals, as if their owner had sent `openOrder`.
+fn execute_pending(shared: &Shared) {
+    let fired = lock(&shared.book).take_triggered(&shared.market, now_ms());
+    for pending in fired {
+        let order = pending.as_order();
+        let opened = lock(&shared.book).open_order(
+            pending.uid,
+            pending.is_demo,
+            &order,
+            &shared.market,
+            &shared.config,
+            (now_ms(), Instant::now()),
+        );
+        let frames = match opened {
+            Ok(deal) => {
+                tracing::info!(uid = deal.uid, asset = %deal.asset, "pending order executed");
+                let mut frames = shared.event_frames("successopenOrder", &deal.to_json());
+                frames.extend(shared.account_state_frames(pending.uid, pending.is_demo));
+                frames
+            }
+            Err(refusal) => {
+                tracing::info!(uid = pending.uid, error = refusal.0, "pending order failed");
+                shared.event_frames(
+                    "failopenOrder",
+                    &json!({ "error": refusal.0, "amount": order.amount, "asset": order.asset }),
+                )
+            }
+        };
+        shared.push_to_account(pending.uid, pending.is_demo, &frames);
     }
 }
 
@@ -538,6 +581,11 @@ impl SimulatorHandle {
     /// Every open deal.
     pub fn open_deals(&self) -> Vec<Deal> {
         lock(&self.shared().book).all_open().to_vec()
+    }
+
+    /// Every pending order waiting for its trigger.
+    pub fn pending_orders(&self) -> Vec<PendingOrder> {
+        lock(&self.shared().book).all_pending().to_vec()
     }
 
     /// Every closed deal (oldest first; the most recent 2000 are kept).

@@ -162,6 +162,7 @@ pub(crate) struct Book {
     accounts: HashMap<u64, Account>,
     open: Vec<Deal>,
     closed: Vec<Deal>,
+    pending: Vec<PendingOrder>,
     ids: Sequence,
 }
 
@@ -176,6 +177,7 @@ impl Book {
             accounts: HashMap::new(),
             open: Vec::new(),
             closed: Vec::new(),
+            pending: Vec::new(),
             ids: Sequence::new(seed, 2),
         }
     }
@@ -342,6 +344,129 @@ impl Book {
         closed
     }
 
+    pub(crate) fn all_pending(&self) -> &[PendingOrder] {
+        &self.pending
+    }
+
+    /// Validates and stores a pending order (the stake is taken when it executes).
+    pub(crate) fn place_pending(
+        &mut self,
+        uid: u64,
+        demo: bool,
+        request: &PendingRequest,
+        market: &Market,
+        config: &Config,
+        now_ms: i64,
+    ) -> Result<PendingOrder, Refusal> {
+        let asset = market
+            .asset(&request.asset)
+            .ok_or(Refusal("ASSET_NOT_FOUND"))?;
+        if !asset.active {
+            return Err(Refusal("ASSET_INACTIVE"));
+        }
+        if !u32::try_from(request.timeframe).is_ok_and(|t| asset.expiries.contains(&t)) {
+            return Err(Refusal("OPEN_TIME"));
+        }
+        let amount_cents = (request.amount * 100.0).round() as i64;
+        if !request.amount.is_finite() || amount_cents < config.min_amount_cents {
+            return Err(Refusal("MIN_AMOUNT"));
+        }
+        if amount_cents > config.max_amount_cents {
+            return Err(Refusal("MAX_AMOUNT"));
+        }
+        if request
+            .min_payout
+            .is_some_and(|min| min > f64::from(asset.payout))
+        {
+            return Err(Refusal("MIN_PAYOUT"));
+        }
+        if !matches!(request.command, 0 | 1) {
+            return Err(Refusal("INVALID_ACTION"));
+        }
+        let trigger = match request.open_type {
+            0 => {
+                let at = request
+                    .open_time
+                    .as_ref()
+                    .and_then(parse_open_time)
+                    .ok_or(Refusal("OPEN_TIME"))?;
+                if at * 1000 <= now_ms {
+                    return Err(Refusal("OPEN_TIME"));
+                }
+                PendingTrigger::At { unix_ms: at * 1000 }
+            }
+            1 => {
+                let target = request
+                    .open_price
+                    .filter(|p| p.is_finite() && *p > 0.0)
+                    .ok_or(Refusal("OPEN_PRICE"))?;
+                let start = market.price_at(&asset.symbol, now_ms).unwrap_or(target);
+                PendingTrigger::Price {
+                    target,
+                    from_below: start < target,
+                }
+            }
+            _ => return Err(Refusal("INVALID_REQUEST")),
+        };
+        let order = PendingOrder {
+            ticket: self.ids.uuid(),
+            uid,
+            is_demo: demo,
+            asset: asset.symbol.clone(),
+            amount_cents,
+            timeframe: request.timeframe,
+            direction: if request.command == 0 {
+                Direction::Call
+            } else {
+                Direction::Put
+            },
+            trigger,
+            min_payout: request.min_payout,
+            created_ms: now_ms,
+        };
+        self.pending.push(order.clone());
+        Ok(order)
+    }
+
+    /// Cancels a pending order of (uid, demo); returns whether it existed.
+    pub(crate) fn cancel_pending(&mut self, uid: u64, demo: bool, ticket: &str) -> bool {
+        let before = self.pending.len();
+        self.pending
+            .retain(|p| !(p.ticket == ticket && p.uid == uid && p.is_demo == demo));
+        self.pending.len() != before
+    }
+
+    /// Removes and returns the pending orders whose trigger fired by `now_ms`.
+    pub(crate) fn take_triggered(&mut self, market: &Market, now_ms: i64) -> Vec<PendingOrder> {
+        let (fired, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|p| match p.trigger {
+                PendingTrigger::At { unix_ms } => now_ms >= unix_ms,
+                PendingTrigger::Price { target, from_below } => {
+                    market.price_at(&p.asset, now_ms).is_some_and(|price| {
+                        if from_below {
+                            price >= target
+                        } else {
+                            price <= target
+                        }
+                    })
+                }
+            });
+        self.pending = keep;
+        fired
+    }
+
+    /// How long until a pending order may fire (`None` when there is none).
+    pub(crate) fn next_pending_check(&self, now_ms: i64, tick_ms: i64) -> Option<i64> {
+        self.pending
+            .iter()
+            .map(|p| match p.trigger {
+                PendingTrigger::At { unix_ms } => (unix_ms - now_ms).max(0),
+                PendingTrigger::Price { .. } => tick_ms,
+            })
+            .min()
+    }
+
     pub(crate) fn set_balance(&mut self, uid: u64, demo: bool, cents: i64, config: &Config) {
         *self.account(uid, config).balance_mut(demo) = cents;
     }
@@ -350,4 +475,153 @@ impl Book {
 /// The `successupdateBalance` payload.
 pub(crate) fn balance_json(uid: u64, demo: bool, cents: i64) -> Value {
     json!({ "uid": uid, "isDemo": u8::from(demo), "balance": money(cents), "currency": "USD" })
+}
+
+/// What makes a pending order execute.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PendingTrigger {
+    /// `openType` 0: at a time.
+    At {
+        /// Unix milliseconds.
+        unix_ms: i64,
+    },
+    /// `openType` 1: when the price reaches `target`.
+    Price {
+        /// The `openPrice`.
+        target: f64,
+        /// Whether the price was below the target when the order was placed.
+        from_below: bool,
+    },
+}
+
+/// A pending order waiting for its trigger.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingOrder {
+    /// The ticket (a UUID); it becomes the `requestId` of the deal it opens.
+    pub ticket: String,
+    /// The owner.
+    pub uid: u64,
+    /// Whether it is on the demo account.
+    pub is_demo: bool,
+    /// The asset symbol.
+    pub asset: String,
+    /// The stake, in cents.
+    pub amount_cents: i64,
+    /// The expiry of the deal it opens, in seconds.
+    pub timeframe: i64,
+    /// Call or put.
+    pub direction: Direction,
+    /// When it executes.
+    pub trigger: PendingTrigger,
+    /// The lowest payout accepted.
+    pub min_payout: Option<f64>,
+    pub(crate) created_ms: i64,
+}
+
+impl PendingOrder {
+    /// The `successopenPendingOrder` payload.
+    pub(crate) fn to_json(&self) -> Value {
+        let (open_type, open_time, open_price) = match self.trigger {
+            PendingTrigger::At { unix_ms } => {
+                (0, format_utc(unix_ms.div_euclid(1000)), Value::Null)
+            }
+            PendingTrigger::Price { target, .. } => (1, String::new(), json!(target)),
+        };
+        json!({
+            "ticket": self.ticket,
+            "openType": open_type,
+            "amount": money(self.amount_cents),
+            "asset": self.asset,
+            "openTime": open_time,
+            "openPrice": open_price,
+            "timeframe": self.timeframe,
+            "minPayout": self.min_payout,
+            "command": match self.direction { Direction::Call => 0, Direction::Put => 1 },
+            "uid": self.uid,
+            "isDemo": u8::from(self.is_demo),
+            "dateCreated": format_utc(self.created_ms.div_euclid(1000)),
+        })
+    }
+
+    /// The market order it becomes when triggered.
+    pub(crate) fn as_order(&self) -> OrderRequest {
+        OrderRequest {
+            asset: self.asset.clone(),
+            action: match self.direction {
+                Direction::Call => "call".to_owned(),
+                Direction::Put => "put".to_owned(),
+            },
+            amount: money(self.amount_cents),
+            option_type: Some(100),
+            request_id: Some(Value::String(self.ticket.clone())),
+            time: self.timeframe,
+        }
+    }
+}
+
+/// An `openPendingOrder` request.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PendingRequest {
+    pub open_type: i64,
+    pub amount: f64,
+    pub asset: String,
+    #[serde(default)]
+    pub open_time: Option<Value>,
+    #[serde(default)]
+    pub open_price: Option<f64>,
+    pub timeframe: i64,
+    #[serde(default)]
+    pub min_payout: Option<f64>,
+    pub command: i64,
+}
+
+/// `openTime` as unix seconds: a number, a numeric string, or `YYYY-MM-DD HH:MM:SS` (UTC).
+fn parse_open_time(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        Value::String(s) => s.trim().parse().ok().or_else(|| parse_utc(s.trim())),
+        _ => None,
+    }
+}
+
+/// Parses `YYYY-MM-DD HH:MM:SS` (UTC) into unix seconds.
+fn parse_utc(s: &str) -> Option<i64> {
+    let (date, time) = s.split_once(' ')?;
+    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let mut t = time.split(':').map(|p| p.parse::<i64>().ok());
+    let (h, min, sec) = (t.next()??, t.next()??, t.next()??);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&day) {
+        return None;
+    }
+    // Days-from-civil (Howard Hinnant), the inverse of `clock::format_utc`.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + h * 3600 + min * 60 + sec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_time_accepts_numbers_and_platform_dates() {
+        assert_eq!(parse_open_time(&json!(1_732_288_888)), Some(1_732_288_888));
+        assert_eq!(parse_open_time(&json!("1732288888")), Some(1_732_288_888));
+        assert_eq!(
+            parse_open_time(&json!("2024-11-22 15:21:28")),
+            Some(1_732_288_888)
+        );
+        assert_eq!(
+            format_utc(parse_utc("2000-02-29 00:00:00").unwrap()),
+            "2000-02-29 00:00:00"
+        );
+        assert_eq!(parse_open_time(&json!("yesterday")), None);
+    }
 }

@@ -257,3 +257,118 @@ async fn every_session_of_an_account_sees_its_deals_and_balance() {
     assert_eq!(closed["profit"], 0.0);
     stop(sim).await;
 }
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+#[tokio::test]
+async fn pending_order_at_a_time_opens_a_deal_when_due() {
+    let sim = fast_sim().await;
+    let mut c = Client::login(&sim.url(), &demo_auth("t", 506)).await;
+    let open_time = unix_now() + 1;
+    c.emit(
+        "openPendingOrder",
+        json!({"openType":0,"amount":3.0,"asset":"EURUSD_otc","openTime":open_time,
+               "openPrice":0,"timeframe":5,"minPayout":80,"command":0}),
+    )
+    .await;
+    let placed = c.expect_event("successopenPendingOrder").await;
+    let ticket = placed["ticket"].as_str().unwrap().to_owned();
+    assert_eq!(placed["openType"], 0);
+    assert_eq!(sim.pending_orders().len(), 1);
+
+    let deal = c.expect_event("successopenOrder").await;
+    assert_eq!(deal["requestId"], ticket.as_str());
+    assert_eq!(deal["amount"], 3.0);
+    assert!(deal["openTimestamp"].as_i64().unwrap() >= open_time);
+    assert!(sim.pending_orders().is_empty());
+    let closed = c.expect_event("successcloseOrder").await;
+    assert_eq!(closed["deals"][0]["requestId"], ticket.as_str());
+    stop(sim).await;
+}
+
+#[tokio::test]
+async fn pending_order_at_a_price_waits_for_the_price() {
+    let sim = fast_sim().await;
+    let mut c = Client::login(&sim.url(), &demo_auth("t", 507)).await;
+    sim.pin_price("GBPUSD_otc", 1.25).unwrap();
+    c.emit(
+        "openPendingOrder",
+        json!({"openType":1,"amount":2.0,"asset":"GBPUSD_otc","openPrice":1.26,
+               "timeframe":5,"command":1}),
+    )
+    .await;
+    c.expect_event("successopenPendingOrder").await;
+    c.assert_no_event("successopenOrder", Duration::from_millis(300))
+        .await;
+    sim.pin_price("GBPUSD_otc", 1.26).unwrap();
+    let deal = c.expect_event("successopenOrder").await;
+    assert_eq!(deal["openPrice"], 1.26);
+    assert_eq!(deal["command"], 1);
+    stop(sim).await;
+}
+
+#[tokio::test]
+async fn pending_orders_can_be_cancelled_and_are_validated() {
+    let sim = fast_sim().await;
+    let mut c = Client::login(&sim.url(), &demo_auth("t", 508)).await;
+    let mut tickets = Vec::new();
+    for _ in 0..3 {
+        c.emit(
+            "openPendingOrder",
+            json!({"openType":0,"amount":1.0,"asset":"EURUSD_otc","openTime":unix_now() + 600,
+                   "timeframe":60,"command":0}),
+        )
+        .await;
+        let placed = c.expect_event("successopenPendingOrder").await;
+        tickets.push(placed["ticket"].as_str().unwrap().to_owned());
+    }
+    c.emit("cancelPendingOrder", json!({"ticket": tickets[0]}))
+        .await;
+    assert_eq!(
+        c.expect_event("successcancelPendingOrder").await["ticket"],
+        tickets[0].as_str()
+    );
+    c.emit("cancelPendingOrder", json!({"ticket": "nope"}))
+        .await;
+    assert_eq!(
+        c.expect_event("failcancelPendingOrder").await["error"],
+        "NOT_FOUND"
+    );
+    c.emit(
+        "cancelPendingOrders",
+        json!({"tickets": [tickets[1], tickets[2], "nope"]}),
+    )
+    .await;
+    let cancelled = c.expect_event("successcancelPendingOrders").await;
+    assert_eq!(cancelled["tickets"], json!([tickets[1], tickets[2]]));
+    assert!(sim.pending_orders().is_empty());
+
+    for (request, error) in [
+        (
+            json!({"openType":0,"amount":1.0,"asset":"NOPE","openTime":unix_now()+60,"timeframe":60,"command":0}),
+            "ASSET_NOT_FOUND",
+        ),
+        (
+            json!({"openType":0,"amount":1.0,"asset":"EURUSD_otc","openTime":unix_now()-60,"timeframe":60,"command":0}),
+            "OPEN_TIME",
+        ),
+        (
+            json!({"openType":1,"amount":1.0,"asset":"EURUSD_otc","timeframe":60,"command":0}),
+            "OPEN_PRICE",
+        ),
+        (
+            json!({"openType":0,"amount":1.0,"asset":"EURUSD_otc","openTime":unix_now()+60,"timeframe":60,"minPayout":99,"command":0}),
+            "MIN_PAYOUT",
+        ),
+        (json!({"amount":1.0}), "INVALID_REQUEST"),
+    ] {
+        c.emit("openPendingOrder", request).await;
+        assert_eq!(c.expect_event("failopenPendingOrder").await["error"], error);
+    }
+    stop(sim).await;
+}

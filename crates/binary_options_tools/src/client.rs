@@ -1,0 +1,614 @@
+//! [`PocketOption`]: the high-level client a bot author uses.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), binary_options_tools::Error> {
+//! use std::time::Duration;
+//! use binary_options_tools::{Action, Decimal, PocketOption, SubscriptionKind};
+//! use futures::StreamExt;
+//!
+//! let client = PocketOption::new(r#"42["auth",{"session":"…","isDemo":1,"uid":1,"platform":2}]"#).await?;
+//! println!("balance: {}", client.balance().await?);
+//! let mut candles = client.subscribe("EURUSD_otc", SubscriptionKind::Candles(Duration::from_secs(5))).await?;
+//! if let Some(candle) = candles.next().await {
+//!     println!("{candle:?}");
+//! }
+//! let deal = client.trade("EURUSD_otc", Action::Call, Decimal::from(1), Duration::from_secs(60)).await?;
+//! let result = client.result(&deal.id).await?;
+//! println!("{:?}: {}", result.outcome, result.profit);
+//! client.shutdown().await?;
+//! # Ok(()) }
+//! ```
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use client_ws::WsConfig;
+use core_pre::runtime::{self, TaskHandle};
+use core_pre::{
+    Client, ClientBuilder, ClientRunner, ConnectionState, Message, ReconnectPolicy, Statistics,
+    StatisticsSnapshot,
+};
+use rust_decimal::Decimal;
+use tokio::sync::watch;
+
+use crate::connector::{DEFAULT_USER_AGENT, PocketOptionConnector, platform_ws_config};
+use crate::error::Error;
+use crate::limits::Limits;
+use crate::modules::account::AccountModule;
+use crate::modules::deals::{DealsHandle, DealsModule};
+use crate::modules::history::{HistoryHandle, HistoryModule};
+use crate::modules::raw::{RawHandle, RawModule};
+use crate::modules::subscriptions::{
+    DEFAULT_STREAM_BUFFER, SubscriptionKind, SubscriptionStream, SubscriptionsHandle,
+    SubscriptionsModule, resubscribe,
+};
+use crate::modules::trades::{Order, TradesHandle, TradesModule};
+use crate::regions;
+use crate::server_time::ServerTime;
+use crate::ssid::Ssid;
+use crate::state::{AssetMap, PocketOptionState};
+use crate::types::{Action, Asset, Candle, Deal, DealResult};
+
+/// Timeouts of a [`PocketOption`] client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Waiting for the first connection in [`PocketOptionBuilder::connect`] (default 30 s).
+    pub connect: Duration,
+    /// One connection attempt, WebSocket included (default 10 s).
+    pub attempt: Duration,
+    /// The handshake and authentication after the WebSocket opened (default 10 s).
+    pub handshake: Duration,
+    /// Orders, history pages and data the platform sends on connect (default 10 s).
+    pub request: Duration,
+    /// Added to a deal's expiry when waiting for its result (default 15 s).
+    pub result_grace: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(30),
+            attempt: Duration::from_secs(10),
+            handshake: Duration::from_secs(10),
+            request: Duration::from_secs(10),
+            result_grace: Duration::from_secs(15),
+        }
+    }
+}
+
+/// Limits checked before an order is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TradeLimits {
+    /// The smallest stake (default 1).
+    pub min_amount: Decimal,
+    /// The largest stake (default 50 000).
+    pub max_amount: Decimal,
+}
+
+impl Default for TradeLimits {
+    fn default() -> Self {
+        TradeLimits {
+            min_amount: Decimal::ONE,
+            max_amount: Decimal::from(50_000),
+        }
+    }
+}
+
+/// Configures and connects a [`PocketOption`] client.
+pub struct PocketOptionBuilder {
+    ssid: Ssid,
+    urls: Vec<String>,
+    user_urls_only: bool,
+    ws: Option<WsConfig>,
+    user_agent: Option<String>,
+    reconnect: ReconnectPolicy,
+    timeouts: Timeouts,
+    trade_limits: TradeLimits,
+    stream_buffer: usize,
+    limits: Limits,
+}
+
+impl PocketOptionBuilder {
+    /// A builder for `ssid`.
+    pub fn new(ssid: Ssid) -> Self {
+        PocketOptionBuilder {
+            ssid,
+            urls: Vec::new(),
+            user_urls_only: false,
+            ws: None,
+            user_agent: None,
+            reconnect: ReconnectPolicy::default()
+                .with_initial_delay(Duration::from_millis(500))
+                .with_max_delay(Duration::from_secs(30)),
+            timeouts: Timeouts::default(),
+            trade_limits: TradeLimits::default(),
+            stream_buffer: DEFAULT_STREAM_BUFFER,
+            limits: Limits::default(),
+        }
+    }
+
+    /// Tries `url` before the region list (call several times for several URLs).
+    pub fn with_url(mut self, url: impl Into<String>) -> Self {
+        self.urls.push(url.into());
+        self
+    }
+
+    /// Connects only to the URLs given with [`with_url`](Self::with_url), never to the
+    /// platform's region list (for the simulator, proxies and closed networks).
+    pub fn only_given_urls(mut self) -> Self {
+        self.user_urls_only = true;
+        self
+    }
+
+    /// The User-Agent sent to the platform (default: the one a real session was issued
+    /// for, else a desktop Chrome's).
+    pub fn with_user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = Some(user_agent.into());
+        self
+    }
+
+    /// Replaces the transport template (headers, TLS roots, sizes); its URL is ignored.
+    pub fn with_ws_config(mut self, ws: WsConfig) -> Self {
+        self.ws = Some(ws);
+        self
+    }
+
+    /// Sets the reconnect policy.
+    pub fn with_reconnect_policy(mut self, policy: ReconnectPolicy) -> Self {
+        self.reconnect = policy;
+        self
+    }
+
+    /// Sets the timeouts.
+    pub fn with_timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// Sets the limits checked before an order is sent.
+    pub fn with_trade_limits(mut self, limits: TradeLimits) -> Self {
+        self.trade_limits = limits;
+        self
+    }
+
+    /// Ticks buffered per subscription stream (default 4096).
+    pub fn with_stream_buffer(mut self, ticks: usize) -> Self {
+        self.stream_buffer = ticks.max(1);
+        self
+    }
+
+    /// Limits on inbound frames (attachment count, payload size).
+    pub fn with_frame_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Builds the client and its runner without starting it (spawn `runner.run()` yourself).
+    pub fn build(self) -> (PocketOption, ClientRunner<PocketOptionState>) {
+        let demo = self.ssid.is_demo();
+        let urls = regions::urls_for(demo, &self.urls, self.user_urls_only);
+        let user_agent = self
+            .user_agent
+            .or_else(|| {
+                self.ssid
+                    .real_session()
+                    .map(|real| real.user_agent().to_owned())
+            })
+            .unwrap_or_else(|| DEFAULT_USER_AGENT.to_owned());
+        let ws = self.ws.unwrap_or_else(|| platform_ws_config(&user_agent));
+        let connector =
+            PocketOptionConnector::new(urls, ws, self.timeouts.handshake, self.limits);
+        let statistics = Statistics::new();
+        let (client, runner) =
+            ClientBuilder::with_state(connector, PocketOptionState::new(self.ssid))
+                .with_reconnect_policy(self.reconnect)
+                .with_connect_timeout(self.timeouts.attempt + self.timeouts.handshake)
+                .with_wait_timeout(self.timeouts.connect)
+                // The platform pings every ~25 s and expects `42["ps"]` every ~20 s.
+                .with_keep_alive(Duration::from_secs(20), Message::text(r#"42["ps"]"#))
+                .with_read_timeout(Some(Duration::from_secs(50)))
+                .with_lightweight_handler(
+                    |msg: &Message, ctx: &core_pre::HandlerContext<PocketOptionState>| {
+                        // Engine.IO ping: answer inline, from the first frame.
+                        if msg.as_text() == Some("2") {
+                            let _ = ctx.outbound.try_send("3");
+                        }
+                    },
+                )
+                .with_middleware(statistics.clone())
+                .with_lightweight_module::<AccountModule>()
+                .with_module::<SubscriptionsModule>()
+                .with_module::<TradesModule>()
+                .with_module::<DealsModule>()
+                .with_module::<HistoryModule>()
+                .with_module::<RawModule>()
+                .on_connect(resubscribe)
+                .build();
+        // The modules were all registered just above, so every handle exists.
+        let inner = Inner {
+            subscriptions: client
+                .get_handle::<SubscriptionsModule>()
+                .expect("registered above"),
+            trades: client.get_handle::<TradesModule>().expect("registered above"),
+            deals: client.get_handle::<DealsModule>().expect("registered above"),
+            history: client.get_handle::<HistoryModule>().expect("registered above"),
+            raw: client.get_handle::<RawModule>().expect("registered above"),
+            client,
+            statistics,
+            timeouts: self.timeouts,
+            trade_limits: self.trade_limits,
+            stream_buffer: self.stream_buffer,
+            runner: Mutex::new(None),
+        };
+        (
+            PocketOption {
+                inner: Arc::new(inner),
+            },
+            runner,
+        )
+    }
+
+    /// Builds, starts the runner, and waits until authenticated (up to the connect
+    /// timeout). A rejected session fails at once with [`Error::Authentication`].
+    pub async fn connect(self) -> Result<PocketOption, Error> {
+        let (client, runner) = self.build();
+        let task = runtime::spawn(runner.run());
+        *client
+            .inner
+            .runner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(task);
+        let wait = client.inner.timeouts.connect;
+        if let Err(e) = client.wait_connected(wait).await {
+            let _ = client.shutdown().await;
+            return Err(e);
+        }
+        Ok(client)
+    }
+}
+
+struct Inner {
+    client: Client<PocketOptionState>,
+    subscriptions: SubscriptionsHandle,
+    trades: TradesHandle,
+    deals: DealsHandle,
+    history: HistoryHandle,
+    raw: RawHandle,
+    statistics: Statistics,
+    timeouts: Timeouts,
+    trade_limits: TradeLimits,
+    stream_buffer: usize,
+    runner: Mutex<Option<TaskHandle<()>>>,
+}
+
+/// A PocketOption client. Cheap to clone; clones share one connection.
+#[derive(Clone)]
+pub struct PocketOption {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for PocketOption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PocketOption")
+            .field("state", &self.state())
+            .field("demo", &self.is_demo())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Waits for the first `Some` in a watch, up to `timeout`.
+async fn first_value<T: Clone>(
+    rx: &mut watch::Receiver<Option<T>>,
+    timeout: Duration,
+    waiting_for: &'static str,
+) -> Result<T, Error> {
+    let wait = rx.wait_for(|value| value.is_some());
+    match runtime::timeout(timeout, wait).await {
+        Ok(Ok(value)) => Ok(value.clone().ok_or(Error::Timeout {
+            waiting_for,
+            after: timeout,
+        })?),
+        Ok(Err(_)) => Err(core_pre::CoreError::ClientClosed.into()),
+        Err(_) => Err(Error::Timeout {
+            waiting_for,
+            after: timeout,
+        }),
+    }
+}
+
+impl PocketOption {
+    /// Connects with an SSID in any form users paste (see [`Ssid::parse`]), to the
+    /// platform's servers for the account type.
+    pub async fn new(ssid: &str) -> Result<PocketOption, Error> {
+        PocketOptionBuilder::new(Ssid::parse(ssid)?).connect().await
+    }
+
+    /// A builder for more control (URLs, timeouts, limits).
+    pub fn builder(ssid: Ssid) -> PocketOptionBuilder {
+        PocketOptionBuilder::new(ssid)
+    }
+
+    fn state_ref(&self) -> &PocketOptionState {
+        self.inner.client.app_state()
+    }
+
+    fn check_open(&self) -> Result<(), Error> {
+        if self.state() == ConnectionState::Closed {
+            return Err(core_pre::CoreError::ClientClosed.into());
+        }
+        Ok(())
+    }
+
+    /// True for a demo account.
+    pub fn is_demo(&self) -> bool {
+        self.state_ref().ssid.is_demo()
+    }
+
+    /// The account balance (waits for the platform's first report, up to the request
+    /// timeout).
+    pub async fn balance(&self) -> Result<Decimal, Error> {
+        self.check_open()?;
+        let mut rx = self.state_ref().balance.subscribe();
+        first_value(&mut rx, self.inner.timeouts.request, "the balance").await
+    }
+
+    /// Watches the balance.
+    pub fn watch_balance(&self) -> watch::Receiver<Option<Decimal>> {
+        self.state_ref().balance.subscribe()
+    }
+
+    /// Every asset (waits for the platform's list, up to the request timeout).
+    pub async fn assets(&self) -> Result<Arc<AssetMap>, Error> {
+        self.check_open()?;
+        let mut rx = self.state_ref().assets.subscribe();
+        first_value(&mut rx, self.inner.timeouts.request, "the asset list").await
+    }
+
+    /// One asset.
+    pub async fn asset(&self, symbol: &str) -> Result<Asset, Error> {
+        let assets = self.assets().await?;
+        assets.get(symbol).cloned().ok_or_else(|| {
+            let mut similar: Vec<&str> = assets
+                .keys()
+                .filter(|k| k.to_lowercase().contains(&symbol.to_lowercase().replace("_otc", "")))
+                .map(String::as_str)
+                .collect();
+            similar.sort_unstable();
+            similar.truncate(5);
+            Error::UnknownAsset {
+                asset: symbol.to_owned(),
+                similar: similar.into_iter().map(str::to_owned).collect(),
+            }
+        })
+    }
+
+    /// The payout of `symbol`, in percent.
+    pub async fn payout(&self, symbol: &str) -> Result<u32, Error> {
+        Ok(self.asset(symbol).await?.payout)
+    }
+
+    /// Streams `asset` as candles of `kind` (see [`SubscriptionKind`] and the limits in
+    /// [`crate::modules::subscriptions`]).
+    pub async fn subscribe(&self, asset: &str, kind: SubscriptionKind) -> Result<SubscriptionStream, Error> {
+        self.check_open()?;
+        self.asset(asset).await?;
+        self.inner
+            .subscriptions
+            .subscribe(asset, kind, self.inner.stream_buffer)
+            .await
+    }
+
+    /// Opens a call (price goes up).
+    pub async fn buy(&self, asset: &str, amount: Decimal, expiry: Duration) -> Result<Deal, Error> {
+        self.trade(asset, Action::Call, amount, expiry).await
+    }
+
+    /// Opens a put (price goes down).
+    pub async fn sell(&self, asset: &str, amount: Decimal, expiry: Duration) -> Result<Deal, Error> {
+        self.trade(asset, Action::Put, amount, expiry).await
+    }
+
+    /// Opens a trade and returns the opened deal. The order is checked first (asset known
+    /// and open, expiry allowed, amount within limits and covered by the balance), so most
+    /// mistakes fail here, without a round trip.
+    pub async fn trade(
+        &self,
+        asset: &str,
+        action: Action,
+        amount: Decimal,
+        expiry: Duration,
+    ) -> Result<Deal, Error> {
+        self.check_open()?;
+        let order = self.validate(asset, action, amount, expiry).await?;
+        self.inner
+            .trades
+            .place(&order, self.inner.timeouts.request)
+            .await
+    }
+
+    async fn validate(
+        &self,
+        asset: &str,
+        action: Action,
+        amount: Decimal,
+        expiry: Duration,
+    ) -> Result<Order, Error> {
+        let info = self.asset(asset).await?;
+        if !info.is_active {
+            return Err(Error::AssetClosed {
+                asset: asset.to_owned(),
+            });
+        }
+        let seconds = u32::try_from(expiry.as_secs()).unwrap_or(u32::MAX);
+        if expiry.subsec_nanos() != 0 || seconds == 0 || (!info.expiries.is_empty() && !info.allows_expiry(seconds)) {
+            return Err(Error::ExpiryNotAllowed {
+                asset: asset.to_owned(),
+                expiry,
+                allowed: info.expiries.clone(),
+            });
+        }
+        let limits = &self.inner.trade_limits;
+        if amount < limits.min_amount || amount > limits.max_amount {
+            return Err(Error::InvalidAmount {
+                amount,
+                min: limits.min_amount,
+                max: limits.max_amount,
+            });
+        }
+        if let Some(balance) = *self.state_ref().balance.borrow() {
+            if amount > balance {
+                return Err(Error::InsufficientBalance {
+                    amount,
+                    balance,
+                });
+            }
+        }
+        Ok(Order {
+            asset: asset.to_owned(),
+            action,
+            amount,
+            expiry: seconds,
+        })
+    }
+
+    /// Waits for deal `id` to settle. The wait lasts until the deal's expiry plus a grace
+    /// period (or the request timeout for a deal the client has not seen open).
+    pub async fn result(&self, id: &str) -> Result<DealResult, Error> {
+        let timeout = match self.state_ref().deals.opened(id) {
+            Some(deal) => {
+                let left = deal.close_timestamp as f64 - self.server_time().unix;
+                Duration::from_secs_f64(left.max(0.0)) + self.inner.timeouts.result_grace
+            }
+            None => self.inner.timeouts.request.max(self.inner.timeouts.result_grace),
+        };
+        self.result_with_timeout(id, timeout).await
+    }
+
+    /// Waits up to `timeout` for deal `id` to settle.
+    pub async fn result_with_timeout(&self, id: &str, timeout: Duration) -> Result<DealResult, Error> {
+        self.check_open()?;
+        self.inner.deals.result(id, timeout).await
+    }
+
+    /// The open deals.
+    pub fn opened_deals(&self) -> Vec<Deal> {
+        self.state_ref().deals.opened_list()
+    }
+
+    /// The closed deals the client knows (most recent 1000), oldest first.
+    pub fn closed_deals(&self) -> Vec<Deal> {
+        self.state_ref().deals.closed_list()
+    }
+
+    /// The last `count` candles of `period` for `asset`, ending now (server time).
+    pub async fn candles(&self, asset: &str, period: Duration, count: u32) -> Result<Vec<Candle>, Error> {
+        let period_secs = u32::try_from(period.as_secs()).unwrap_or(0);
+        if period.subsec_nanos() != 0 || period_secs == 0 || count == 0 {
+            return Err(Error::InvalidHistoryRequest {
+                reason: format!("candles of {period:?} × {count}: use whole seconds and a positive count"),
+            });
+        }
+        let end = self.server_time().unix;
+        self.history(asset, period_secs, end, u64::from(period_secs) * u64::from(count))
+            .await
+    }
+
+    /// One page of history: candles of `period` seconds covering `span` seconds before
+    /// `end` (unix seconds).
+    pub async fn history(&self, asset: &str, period: u32, end: f64, span: u64) -> Result<Vec<Candle>, Error> {
+        self.check_open()?;
+        self.inner
+            .history
+            .load(asset, period, end, span, self.inner.timeouts.request)
+            .await
+    }
+
+    /// The candles the platform pushed for `asset` when it was last subscribed.
+    pub fn pushed_history(&self, asset: &str) -> Vec<Candle> {
+        self.inner.history.pushed(asset)
+    }
+
+    /// The platform's clock as best known (see [`ServerTime::stale`]).
+    pub fn server_time(&self) -> ServerTime {
+        self.state_ref().clock.now()
+    }
+
+    /// Raw access: send any frame, wait for or stream matching frames.
+    pub fn raw(&self) -> &RawHandle {
+        &self.inner.raw
+    }
+
+    /// Connection statistics.
+    pub fn statistics(&self) -> StatisticsSnapshot {
+        self.inner.statistics.snapshot()
+    }
+
+    /// Frames dropped because they were malformed.
+    pub fn malformed_frames(&self) -> u64 {
+        self.state_ref()
+            .malformed
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The connection state.
+    pub fn state(&self) -> ConnectionState {
+        self.inner.client.state()
+    }
+
+    /// True when connected and authenticated.
+    pub fn is_connected(&self) -> bool {
+        self.inner.client.is_connected()
+    }
+
+    /// Waits until connected and authenticated.
+    pub async fn wait_connected(&self, timeout: Duration) -> Result<(), Error> {
+        Ok(self.inner.client.wait_connected(timeout).await?)
+    }
+
+    /// Connects again after [`disconnect`](Self::disconnect).
+    pub async fn connect(&self) -> Result<(), Error> {
+        Ok(self.inner.client.connect().await?)
+    }
+
+    /// Closes the connection and stays disconnected until [`connect`](Self::connect).
+    pub async fn disconnect(&self) -> Result<(), Error> {
+        Ok(self.inner.client.disconnect().await?)
+    }
+
+    /// Makes a fresh connection now.
+    pub async fn reconnect(&self) -> Result<(), Error> {
+        Ok(self.inner.client.reconnect().await?)
+    }
+
+    /// Shuts down: closes the connection, ends every stream, stops every task. Every call
+    /// afterwards fails with `ClientClosed`.
+    pub async fn shutdown(&self) -> Result<(), Error> {
+        self.inner.client.shutdown().await?;
+        let task = self
+            .inner
+            .runner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(task) = task {
+            let _ = runtime::timeout(Duration::from_secs(5), task).await;
+        }
+        Ok(())
+    }
+
+    /// The underlying core-pre client (state watch, module health, route statistics).
+    pub fn client(&self) -> &Client<PocketOptionState> {
+        &self.inner.client
+    }
+
+    /// The deal book and result waiting.
+    pub fn deals(&self) -> &DealsHandle {
+        &self.inner.deals
+    }
+
+    /// How long until `deal` expires, by the server clock (zero once expired).
+    pub fn time_left(&self, deal: &Deal) -> Duration {
+        let left = deal.close_timestamp as f64 - self.server_time().unix;
+        Duration::from_secs_f64(left.max(0.0))
+    }
+}

@@ -1,0 +1,206 @@
+//! [`PocketOptionConnector`]: opens a WebSocket to the platform, runs the Engine.IO and
+//! Socket.IO handshake and authenticates, and only then hands the connection to the runner.
+//!
+//! Handshake (fact sheet §3): `0{…}` open → `40` → `40{"sid"}` → `42["auth",…]` →
+//! `successauth`. Engine.IO pings are answered from the first frame. Events that arrive
+//! early (stock servers may emit before `40{"sid"}`) are kept and delivered once the runner
+//! takes over. A rejection (`NotAuthorized`, `notAuthorized`, `auth_error`, or `41` after
+//! the auth frame) is a *fatal* error with a human reason, so the runner stops instead of
+//! retrying a dead session forever.
+//!
+//! URLs are tried in order, one per attempt, starting from the last one that worked; a
+//! failing URL moves the next attempt to the next URL (the next region).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use client_ws::WsConfig;
+use core_pre::runtime::{self, BoxFuture};
+use core_pre::{ConnectContext, ConnectError, Connection, Connector, Message};
+use futures::{SinkExt, StreamExt};
+
+use crate::engineio::OpenPayload;
+use crate::events::EventStream;
+use crate::limits::Limits;
+use crate::state::PocketOptionState;
+
+/// Frames the web client sends right after `successauth`; the platform answers with the
+/// asset list, the balance and the deal lists.
+const AFTER_AUTH: &[&str] = &[
+    r#"42["assets/load"]"#,
+    r#"42["indicator/load"]"#,
+    r#"42["favorite/load"]"#,
+    r#"42["price-alert/load"]"#,
+    r#"42["getBalance"]"#,
+];
+
+/// Events buffered during the handshake at most (the excess is dropped and logged).
+const EARLY_LIMIT: usize = 1024;
+
+/// The reason given to users when the platform rejects a session.
+pub const REJECTED_REASON: &str = "the platform rejected the session: it has expired, or it was issued for another IP address or browser (user agent). Log in again and copy a fresh SSID; for a real account, connect from the same IP and send the same User-Agent";
+
+/// Connects to the platform (see the module docs).
+pub struct PocketOptionConnector {
+    urls: Vec<String>,
+    next: AtomicUsize,
+    ws: WsConfig,
+    handshake_timeout: Duration,
+    limits: Limits,
+}
+
+impl PocketOptionConnector {
+    /// A connector trying `urls` in order, with `ws` as the template for each connection
+    /// (headers, timeouts, TLS roots; its URL is replaced).
+    pub fn new(urls: Vec<String>, ws: WsConfig, handshake_timeout: Duration, limits: Limits) -> Self {
+        PocketOptionConnector {
+            urls,
+            next: AtomicUsize::new(0),
+            ws,
+            handshake_timeout,
+            limits,
+        }
+    }
+
+    /// The URLs this connector tries.
+    pub fn urls(&self) -> &[String] {
+        &self.urls
+    }
+
+    async fn connect_to(&self, url: &str, state: &PocketOptionState) -> Result<Connection, ConnectError> {
+        let config = self.ws.clone().with_url(url);
+        let connection = client_ws::connect(&config).await?;
+        match runtime::timeout(self.handshake_timeout, handshake(connection, state, self.limits)).await {
+            Ok(result) => result,
+            Err(_) => Err(ConnectError::retryable(format!(
+                "the server at {url} accepted the WebSocket but did not finish the Socket.IO handshake within {:?}",
+                self.handshake_timeout
+            ))),
+        }
+    }
+}
+
+impl Connector<PocketOptionState> for PocketOptionConnector {
+    fn connect<'a>(
+        &'a self,
+        ctx: ConnectContext<PocketOptionState>,
+    ) -> BoxFuture<'a, Result<Connection, ConnectError>> {
+        runtime::boxed(async move {
+            if self.urls.is_empty() {
+                return Err(ConnectError::fatal("no server URL to connect to"));
+            }
+            let index = self.next.load(Ordering::Relaxed) % self.urls.len();
+            let url = &self.urls[index];
+            tracing::debug!(url = %url, attempt = ctx.attempt, "connecting to PocketOption");
+            let result = self.connect_to(url, &ctx.state).await;
+            match &result {
+                Ok(_) => tracing::info!(url = %url, "authenticated"),
+                Err(e) if e.is_retryable() => {
+                    tracing::warn!(url = %url, error = %e, "connection failed; the next attempt tries the next URL");
+                    self.next.store((index + 1) % self.urls.len(), Ordering::Relaxed);
+                }
+                Err(e) => tracing::error!(url = %url, error = %e, "connection rejected"),
+            }
+            result
+        })
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Phase {
+    Open,
+    Namespace,
+    Auth,
+}
+
+fn is_rejection(name: &str) -> bool {
+    matches!(name, "NotAuthorized" | "notAuthorized" | "auth_error")
+}
+
+async fn handshake(
+    connection: Connection,
+    state: &PocketOptionState,
+    limits: Limits,
+) -> Result<Connection, ConnectError> {
+    let Connection { stream, mut sink } = connection;
+    let mut events = EventStream::new(stream, limits, state.malformed.clone());
+    let mut early: Vec<Message> = Vec::new();
+    let mut phase = Phase::Open;
+    let send_failed = |e: core_pre::TransportError| {
+        ConnectError::retryable(format!("the connection failed during the handshake: {e}"))
+    };
+    loop {
+        let msg = match events.next().await {
+            Some(Ok(msg)) => msg,
+            Some(Err(_)) if phase == Phase::Auth => return Err(ConnectError::fatal(REJECTED_REASON)),
+            Some(Err(e)) => {
+                return Err(ConnectError::retryable(format!("the handshake failed: {e}")));
+            }
+            None => {
+                return Err(ConnectError::retryable(
+                    "the server closed the connection during the handshake",
+                ));
+            }
+        };
+        let Some(text) = msg.as_text() else {
+            continue;
+        };
+        if text == "2" {
+            sink.send(Message::text("3")).await.map_err(send_failed)?;
+            continue;
+        }
+        match phase {
+            Phase::Open if text.starts_with('0') => {
+                let open = OpenPayload::parse(&text[1..]).map_err(|e| {
+                    ConnectError::retryable(format!("the server's Engine.IO open packet is invalid: {e}"))
+                })?;
+                tracing::debug!(ping_interval = open.ping_interval, ping_timeout = open.ping_timeout, "engine.io open");
+                sink.send(Message::text("40")).await.map_err(send_failed)?;
+                phase = Phase::Namespace;
+                continue;
+            }
+            Phase::Namespace if text.starts_with("40") => {
+                sink.send(Message::text(state.ssid.auth_frame()))
+                    .await
+                    .map_err(send_failed)?;
+                phase = Phase::Auth;
+                continue;
+            }
+            _ => {}
+        }
+        if text.starts_with("44") {
+            return Err(ConnectError::fatal(format!(
+                "the server refused the Socket.IO connection: {}",
+                text.get(2..).unwrap_or("").chars().take(200).collect::<String>()
+            )));
+        }
+        match crate::event_name(text) {
+            Some("successauth") if phase == Phase::Auth => break,
+            Some(name) if is_rejection(name) => return Err(ConnectError::fatal(REJECTED_REASON)),
+            _ => {
+                if early.len() < EARLY_LIMIT {
+                    early.push(msg);
+                } else {
+                    tracing::warn!("too many events before authentication; dropping one");
+                }
+            }
+        }
+    }
+    for frame in AFTER_AUTH {
+        sink.send(Message::text(*frame)).await.map_err(send_failed)?;
+    }
+    let stream = futures::stream::iter(early.into_iter().map(Ok)).chain(events);
+    Ok(Connection::new(stream, sink))
+}
+
+/// The default browser user agent sent to the platform (demo sessions are not bound to
+/// one; real sessions use the one they were issued for).
+pub const DEFAULT_USER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36";
+
+/// The transport template for the platform: Origin and User-Agent as the web client sends
+/// them.
+pub fn platform_ws_config(user_agent: &str) -> WsConfig {
+    WsConfig::new("wss://invalid.invalid/")
+        .with_origin("https://pocketoption.com")
+        .with_user_agent(user_agent)
+}

@@ -1,0 +1,251 @@
+//! The event layer between the transport and the modules.
+//!
+//! The platform sends most events either in one step (`42["name",payload]`) or in two
+//! (`451-["name",{"_placeholder":true,"num":0}]` followed by a binary frame holding the
+//! payload). [`EventStream`] pairs the two-step frames with the [`Reassembler`] and hands the
+//! runner one normalized text message per event, `42["name",payload]`, so every module
+//! handles both deliveries with one rule and one parser. One-step frames and Engine.IO
+//! control frames pass through untouched (no decoding on the fast path).
+//!
+//! It also turns the server's `41` (namespace disconnect) and Engine.IO `1` (close) into the
+//! end of the connection, so the runner reconnects (and the connector then reports a
+//! rejected session properly).
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+
+use core_pre::{Message, MessageStream, Text, TransportError, TransportErrorKind};
+use futures::Stream;
+use serde::de::DeserializeOwned;
+
+use crate::limits::Limits;
+use crate::reassembler::Reassembler;
+use crate::socketio::{Packet, PacketKind, placeholder_num};
+
+/// Wraps a transport stream, normalizing two-step events (see the module docs).
+pub struct EventStream {
+    inner: MessageStream,
+    reassembler: Reassembler,
+    malformed: Arc<AtomicU64>,
+}
+
+impl EventStream {
+    /// Normalizes `inner`; malformed frames are dropped, logged, and counted in `malformed`.
+    pub fn new(inner: MessageStream, limits: Limits, malformed: Arc<AtomicU64>) -> Self {
+        EventStream {
+            inner,
+            reassembler: Reassembler::new(limits),
+            malformed,
+        }
+    }
+
+    fn reject(&self, what: &str, error: &dyn std::fmt::Display) {
+        self.malformed.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(%error, "dropping a malformed {what} frame");
+    }
+
+    /// Handles one frame; `None` means "consumed, nothing to yield yet".
+    fn on_message(&mut self, msg: Message) -> Option<Result<Message, TransportError>> {
+        match msg {
+            Message::Text(text) => self.on_text(text),
+            Message::Binary(bytes) => match self.reassembler.push_binary(bytes) {
+                Ok(Some(packet)) => match normalize(&packet) {
+                    Some(text) => Some(Ok(Message::text(text))),
+                    None => {
+                        self.reject("binary", &"attachment is not UTF-8 JSON");
+                        None
+                    }
+                },
+                Ok(None) => None,
+                Err(e) => {
+                    self.reject("binary", &e);
+                    None
+                }
+            },
+            other => Some(Ok(other)),
+        }
+    }
+
+    fn on_text(&mut self, text: Text) -> Option<Result<Message, TransportError>> {
+        let s = text.as_str();
+        if !self.reassembler.is_pending() {
+            // The fast path: everything but binary headers passes through undecoded.
+            if s.starts_with("42") || !s.starts_with('4') {
+                return match s {
+                    "1" => Some(Err(TransportError::new(
+                        TransportErrorKind::Closed,
+                        "the server closed the Engine.IO session",
+                    ))),
+                    _ => Some(Ok(Message::Text(text))),
+                };
+            }
+            if s.starts_with("41") {
+                return Some(Err(TransportError::new(
+                    TransportErrorKind::Closed,
+                    "the server closed the Socket.IO session (41)",
+                )));
+            }
+        }
+        let result = match self.reassembler.push_text(s) {
+            Err(crate::CodecError::UnexpectedText { .. }) => {
+                self.reject("binary", &"attachments missing before the next text frame");
+                // The broken packet is dropped; judge this frame on its own.
+                self.reassembler.push_text(s)
+            }
+            other => other,
+        };
+        match result {
+            Ok(Some(_)) => Some(Ok(Message::Text(text))),
+            Ok(None) => None,
+            Err(e) => {
+                self.reject("text", &e);
+                None
+            }
+        }
+    }
+}
+
+impl Stream for EventStream {
+    type Item = Result<Message, TransportError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            match self.inner.as_mut().poll_next(cx) {
+                Poll::Ready(Some(Ok(msg))) => {
+                    if let Some(item) = self.on_message(msg) {
+                        return Poll::Ready(Some(item));
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+/// Rebuilds a complete binary packet as the equivalent one-step text frame, placing each
+/// attachment's JSON where its placeholder was.
+pub fn normalize(packet: &Packet<'_>) -> Option<String> {
+    let attachments = packet.attachments();
+    let size: usize = packet.data().len() + attachments.iter().map(|a| a.len()).sum::<usize>();
+    let mut out = String::with_capacity(size + 16);
+    out.push_str(match packet.kind() {
+        PacketKind::BinaryAck | PacketKind::Ack => "43",
+        _ => "42",
+    });
+    if packet.namespace() != "/" {
+        out.push_str(packet.namespace());
+        out.push(',');
+    }
+    if let Some(id) = packet.id() {
+        out.push_str(&id.to_string());
+    }
+    out.push('[');
+    let mut first = true;
+    if let Some(name) = packet.event_name() {
+        out.push_str(&serde_json::to_string(name).ok()?);
+        first = false;
+    }
+    for arg in packet.args() {
+        if !first {
+            out.push(',');
+        }
+        first = false;
+        match placeholder_num(arg) {
+            Some(num) => out.push_str(std::str::from_utf8(attachments.get(num)?).ok()?),
+            None => out.push_str(arg),
+        }
+    }
+    out.push(']');
+    Some(out)
+}
+
+/// The first argument (the payload) of a normalized event frame, as raw JSON.
+pub fn payload(text: &str) -> Option<&str> {
+    match crate::engineio::decode_text(text, &Limits::default()) {
+        Ok(crate::Frame::Message(packet)) => {
+            // `arg` borrows from `packet`, which borrows from `text`: re-slice into `text`.
+            let arg = packet.arg(0)?;
+            let start = arg.as_ptr() as usize - text.as_ptr() as usize;
+            text.get(start..start + arg.len())
+        }
+        _ => None,
+    }
+}
+
+/// Parses the payload of a normalized event frame into `T`.
+pub fn parse_payload<T: DeserializeOwned>(text: &str) -> Result<T, String> {
+    let raw = payload(text).ok_or_else(|| "the event has no payload".to_owned())?;
+    serde_json::from_str(raw).map_err(|e| e.to_string())
+}
+
+/// A rule matching normalized events whose name is one of `names`.
+pub fn event_rule(names: &'static [&'static str]) -> Box<dyn core_pre::Rule> {
+    Box::new(move |msg: &Message| {
+        msg.as_text()
+            .and_then(crate::event_name)
+            .is_some_and(|name| names.contains(&name))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::StreamExt;
+
+    fn stream_of(frames: Vec<Message>) -> EventStream {
+        let inner: MessageStream = Box::pin(futures::stream::iter(frames.into_iter().map(Ok)));
+        EventStream::new(inner, Limits::default(), Arc::default())
+    }
+
+    #[tokio::test]
+    async fn two_step_events_come_out_as_one_step_frames() {
+        let mut events = stream_of(vec![
+            Message::text("2"),
+            Message::text(r#"451-["updateStream",{"_placeholder":true,"num":0}]"#),
+            Message::binary(br#"[["EURUSD_otc",1.5,1.1]]"#.to_vec()),
+            Message::text(r#"42["successupdateBalance",{"balance":10}]"#),
+        ]);
+        let got: Vec<String> = (&mut events)
+            .map(|m| m.unwrap().as_text().unwrap().to_owned())
+            .collect()
+            .await;
+        assert_eq!(
+            got,
+            vec![
+                "2",
+                r#"42["updateStream",[["EURUSD_otc",1.5,1.1]]]"#,
+                r#"42["successupdateBalance",{"balance":10}]"#
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn malformed_frames_are_dropped_and_counted_and_41_ends_the_stream() {
+        let counter = Arc::new(AtomicU64::new(0));
+        let inner: MessageStream = Box::pin(futures::stream::iter(
+            vec![
+                Message::binary(vec![1, 2, 3]),
+                Message::text(r#"451-["x",{"_placeholder":true,"num":0}]"#),
+                Message::text(r#"42["after"]"#),
+                Message::text("41"),
+            ]
+            .into_iter()
+            .map(Ok),
+        ));
+        let mut events = EventStream::new(inner, Limits::default(), counter.clone());
+        let first = events.next().await.unwrap().unwrap();
+        assert_eq!(first.as_text(), Some(r#"42["after"]"#));
+        assert!(events.next().await.unwrap().is_err(), "41 ends the session");
+        assert_eq!(counter.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn payload_slices_the_first_argument() {
+        assert_eq!(payload(r#"42["e",{"a":[1,2]},3]"#), Some(r#"{"a":[1,2]}"#));
+        assert_eq!(payload(r#"42["ps"]"#), None);
+        let v: serde_json::Value = parse_payload(r#"42["e",{"a":1}]"#).unwrap();
+        assert_eq!(v["a"], 1);
+    }
+}

@@ -1,0 +1,663 @@
+//! Market-data subscriptions: [`SubscriptionStream`]s of ticks or candles.
+//!
+//! The platform streams at most **4** assets per connection (the last 4 subscribed). This
+//! client never lets that starve a stream silently: subscribing a 5th distinct asset while
+//! 4 have live streams fails with [`Error::TooManySubscriptions`], naming the active ones.
+//! Several streams may share an asset (one platform subscription, fanned out here), and
+//! dropping one stream never ends another. The platform has no unsubscribe: when the last
+//! stream of an asset is dropped, its slot is freed here and the remaining assets are
+//! re-announced (`subfor`) with the next new subscription so the server's "last 4" are
+//! exactly the live ones.
+//!
+//! Subscriptions survive reconnects: after every (re)connection each live asset is
+//! re-subscribed exactly once, before the modules see the new connection's traffic.
+//!
+//! Each stream has a bounded buffer; a consumer that stops polling loses the oldest-arriving
+//! excess ticks (counted in [`SubscriptionStream::dropped`]), never the connection.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use core_pre::rule::Rule;
+use core_pre::runtime::{self, BoxFuture};
+use core_pre::{
+    ApiModule, BoxError, CallbackContext, HandleContext, ModuleContext, Outbound,
+};
+use futures::Stream;
+use serde::Deserialize;
+use tokio::sync::mpsc;
+
+use crate::error::Error;
+use crate::events::{event_rule, payload};
+use crate::server_time::unix_seconds;
+use crate::socketio::encode_event;
+use crate::state::PocketOptionState;
+use crate::types::{Candle, Tick};
+
+/// The platform streams at most this many assets per connection.
+pub const MAX_ASSETS: usize = 4;
+/// Ticks buffered per stream before the oldest excess is dropped.
+pub const DEFAULT_STREAM_BUFFER: usize = 4096;
+/// How long after a time-based candle's end it is emitted if no later tick closed it.
+const CANDLE_GRACE: f64 = 0.5;
+
+/// What a subscription stream yields. Every kind yields [`Candle`]s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubscriptionKind {
+    /// Every tick, as a one-tick candle (open = high = low = close = the price).
+    Ticks,
+    /// One candle per `n` ticks.
+    Chunks(usize),
+    /// One candle per window of this length, starting at the first tick of each window.
+    Window(Duration),
+    /// Time-aligned candles of this period (whole seconds dividing a day: 5 s, 1 min, 1 h...).
+    Candles(Duration),
+}
+
+impl SubscriptionKind {
+    /// Checks the parameters (see each variant).
+    pub fn validate(&self) -> Result<(), Error> {
+        let invalid = |reason: String| Err(Error::InvalidSubscription { reason });
+        match *self {
+            SubscriptionKind::Ticks => Ok(()),
+            SubscriptionKind::Chunks(n) if n == 0 || n > 100_000 => {
+                invalid(format!("chunks of {n} ticks: use 1 to 100000"))
+            }
+            SubscriptionKind::Chunks(_) => Ok(()),
+            SubscriptionKind::Window(d) if d.is_zero() || d > Duration::from_secs(86_400) => {
+                invalid(format!("a window of {d:?}: use more than zero and at most a day"))
+            }
+            SubscriptionKind::Window(_) => Ok(()),
+            SubscriptionKind::Candles(d) => {
+                let secs = d.as_secs();
+                if d.subsec_nanos() != 0 || secs == 0 || 86_400 % secs != 0 {
+                    invalid(format!(
+                        "candles of {d:?}: use whole seconds that divide a day (5 s, 15 s, 1 min, 5 min, 1 h...)"
+                    ))
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    /// The chart period sent with `changeSymbol`.
+    fn period(&self) -> u32 {
+        match *self {
+            SubscriptionKind::Candles(d) => d.as_secs().min(86_400) as u32,
+            _ => 60,
+        }
+    }
+}
+
+struct Subscriber {
+    id: u64,
+    tx: mpsc::Sender<Tick>,
+    dropped: Arc<AtomicU64>,
+    lagging: bool,
+}
+
+struct Entry {
+    asset: Arc<str>,
+    period: u32,
+    subscribers: Vec<Subscriber>,
+}
+
+#[derive(Default)]
+struct Inner {
+    next_id: u64,
+    entries: Vec<Entry>,
+    /// An asset was released since the server last heard the full list.
+    released: bool,
+    closed: bool,
+}
+
+/// The live subscriptions, shared by the module (fan-out) and the streams (add/remove).
+#[derive(Default)]
+pub struct SubscriptionRegistry {
+    inner: Mutex<Inner>,
+}
+
+/// What the platform must be told after adding a subscriber.
+pub(crate) enum Announce {
+    /// The asset was already subscribed.
+    Nothing,
+    /// Send `changeSymbol` for the new asset, then `subfor` for each listed asset.
+    New {
+        asset: Arc<str>,
+        period: u32,
+        subfor: Vec<Arc<str>>,
+    },
+}
+
+impl SubscriptionRegistry {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // Every mutation below leaves the registry consistent; a panic elsewhere does not
+        // make it unusable.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn add(
+        &self,
+        asset: &str,
+        period: u32,
+        capacity: usize,
+    ) -> Result<(u64, mpsc::Receiver<Tick>, Arc<AtomicU64>, Arc<str>, Announce), Error> {
+        let mut inner = self.lock();
+        if inner.closed {
+            return Err(Error::Core(core_pre::CoreError::ClientClosed));
+        }
+        let id = inner.next_id;
+        inner.next_id += 1;
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let dropped = Arc::new(AtomicU64::new(0));
+        let subscriber = Subscriber {
+            id,
+            tx,
+            dropped: dropped.clone(),
+            lagging: false,
+        };
+        if let Some(entry) = inner.entries.iter_mut().find(|e| &*e.asset == asset) {
+            entry.subscribers.push(subscriber);
+            return Ok((id, rx, dropped, entry.asset.clone(), Announce::Nothing));
+        }
+        if inner.entries.len() >= MAX_ASSETS {
+            return Err(Error::TooManySubscriptions {
+                requested: asset.to_owned(),
+                active: inner.entries.iter().map(|e| e.asset.to_string()).collect(),
+            });
+        }
+        let shared: Arc<str> = Arc::from(asset);
+        inner.entries.push(Entry {
+            asset: shared.clone(),
+            period,
+            subscribers: vec![subscriber],
+        });
+        let subfor = if std::mem::take(&mut inner.released) {
+            inner.entries.iter().map(|e| e.asset.clone()).collect()
+        } else {
+            vec![shared.clone()]
+        };
+        Ok((
+            id,
+            rx,
+            dropped,
+            shared.clone(),
+            Announce::New {
+                asset: shared,
+                period,
+                subfor,
+            },
+        ))
+    }
+
+    pub(crate) fn remove(&self, asset: &str, id: u64) {
+        let mut inner = self.lock();
+        if let Some(index) = inner.entries.iter().position(|e| &*e.asset == asset) {
+            let entry = &mut inner.entries[index];
+            entry.subscribers.retain(|s| s.id != id);
+            if entry.subscribers.is_empty() {
+                inner.entries.remove(index);
+                inner.released = true;
+            }
+        }
+    }
+
+    /// The live assets and their periods, oldest first.
+    pub fn active(&self) -> Vec<(Arc<str>, u32)> {
+        self.lock()
+            .entries
+            .iter()
+            .map(|e| (e.asset.clone(), e.period))
+            .collect()
+    }
+
+    /// Hands each tick to every stream of its asset. Returns the newest tick time seen.
+    fn dispatch(&self, rows: &[TickRow<'_>]) -> Option<f64> {
+        let mut inner = self.lock();
+        let mut newest = None;
+        for row in rows {
+            let time = unix_seconds(row.1);
+            newest = Some(newest.map_or(time, |n: f64| n.max(time)));
+            let Some(entry) = inner.entries.iter_mut().find(|e| *e.asset == *row.0) else {
+                continue;
+            };
+            for sub in &mut entry.subscribers {
+                let tick = Tick {
+                    asset: entry.asset.clone(),
+                    time,
+                    price: row.2,
+                };
+                match sub.tx.try_send(tick) {
+                    Ok(()) => sub.lagging = false,
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        sub.dropped.fetch_add(1, Ordering::Relaxed);
+                        if !sub.lagging {
+                            sub.lagging = true;
+                            tracing::warn!(asset = %entry.asset, "a subscription stream is not being read; dropping its ticks");
+                        }
+                    }
+                    // The stream was dropped; its guard removes it.
+                    Err(mpsc::error::TrySendError::Closed(_)) => {}
+                }
+            }
+        }
+        newest
+    }
+
+    /// Ends every stream (on shutdown).
+    fn close(&self) {
+        let mut inner = self.lock();
+        inner.closed = true;
+        inner.entries.clear();
+    }
+}
+
+/// `changeSymbol` + `subfor` frames for an announcement.
+fn announce_frames(asset: &str, period: u32, subfor: &[Arc<str>]) -> Vec<String> {
+    let mut frames = vec![encode_event(
+        "changeSymbol",
+        Some(&format!(
+            "{{\"asset\":{},\"period\":{period}}}",
+            serde_json::Value::String(asset.to_owned())
+        )),
+    )];
+    frames.extend(subfor.iter().map(|a| {
+        encode_event(
+            "subfor",
+            Some(&serde_json::Value::String(a.to_string()).to_string()),
+        )
+    }));
+    frames
+}
+
+/// Re-subscribes every live asset once (run after each connection).
+pub(crate) async fn resubscribe(ctx: CallbackContext<PocketOptionState>) -> Result<(), BoxError> {
+    for (asset, period) in ctx.state.subscriptions.active() {
+        for frame in announce_frames(&asset, period, &[asset.clone()]) {
+            ctx.outbound.send(frame).await?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct TickRow<'a>(#[serde(borrow)] Cow<'a, str>, f64, f64);
+
+/// Fans `updateStream` ticks out to the streams and feeds the server clock.
+pub struct SubscriptionsModule {
+    ctx: ModuleContext<PocketOptionState>,
+}
+
+/// Opens subscription streams.
+#[derive(Clone)]
+pub struct SubscriptionsHandle {
+    state: Arc<PocketOptionState>,
+    outbound: Outbound,
+}
+
+impl SubscriptionsHandle {
+    /// Subscribes to `asset` (see the module docs for the 4-asset limit and reconnects).
+    pub async fn subscribe(
+        &self,
+        asset: &str,
+        kind: SubscriptionKind,
+        buffer: usize,
+    ) -> Result<SubscriptionStream, Error> {
+        kind.validate()?;
+        let (id, rx, dropped, shared, announce) =
+            self.state.subscriptions.add(asset, kind.period(), buffer)?;
+        let guard = SubscriberGuard {
+            state: self.state.clone(),
+            asset: shared.clone(),
+            id,
+        };
+        if let Announce::New {
+            asset,
+            period,
+            subfor,
+        } = announce
+        {
+            for frame in announce_frames(&asset, period, &subfor) {
+                match self.outbound.send(frame).await {
+                    Ok(()) => {}
+                    // Not connected: the subscription is registered and will be sent by the
+                    // resubscribe callback as soon as a connection is up.
+                    Err(core_pre::CoreError::NotConnected { .. }) => break,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(SubscriptionStream {
+            asset: shared,
+            rx,
+            aggregator: Aggregator::new(kind),
+            dropped,
+            state: self.state.clone(),
+            timer: None,
+            _guard: guard,
+        })
+    }
+}
+
+impl ApiModule<PocketOptionState> for SubscriptionsModule {
+    type Command = ();
+    type CommandResponse = ();
+    type Handle = SubscriptionsHandle;
+    const NAME: &'static str = "subscriptions";
+
+    fn new(ctx: ModuleContext<PocketOptionState>) -> Self {
+        SubscriptionsModule { ctx }
+    }
+
+    fn create_handle(ctx: HandleContext<PocketOptionState, (), ()>) -> SubscriptionsHandle {
+        SubscriptionsHandle {
+            state: ctx.state,
+            outbound: ctx.outbound,
+        }
+    }
+
+    fn rule(_state: &Arc<PocketOptionState>) -> Box<dyn Rule> {
+        event_rule(&["updateStream"])
+    }
+
+    async fn run(&mut self) -> Result<(), BoxError> {
+        let mut batch = Vec::with_capacity(64);
+        loop {
+            if self.ctx.inbox.recv_many(&mut batch, 64).await == 0 {
+                self.ctx.state.subscriptions.close();
+                return Ok(());
+            }
+            for msg in batch.drain(..) {
+                let Some(raw) = msg.as_text().and_then(payload) else {
+                    continue;
+                };
+                match serde_json::from_str::<Vec<TickRow<'_>>>(raw) {
+                    Ok(rows) => {
+                        if let Some(newest) = self.ctx.state.subscriptions.dispatch(&rows) {
+                            self.ctx.state.clock.observe(newest);
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "ignoring a malformed updateStream payload"),
+                }
+            }
+        }
+    }
+}
+
+/// Removes a stream's subscriber when the stream is dropped.
+struct SubscriberGuard {
+    state: Arc<PocketOptionState>,
+    asset: Arc<str>,
+    id: u64,
+}
+
+impl Drop for SubscriberGuard {
+    fn drop(&mut self) {
+        self.state.subscriptions.remove(&self.asset, self.id);
+    }
+}
+
+enum Aggregator {
+    Ticks,
+    Chunks { size: usize, current: Option<Candle> },
+    Window { length: f64, current: Option<(Candle, f64)> },
+    Aligned { period: f64, current: Option<Candle>, last_start: f64 },
+}
+
+impl Aggregator {
+    fn new(kind: SubscriptionKind) -> Self {
+        match kind {
+            SubscriptionKind::Ticks => Aggregator::Ticks,
+            SubscriptionKind::Chunks(size) => Aggregator::Chunks { size, current: None },
+            SubscriptionKind::Window(d) => Aggregator::Window {
+                length: d.as_secs_f64(),
+                current: None,
+            },
+            SubscriptionKind::Candles(d) => Aggregator::Aligned {
+                period: d.as_secs_f64(),
+                current: None,
+                last_start: f64::NEG_INFINITY,
+            },
+        }
+    }
+
+    /// Adds a tick; returns a candle when one completes.
+    fn push(&mut self, tick: Tick) -> Option<Candle> {
+        match self {
+            Aggregator::Ticks => Some(Candle::open_at(tick.asset, tick.time, tick.price)),
+            Aggregator::Chunks { size, current } => {
+                match current {
+                    Some(candle) => candle.update(tick.price),
+                    None => *current = Some(Candle::open_at(tick.asset, tick.time, tick.price)),
+                }
+                if current.as_ref().is_some_and(|c| c.ticks as usize >= *size) {
+                    current.take()
+                } else {
+                    None
+                }
+            }
+            Aggregator::Window { length, current } => match current {
+                Some((candle, end)) if tick.time < *end => {
+                    candle.update(tick.price);
+                    None
+                }
+                _ => {
+                    let end = tick.time + *length;
+                    let open = Candle::open_at(tick.asset, tick.time, tick.price);
+                    current.replace((open, end)).map(|(c, _)| c)
+                }
+            },
+            Aggregator::Aligned {
+                period,
+                current,
+                last_start,
+            } => {
+                let start = (tick.time / *period).floor() * *period;
+                if start < *last_start {
+                    return None; // a late tick for a candle already emitted
+                }
+                match current {
+                    Some(candle) if candle.time == start => {
+                        candle.update(tick.price);
+                        None
+                    }
+                    _ => {
+                        *last_start = start;
+                        current.replace(Candle::open_at(tick.asset, start, tick.price))
+                    }
+                }
+            }
+        }
+    }
+
+    /// When the current time-based candle is due (server time), if there is one.
+    fn deadline(&self) -> Option<f64> {
+        match self {
+            Aggregator::Window {
+                current: Some((_, end)),
+                ..
+            } => Some(*end),
+            Aggregator::Aligned {
+                period,
+                current: Some(candle),
+                ..
+            } => Some(candle.time + *period),
+            _ => None,
+        }
+    }
+
+    /// Takes the current time-based candle (its period is over).
+    fn flush(&mut self) -> Option<Candle> {
+        match self {
+            Aggregator::Window { current, .. } => current.take().map(|(c, _)| c),
+            Aggregator::Aligned {
+                current,
+                last_start,
+                period,
+            } => {
+                let candle = current.take()?;
+                *last_start = candle.time + *period;
+                Some(candle)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A stream of [`Candle`]s for one asset (see [`SubscriptionKind`]).
+///
+/// Ends only when the client shuts down. Dropping it unsubscribes this stream only.
+pub struct SubscriptionStream {
+    asset: Arc<str>,
+    rx: mpsc::Receiver<Tick>,
+    aggregator: Aggregator,
+    dropped: Arc<AtomicU64>,
+    state: Arc<PocketOptionState>,
+    timer: Option<(f64, BoxFuture<'static, ()>)>,
+    _guard: SubscriberGuard,
+}
+
+impl SubscriptionStream {
+    /// The asset.
+    pub fn asset(&self) -> &str {
+        &self.asset
+    }
+
+    /// Ticks dropped because this stream was not read fast enough.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+impl std::fmt::Debug for SubscriptionStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SubscriptionStream")
+            .field("asset", &self.asset)
+            .field("dropped", &self.dropped())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Stream for SubscriptionStream {
+    type Item = Candle;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Candle>> {
+        let this = &mut *self;
+        loop {
+            match this.rx.poll_recv(cx) {
+                Poll::Ready(Some(tick)) => {
+                    if let Some(candle) = this.aggregator.push(tick) {
+                        return Poll::Ready(Some(candle));
+                    }
+                }
+                // Shut down: hand out the unfinished candle, then end.
+                Poll::Ready(None) => return Poll::Ready(this.aggregator.flush()),
+                Poll::Pending => break,
+            }
+        }
+        let Some(deadline) = this.aggregator.deadline() else {
+            this.timer = None;
+            return Poll::Pending;
+        };
+        let due_in = deadline + CANDLE_GRACE - this.state.clock.now().unix;
+        if due_in <= 0.0 {
+            this.timer = None;
+            return Poll::Ready(this.aggregator.flush());
+        }
+        if this.timer.as_ref().is_none_or(|(d, _)| *d != deadline) {
+            let sleep: BoxFuture<'static, ()> =
+                runtime::boxed(runtime::sleep(Duration::from_secs_f64(due_in)));
+            this.timer = Some((deadline, sleep));
+        }
+        if let Some((_, timer)) = this.timer.as_mut() {
+            if timer.as_mut().poll(cx).is_ready() {
+                this.timer = None;
+                return Poll::Ready(this.aggregator.flush());
+            }
+        }
+        Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tick(time: f64, price: f64) -> Tick {
+        Tick {
+            asset: Arc::from("X"),
+            time,
+            price,
+        }
+    }
+
+    #[test]
+    fn kinds_are_validated() {
+        assert!(SubscriptionKind::Candles(Duration::from_secs(60)).validate().is_ok());
+        assert!(SubscriptionKind::Candles(Duration::from_secs(7)).validate().is_err());
+        assert!(SubscriptionKind::Candles(Duration::from_millis(1500)).validate().is_err());
+        assert!(SubscriptionKind::Chunks(0).validate().is_err());
+        assert!(SubscriptionKind::Window(Duration::ZERO).validate().is_err());
+    }
+
+    #[test]
+    fn chunks_emit_every_n_ticks() {
+        let mut agg = Aggregator::new(SubscriptionKind::Chunks(3));
+        assert!(agg.push(tick(1.0, 5.0)).is_none());
+        assert!(agg.push(tick(2.0, 7.0)).is_none());
+        let c = agg.push(tick(3.0, 4.0)).unwrap();
+        assert_eq!((c.open, c.high, c.low, c.close, c.ticks), (5.0, 7.0, 4.0, 4.0, 3));
+    }
+
+    #[test]
+    fn aligned_candles_start_on_period_boundaries_and_skip_late_ticks() {
+        let mut agg = Aggregator::new(SubscriptionKind::Candles(Duration::from_secs(5)));
+        assert!(agg.push(tick(101.0, 1.0)).is_none());
+        assert!(agg.push(tick(104.9, 3.0)).is_none());
+        assert_eq!(agg.deadline(), Some(105.0));
+        let c = agg.push(tick(105.2, 2.0)).unwrap();
+        assert_eq!((c.time, c.open, c.close, c.high), (100.0, 1.0, 3.0, 3.0));
+        assert!(agg.push(tick(104.0, 9.0)).is_none(), "late tick ignored");
+        let flushed = agg.flush().unwrap();
+        assert_eq!(flushed.time, 105.0);
+    }
+
+    #[test]
+    fn windows_start_at_the_first_tick() {
+        let mut agg = Aggregator::new(SubscriptionKind::Window(Duration::from_secs(2)));
+        assert!(agg.push(tick(10.5, 1.0)).is_none());
+        assert!(agg.push(tick(12.4, 2.0)).is_none());
+        let c = agg.push(tick(12.5, 3.0)).unwrap();
+        assert_eq!((c.time, c.close), (10.5, 2.0));
+    }
+
+    #[test]
+    fn a_fifth_asset_is_refused_and_a_released_slot_reannounces_all() {
+        let registry = SubscriptionRegistry::default();
+        let mut keep = Vec::new();
+        for asset in ["A", "B", "C", "D"] {
+            keep.push(registry.add(asset, 60, 8).unwrap());
+        }
+        let shared = registry.add("A", 60, 8).unwrap();
+        assert!(matches!(shared.4, Announce::Nothing));
+        match registry.add("E", 60, 8) {
+            Err(Error::TooManySubscriptions { active, .. }) => assert_eq!(active, ["A", "B", "C", "D"]),
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+        registry.remove("B", keep[1].0);
+        let (_, _, _, _, announce) = registry.add("E", 60, 8).unwrap();
+        match announce {
+            Announce::New { subfor, .. } => {
+                let names: Vec<&str> = subfor.iter().map(|a| &**a).collect();
+                assert_eq!(names, ["A", "C", "D", "E"]);
+            }
+            Announce::Nothing => panic!("E is new"),
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! Placing orders: `openOrder` → `successopenOrder` (matched by `requestId`) or
+//! `failopenOrder` (which carries no `requestId`: matched to the oldest waiting order with
+//! the same asset and amount, so one failure never reaches two waiters).
+//!
+//! When the reply is lost (the connection drops after the order was sent, or the platform
+//! goes silent), the order is **never re-sent**. The client looks for it in the deal lists
+//! the platform sends after reconnecting; if it is there, the caller gets the deal; if not,
+//! the caller gets [`Error::OrderOutcomeUnknown`] with the request id to check, never a
+//! silent duplicate.
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use core_pre::rule::Rule;
+use core_pre::runtime::{self, Instant};
+use core_pre::{ApiModule, BoxError, ConnectionWatch, CoreError, HandleContext, ModuleContext, Outbound};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+use crate::error::Error;
+use crate::events::{event_rule, parse_payload};
+use crate::socketio::encode_event;
+use crate::state::PocketOptionState;
+use crate::types::{Action, Deal};
+
+/// What a waiting order receives: the opened deal, or the platform's refusal reason.
+pub type OrderReply = Result<Deal, String>;
+
+/// How long a lost order reply is looked for in the deal lists.
+const RECOVERY_WAIT: Duration = Duration::from_secs(10);
+
+/// Identifies a waiting order: by request id, carrying asset and amount for failures.
+#[derive(Debug, Clone)]
+pub struct OrderKey {
+    request_id: String,
+    asset: String,
+    amount: Decimal,
+}
+
+impl PartialEq for OrderKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.request_id == other.request_id
+    }
+}
+
+impl Eq for OrderKey {}
+
+impl Hash for OrderKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.request_id.hash(state);
+    }
+}
+
+/// An order to open.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Order {
+    /// The asset symbol.
+    pub asset: String,
+    /// Call or put.
+    pub action: Action,
+    /// The stake.
+    pub amount: Decimal,
+    /// The expiry in seconds.
+    pub expiry: u32,
+}
+
+impl Order {
+    fn frame(&self, request_id: &str, demo: bool) -> String {
+        let payload = format!(
+            "{{\"asset\":{},\"action\":\"{}\",\"amount\":{},\"isDemo\":{},\"optionType\":100,\"requestId\":{},\"time\":{}}}",
+            serde_json::Value::String(self.asset.clone()),
+            self.action.as_str(),
+            self.amount.normalize(),
+            u8::from(demo),
+            request_id,
+            self.expiry,
+        );
+        encode_event("openOrder", Some(&payload))
+    }
+}
+
+/// A request id: unique per process, numeric (the platform accepts an int).
+fn next_request_id() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let seq = NEXT.fetch_add(1, Ordering::Relaxed);
+    // Seconds since the epoch, then a sequence: unique across restarts of this process too.
+    let secs = crate::server_time::local_unix() as u64;
+    format!("{}{:06}", secs, seq % 1_000_000)
+}
+
+#[derive(Deserialize)]
+struct Failure {
+    #[serde(default)]
+    error: serde_json::Value,
+    #[serde(default)]
+    asset: Option<String>,
+    #[serde(default)]
+    amount: serde_json::Value,
+}
+
+fn decimal_of(value: &serde_json::Value) -> Option<Decimal> {
+    match value {
+        serde_json::Value::Number(n) => n.to_string().parse().ok(),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Answers waiting orders.
+pub struct TradesModule {
+    ctx: ModuleContext<PocketOptionState>,
+}
+
+/// Places orders.
+#[derive(Clone)]
+pub struct TradesHandle {
+    state: Arc<PocketOptionState>,
+    outbound: Outbound,
+    connection: ConnectionWatch,
+}
+
+impl TradesHandle {
+    /// Sends `order` and waits up to `timeout` for the opened deal (see the module docs for
+    /// what happens when the reply is lost). Validation happens in the caller.
+    pub async fn place(&self, order: &Order, timeout: Duration) -> Result<Deal, Error> {
+        let request_id = next_request_id();
+        let orders = self.state.orders(&self.connection);
+        let waiter = orders.register(OrderKey {
+            request_id: request_id.clone(),
+            asset: order.asset.clone(),
+            amount: order.amount,
+        })?;
+        // If this fails nothing was sent: report it as it is.
+        self.outbound
+            .send(order.frame(&request_id, self.state.ssid.is_demo()))
+            .await?;
+        match waiter.wait(timeout).await {
+            Ok(Ok(deal)) => Ok(deal),
+            Ok(Err(reason)) => Err(Error::OrderRejected {
+                reason,
+                asset: order.asset.clone(),
+                amount: order.amount,
+            }),
+            Err(CoreError::ConnectionLost | CoreError::Timeout { .. }) => {
+                self.recover(&request_id, order).await
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Looks for an order whose reply was lost in the deal lists.
+    async fn recover(&self, request_id: &str, order: &Order) -> Result<Deal, Error> {
+        tracing::warn!(request_id, "order reply lost; looking for the order in the deal lists");
+        let deals = &self.state.deals;
+        // A list that arrives after this point was made after the order was processed (if
+        // it ever was): its absence there is telling.
+        let lists_before = deals.opened_lists_seen();
+        let mut changes = deals.watch();
+        let deadline = Instant::now() + RECOVERY_WAIT;
+        loop {
+            if let Some(deal) = deals.find_by_request(request_id) {
+                return Ok(deal);
+            }
+            let fresh_list = deals.opened_lists_seen() > lists_before;
+            let left = deadline.saturating_duration_since(Instant::now());
+            if fresh_list || left.is_zero() {
+                return Err(Error::OrderOutcomeUnknown {
+                    request_id: request_id.to_owned(),
+                    asset: order.asset.clone(),
+                    amount: order.amount,
+                });
+            }
+            if runtime::timeout(left, changes.changed())
+                .await
+                .is_ok_and(|r| r.is_err())
+            {
+                return Err(CoreError::ClientClosed.into());
+            }
+        }
+    }
+}
+
+impl ApiModule<PocketOptionState> for TradesModule {
+    type Command = ();
+    type CommandResponse = ();
+    type Handle = TradesHandle;
+    const NAME: &'static str = "trades";
+
+    fn new(ctx: ModuleContext<PocketOptionState>) -> Self {
+        ctx.state.orders(&ctx.connection);
+        TradesModule { ctx }
+    }
+
+    fn create_handle(ctx: HandleContext<PocketOptionState, (), ()>) -> TradesHandle {
+        TradesHandle {
+            state: ctx.state,
+            outbound: ctx.outbound,
+            connection: ctx.connection,
+        }
+    }
+
+    fn rule(_state: &Arc<PocketOptionState>) -> Box<dyn Rule> {
+        event_rule(&["successopenOrder", "failopenOrder"])
+    }
+
+    async fn run(&mut self) -> Result<(), BoxError> {
+        while let Some(msg) = self.ctx.inbox.recv().await {
+            let Some(text) = msg.as_text() else { continue };
+            let orders = self.ctx.state.orders(&self.ctx.connection);
+            match crate::event_name(text) {
+                Some("successopenOrder") => match parse_payload::<Deal>(text) {
+                    Ok(deal) => {
+                        let key = OrderKey {
+                            request_id: deal.request_id.clone().unwrap_or_default(),
+                            asset: deal.asset.clone(),
+                            amount: deal.amount,
+                        };
+                        if !orders.resolve(&key, Ok(deal)) {
+                            tracing::debug!("an opened deal matched no waiting order (placed elsewhere?)");
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "ignoring a malformed successopenOrder"),
+                },
+                Some("failopenOrder") => match parse_payload::<Failure>(text) {
+                    Ok(failure) => {
+                        let reason = match &failure.error {
+                            serde_json::Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        };
+                        let amount = decimal_of(&failure.amount);
+                        let asset = failure.asset.unwrap_or_default();
+                        let matched = orders.resolve_oldest(
+                            |k| k.asset == asset && Some(k.amount) == amount,
+                            Err(reason.clone()),
+                        );
+                        if !matched {
+                            tracing::warn!(%reason, %asset, "a failopenOrder matched no waiting order");
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "ignoring a malformed failopenOrder"),
+                },
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_frames_carry_exact_amounts_and_the_request_id() {
+        let order = Order {
+            asset: "EURUSD_otc".into(),
+            action: Action::Put,
+            amount: Decimal::new(1500, 3),
+            expiry: 60,
+        };
+        assert_eq!(
+            order.frame("17000000001", true),
+            r#"42["openOrder",{"asset":"EURUSD_otc","action":"put","amount":1.5,"isDemo":1,"optionType":100,"requestId":17000000001,"time":60}]"#
+        );
+        assert_ne!(next_request_id(), next_request_id());
+    }
+}

@@ -1,0 +1,85 @@
+//! [`PocketOptionState`]: what the PocketOption modules share.
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use core_pre::{AppState, ConnectionWatch, PendingRequests};
+use rust_decimal::Decimal;
+use tokio::sync::watch;
+
+use crate::modules::deals::DealBook;
+use crate::modules::raw::RawRegistry;
+use crate::modules::subscriptions::SubscriptionRegistry;
+use crate::modules::trades::{OrderKey, OrderReply};
+use crate::server_time::ServerClock;
+use crate::ssid::Ssid;
+use crate::types::{Asset, Candle};
+
+/// The loaded asset list, by symbol.
+pub type AssetMap = HashMap<String, Asset>;
+
+/// State shared by every module of one PocketOption client.
+pub struct PocketOptionState {
+    pub(crate) ssid: Ssid,
+    pub(crate) balance: watch::Sender<Option<Decimal>>,
+    pub(crate) assets: watch::Sender<Option<Arc<AssetMap>>>,
+    pub(crate) clock: ServerClock,
+    pub(crate) subscriptions: SubscriptionRegistry,
+    pub(crate) deals: DealBook,
+    pub(crate) raw: RawRegistry,
+    pub(crate) orders: OnceLock<PendingRequests<OrderKey, OrderReply>>,
+    pub(crate) history: OnceLock<PendingRequests<u64, Vec<Candle>>>,
+    /// Candles the platform pushed after `changeSymbol`, by asset.
+    pub(crate) pushed_history: Mutex<HashMap<String, Vec<Candle>>>,
+    /// Frames dropped by the event layer because they were malformed.
+    pub(crate) malformed: Arc<AtomicU64>,
+}
+
+/// How many requests of one kind may wait for replies at once.
+const PENDING_LIMIT: usize = 1024;
+
+impl PocketOptionState {
+    pub(crate) fn new(ssid: Ssid) -> Self {
+        PocketOptionState {
+            ssid,
+            balance: watch::channel(None).0,
+            assets: watch::channel(None).0,
+            clock: ServerClock::default(),
+            subscriptions: SubscriptionRegistry::default(),
+            deals: DealBook::default(),
+            raw: RawRegistry::default(),
+            orders: OnceLock::new(),
+            history: OnceLock::new(),
+            pushed_history: Mutex::new(HashMap::new()),
+            malformed: Arc::default(),
+        }
+    }
+
+    /// Pending orders (created on first use by the trades module or its handle).
+    pub(crate) fn orders(&self, connection: &ConnectionWatch) -> &PendingRequests<OrderKey, OrderReply> {
+        self.orders
+            .get_or_init(|| PendingRequests::new(connection.clone(), PENDING_LIMIT))
+    }
+
+    /// Pending history requests, by index.
+    pub(crate) fn history(&self, connection: &ConnectionWatch) -> &PendingRequests<u64, Vec<Candle>> {
+        self.history
+            .get_or_init(|| PendingRequests::new(connection.clone(), PENDING_LIMIT))
+    }
+
+    /// The SSID this client authenticates with.
+    pub fn ssid(&self) -> &Ssid {
+        &self.ssid
+    }
+}
+
+impl AppState for PocketOptionState {}
+
+impl std::fmt::Debug for PocketOptionState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PocketOptionState")
+            .field("ssid", &self.ssid)
+            .finish_non_exhaustive()
+    }
+}
