@@ -19,10 +19,7 @@ use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 use client_ws::auth::KeyPair;
 use client_ws::rpc::{self, Incoming};
-use client_ws::{
-    CircleWsClient, CircleWsClientBuilder, ClientWsError, ConnectionState, ReconnectPolicy,
-    WsConfig,
-};
+use client_ws::{CircleWsClientBuilder, ClientWsError, ConnectionState, ReconnectPolicy, WsConfig};
 use core_pre::{Message, TransportErrorKind, runtime};
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -57,8 +54,12 @@ fn client(key: KeyPair) -> CircleWsClientBuilder {
         )
 }
 
-async fn wait_state(client: &CircleWsClient, what: impl Fn(&ConnectionState) -> bool) {
-    let mut states = client.watch_state();
+/// Waits until the watched state satisfies `what`. Subscribe before causing the change,
+/// so a short-lived state cannot slip by unseen.
+async fn wait_state(
+    states: &mut tokio::sync::watch::Receiver<ConnectionState>,
+    what: impl Fn(&ConnectionState) -> bool,
+) {
     within(states.wait_for(|state| what(state)))
         .await
         .expect("client closed");
@@ -150,12 +151,11 @@ async fn the_client_survives_a_server_side_drop_and_reauthenticates() {
     let client = client(key).build().unwrap();
     within(client.connect()).await.unwrap();
     // The server answers, then drops the connection without a close frame.
-    assert_eq!(
-        within(client.play("echo bye\ndisconnect")).await.unwrap(),
-        "bye"
-    );
-    wait_state(&client, |s| !s.is_connected()).await;
-    wait_state(&client, ConnectionState::is_connected).await;
+    let mut states = client.watch_state();
+    let answer = within(client.play("echo bye\ndisconnect")).await.unwrap();
+    assert_eq!(answer, "bye");
+    wait_state(&mut states, |s| !s.is_connected()).await;
+    wait_state(&mut states, ConnectionState::is_connected).await;
     assert_eq!(within(client.play("whoami")).await.unwrap(), pubkey);
     within(client.shutdown()).await.unwrap();
 }
@@ -180,8 +180,8 @@ async fn the_application_keep_alive_spots_a_silent_server() {
     );
     // Now the server goes silent with the socket open: only the keep-alive can notice.
     assert_eq!(within(client.play("echo ok\nfreeze")).await.unwrap(), "ok");
-    wait_state(&client, |s| !s.is_connected()).await;
-    wait_state(&client, ConnectionState::is_connected).await;
+    wait_state(&mut states, |s| !s.is_connected()).await;
+    wait_state(&mut states, ConnectionState::is_connected).await;
     within(client.ping()).await.unwrap();
     within(client.shutdown()).await.unwrap();
 }

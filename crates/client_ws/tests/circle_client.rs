@@ -13,8 +13,8 @@ use client_ws::auth::{AuthError, KeyPair};
 use client_ws::rpc::{self, Incoming};
 use client_ws::server::{ReferenceServer, ServerConfig};
 use client_ws::{
-    CircleWsClient, CircleWsClientBuilder, ClientWsError, ConnectionState, DisconnectReason,
-    ReconnectPolicy, WsConfig,
+    CircleWsClientBuilder, ClientWsError, ConnectionState, DisconnectReason, ReconnectPolicy,
+    WsConfig,
 };
 use core_pre::{Connection, Message};
 
@@ -45,11 +45,12 @@ fn client_for(server: &ReferenceServer) -> CircleWsClientBuilder {
         .with_connect_wait(WAIT)
 }
 
+/// Waits until the watched state satisfies `what`. Subscribe (`client.watch_state()`)
+/// before causing the change, so a short-lived state cannot slip by unseen.
 async fn wait_state(
-    client: &CircleWsClient,
+    states: &mut tokio::sync::watch::Receiver<ConnectionState>,
     what: impl Fn(&ConnectionState) -> bool,
 ) -> ConnectionState {
-    let mut states = client.watch_state();
     within(states.wait_for(|state| what(state)))
         .await
         .unwrap()
@@ -315,10 +316,17 @@ async fn after_a_server_drop_the_client_reconnects_reauthenticates_and_calls_wor
     let me = client.public_key().unwrap().to_string();
 
     assert_eq!(server.drop_connections(), 1);
-    wait_state(&client, |s| !s.is_connected()).await;
-    wait_state(&client, ConnectionState::is_connected).await;
-    let stats = server.stats();
-    assert_eq!((stats.accepted, stats.authenticated, stats.live), (2, 2, 1));
+    let stats = server
+        .wait_for(WAIT, |s| {
+            s.accepted == 2 && s.authenticated == 2 && s.live == 1
+        })
+        .await;
+    assert!(
+        stats.is_some(),
+        "no re-authenticated connection: {:?}",
+        server.stats()
+    );
+    wait_state(&mut client.watch_state(), ConnectionState::is_connected).await;
     assert_eq!(within(client.play("whoami")).await.unwrap(), me);
 }
 
@@ -326,15 +334,20 @@ async fn after_a_server_drop_the_client_reconnects_reauthenticates_and_calls_wor
 async fn a_call_made_while_reconnecting_goes_out_after_reauthentication() {
     let server = server(ServerConfig::new()).await;
     let client = client_for(&server)
-        .with_reconnect_policy(fast_reconnects().with_initial_delay(Duration::from_millis(300)))
+        .with_reconnect_policy(fast_reconnects().with_initial_delay(Duration::from_millis(500)))
         .build()
         .unwrap();
     within(client.connect()).await.unwrap();
+    let mut states = client.watch_state();
     server.drop_connections();
-    wait_state(&client, |s| {
+    wait_state(&mut states, |s| {
         matches!(s, ConnectionState::Reconnecting { .. })
     })
     .await;
+    assert!(
+        !client.is_connected(),
+        "the call must be made while reconnecting"
+    );
     // `whoami` only answers with the key on an authenticated connection.
     assert_eq!(
         within(client.play("whoami")).await.unwrap(),
@@ -347,29 +360,32 @@ async fn a_call_made_while_reconnecting_goes_out_after_reauthentication() {
 async fn keep_alive_detects_a_silent_half_open_server_and_reconnects() {
     let server = server(ServerConfig::new()).await;
     let client = client_for(&server)
-        .with_keep_alive(Duration::from_millis(100), Duration::from_millis(500))
+        .with_keep_alive(Duration::from_millis(100), Duration::from_millis(800))
         .build()
         .unwrap();
     within(client.connect()).await.unwrap();
-    // Several keep-alive intervals pass on a healthy connection without a reconnect.
+    // Many keep-alive intervals, and more than the timeout, pass on a healthy connection
+    // without a reconnect.
     let healthy = server
-        .wait_for(Duration::from_millis(400), |s| s.accepted > 1)
+        .wait_for(Duration::from_millis(1000), |s| s.accepted > 1)
         .await;
     assert!(
         healthy.is_none(),
         "a live server must not be dropped: {healthy:?}"
     );
 
+    let mut states = client.watch_state();
     let started = Instant::now();
     assert_eq!(server.freeze_connections(), 1);
-    wait_state(&client, |s| !s.is_connected()).await;
+    wait_state(&mut states, |s| !s.is_connected()).await;
     let detected = started.elapsed();
+    // Not at once (the socket stays open), but within about one timeout.
     assert!(
-        detected >= Duration::from_millis(400),
+        detected >= Duration::from_millis(300),
         "too early: {detected:?}"
     );
     assert!(detected < Duration::from_secs(3), "too late: {detected:?}");
-    wait_state(&client, ConnectionState::is_connected).await;
+    wait_state(&mut states, ConnectionState::is_connected).await;
     assert_eq!(server.stats().authenticated, 2);
     within(client.ping()).await.unwrap();
 }
