@@ -7,7 +7,8 @@
 //! 2. make sure `wasm-bindgen-test-runner` is the version of `wasm-bindgen` in
 //!    `Cargo.lock` (installed once into `target/tools`, then reused);
 //! 3. build and start the reference server on a free loopback port; its URL goes to the
-//!    wasm build through `CLIENT_WS_TEST_SERVER` (read with `option_env!`);
+//!    wasm build through `CLIENT_WS_TEST_SERVER` (read with `option_env!`), with a closed
+//!    loopback port in `CLIENT_WS_TEST_REFUSED_URL`;
 //! 4. run `cargo test -p client_ws --target wasm32-unknown-unknown --test browser` with a
 //!    generated `webdriver.json` (headless, no sandbox: CI runs as root; a fresh profile);
 //! 5. stop the server, whatever happened.
@@ -306,6 +307,14 @@ fn run_tests(browser: &Browser, runner: &Path, url: &str) -> Result<(), String> 
         paths.extend(std::env::split_paths(&existing));
     }
     let path = std::env::join_paths(paths).map_err(|e| format!("bad PATH: {e}"))?;
+    // A loopback port with nothing behind it, for the "refused" test (Chromium blocks some
+    // well-known ports outright, which would test something else).
+    let refused_url = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0")
+            .map_err(|e| format!("cannot bind a loopback port: {e}"))?;
+        let port = probe.local_addr().map_err(|e| e.to_string())?.port();
+        format!("ws://127.0.0.1:{port}/")
+    };
     let mut command = cargo(&[
         "test",
         "-p",
@@ -317,6 +326,7 @@ fn run_tests(browser: &Browser, runner: &Path, url: &str) -> Result<(), String> 
     ]);
     command
         .env("CLIENT_WS_TEST_SERVER", url)
+        .env("CLIENT_WS_TEST_REFUSED_URL", &refused_url)
         .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", runner)
         .env("CHROMEDRIVER", &browser.chromedriver)
         .env("WASM_BINDGEN_TEST_WEBDRIVER_JSON", &webdriver)

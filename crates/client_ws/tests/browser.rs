@@ -3,7 +3,7 @@
 //! through `CLIENT_WS_TEST_SERVER`).
 //!
 //! ```text
-//! CLIENT_WS_TEST_SERVER=ws://127.0.0.1:PORT \
+//! CLIENT_WS_TEST_SERVER=ws://127.0.0.1:PORT CLIENT_WS_TEST_REFUSED_URL=ws://127.0.0.1:CLOSED/ \
 //! CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
 //! cargo test -p client_ws --target wasm32-unknown-unknown --test browser
 //! ```
@@ -87,8 +87,9 @@ async fn the_raw_browser_transport_carries_json_rpc_both_ways() {
 
 #[wasm_bindgen_test]
 async fn opening_a_refused_socket_fails_as_retryable_instead_of_hanging() {
-    // Nothing listens on port 9 (discard) here; the browser reports it on the stream.
-    let error = within(client_ws::connect(&WsConfig::new("ws://127.0.0.1:9/")))
+    // A closed loopback port chosen by the harness: the failure arrives as events.
+    let url = option_env!("CLIENT_WS_TEST_REFUSED_URL").unwrap_or("ws://127.0.0.1:1/");
+    let error = within(client_ws::connect(&WsConfig::new(url)))
         .await
         .unwrap_err();
     assert!(error.is_retryable(), "{error}");
