@@ -8,7 +8,7 @@
 //! contains a session token.
 
 /// The crate-wide error: every failure of this crate converts into it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A frame could not be decoded or encoded.
@@ -17,6 +17,151 @@ pub enum Error {
     /// The SSID could not be parsed.
     #[error(transparent)]
     Ssid(#[from] SsidError),
+
+    /// The platform rejected the session (it is not retried: get a fresh SSID).
+    #[error("authentication failed: {reason}")]
+    Authentication {
+        /// Why, in words (never containing the session).
+        reason: String,
+    },
+
+    /// The connection layer failed (closed client, not connected, connection lost...).
+    #[error(transparent)]
+    Core(core_pre::CoreError),
+
+    /// A wait took longer than allowed.
+    #[error("timed out after {after:?} waiting for {waiting_for}")]
+    Timeout {
+        /// What the call waited for.
+        waiting_for: &'static str,
+        /// How long it waited.
+        after: std::time::Duration,
+    },
+
+    /// The asset is not in the platform's list.
+    #[error("unknown asset `{asset}`{}; symbols are case-sensitive, e.g. `EURUSD_otc`", suggest(.similar))]
+    UnknownAsset {
+        /// The symbol asked for.
+        asset: String,
+        /// Listed symbols that look alike.
+        similar: Vec<String>,
+    },
+
+    /// Trading on the asset is closed right now.
+    #[error("asset `{asset}` is closed for trading right now; pick an open one (see `assets()`)")]
+    AssetClosed {
+        /// The asset.
+        asset: String,
+    },
+
+    /// The expiry is not one the asset allows.
+    #[error("an expiry of {expiry:?} is not allowed for `{asset}`; allowed (seconds): {allowed:?}")]
+    ExpiryNotAllowed {
+        /// The asset.
+        asset: String,
+        /// The expiry asked for.
+        expiry: std::time::Duration,
+        /// The allowed expiries in seconds.
+        allowed: Vec<u32>,
+    },
+
+    /// The amount is outside the limits.
+    #[error("an amount of {amount} is outside the allowed range {min}..={max}")]
+    InvalidAmount {
+        /// The amount asked for.
+        amount: rust_decimal::Decimal,
+        /// The smallest allowed.
+        min: rust_decimal::Decimal,
+        /// The largest allowed.
+        max: rust_decimal::Decimal,
+    },
+
+    /// The balance does not cover the amount.
+    #[error("an amount of {amount} is more than the balance of {balance}")]
+    InsufficientBalance {
+        /// The amount asked for.
+        amount: rust_decimal::Decimal,
+        /// The balance.
+        balance: rust_decimal::Decimal,
+    },
+
+    /// The platform refused the order (`failopenOrder`).
+    #[error("the platform refused the order ({amount} on `{asset}`): {reason}")]
+    OrderRejected {
+        /// The platform's reason (`MaxDemoTrades`, `OPEN_TIME`, not enough money...).
+        reason: String,
+        /// The asset.
+        asset: String,
+        /// The amount.
+        amount: rust_decimal::Decimal,
+    },
+
+    /// The order was sent but its reply was lost, and the deal lists do not show it.
+    #[error("the order ({amount} on `{asset}`, request id {request_id}) was sent but its outcome is unknown; check the open deals before placing it again")]
+    OrderOutcomeUnknown {
+        /// The request id the order carried (deals opened by it carry it too).
+        request_id: String,
+        /// The asset.
+        asset: String,
+        /// The amount.
+        amount: rust_decimal::Decimal,
+    },
+
+    /// A 5th distinct asset was subscribed while 4 are streaming.
+    #[error("the platform streams at most 4 assets per connection: `{requested}` would be a 5th; drop every stream of one of {active:?} first")]
+    TooManySubscriptions {
+        /// The asset asked for.
+        requested: String,
+        /// The assets streaming now.
+        active: Vec<String>,
+    },
+
+    /// The subscription parameters are invalid.
+    #[error("invalid subscription: {reason}")]
+    InvalidSubscription {
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// The history request parameters are invalid.
+    #[error("invalid history request: {reason}")]
+    InvalidHistoryRequest {
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// A raw matcher could not be built.
+    #[error("invalid matcher: {reason}")]
+    InvalidMatcher {
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+fn suggest(similar: &[String]) -> String {
+    if similar.is_empty() {
+        String::new()
+    } else {
+        format!(" (did you mean one of {similar:?}?)")
+    }
+}
+
+impl From<core_pre::CoreError> for Error {
+    fn from(e: core_pre::CoreError) -> Self {
+        match e {
+            core_pre::CoreError::Rejected { reason } => Error::Authentication {
+                reason: reason.to_string(),
+            },
+            other => Error::Core(other),
+        }
+    }
+}
+
+impl Error {
+    /// True when the client was shut down.
+    pub fn is_client_closed(&self) -> bool {
+        matches!(self, Error::Core(core_pre::CoreError::ClientClosed))
+    }
 }
 
 /// An Engine.IO / Socket.IO frame could not be decoded, reassembled or encoded.

@@ -1,17 +1,30 @@
 //! # binary_options_tools
 //!
-//! The PocketOption client toolkit. Today it holds the pure layers the client and the
-//! project's simulator share; both sides use the same code, so a protocol misunderstanding
-//! cannot hide in one of them.
+//! A resilient PocketOption client, built on [core-pre](core_pre) and the
+//! [client_ws](client_ws) transports, natively and in the browser.
 //!
-//! * [`engineio`] and [`socketio`]: the Engine.IO v4 / Socket.IO v5 codec — [`decode`] a
-//!   text frame into a borrowed [`Frame`], read an event's name without parsing its payload
-//!   ([`event_name`]), and encode every frame the platform uses.
-//! * [`Reassembler`]: pairs binary packet headers (`451-[…]`) with their attachments.
-//! * [`Ssid`]: parses every form of the session users paste, and re-encodes the auth frame.
+//! * [`PocketOption`] is the client: balance, assets and payouts, subscriptions
+//!   ([`SubscriptionStream`] of candles), trades and their results, history, server time,
+//!   raw access, shutdown. Every waiting call has a timeout; after shutdown every call
+//!   fails with a clear "client is shut down" error.
+//! * The [modules](modules) it is made of are core-pre modules, each with a rule picking its
+//!   events; [`events`] normalizes the platform's one-step and two-step events.
+//! * The pure layers, shared with the project's simulator: the Engine.IO/Socket.IO codec
+//!   ([`engineio`], [`socketio`], [`Reassembler`]) and the SSID parser ([`Ssid`]).
 //!
-//! Everything here is pure (no I/O, no clock, no randomness), never panics on input, and
-//! builds for `wasm32-unknown-unknown`.
+//! ```no_run
+//! # async fn demo() -> Result<(), binary_options_tools::Error> {
+//! use binary_options_tools::{Decimal, PocketOption};
+//! use std::time::Duration;
+//!
+//! let client = PocketOption::new(r#"42["auth",{"session":"…","isDemo":1,"uid":1,"platform":2}]"#).await?;
+//! println!("balance {}", client.balance().await?);
+//! let deal = client.buy("EURUSD_otc", Decimal::ONE, Duration::from_secs(60)).await?;
+//! println!("{:?}", client.result(&deal.id).await?.outcome);
+//! # Ok(()) }
+//! ```
+//!
+//! The pure layers on their own:
 //!
 //! ```
 //! use binary_options_tools::{Frame, Reassembler, Ssid};
@@ -27,17 +40,33 @@
 
 #![warn(missing_docs)]
 
+mod client;
+mod connector;
 pub mod engineio;
 mod error;
+pub mod events;
 mod limits;
+pub mod modules;
 mod php;
 mod reassembler;
+pub mod regions;
+mod server_time;
 pub mod socketio;
 mod ssid;
+mod state;
+mod types;
 
+pub use client::{PocketOption, PocketOptionBuilder, Timeouts, TradeLimits};
+pub use connector::{DEFAULT_USER_AGENT, PocketOptionConnector, REJECTED_REASON};
 pub use engineio::{Frame, decode, decode_with};
 pub use error::{CodecError, Error, SSID_HOW_TO_COPY, SsidError};
 pub use limits::Limits;
+pub use modules::raw::{Matcher, RawHandle, RawStream};
+pub use modules::subscriptions::{SubscriptionKind, SubscriptionStream};
 pub use reassembler::Reassembler;
+pub use rust_decimal::Decimal;
+pub use server_time::ServerTime;
 pub use socketio::{Packet, PacketKind, event_name};
 pub use ssid::{RealSession, Ssid};
+pub use state::{AssetMap, PocketOptionState};
+pub use types::{Action, Asset, AssetKind, Candle, Deal, DealResult, Outcome, Tick};

@@ -16,7 +16,6 @@
 //! excess ticks (counted in [`SubscriptionStream::dropped`]), never the connection.
 
 use std::borrow::Cow;
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
