@@ -196,8 +196,7 @@ impl PocketOptionBuilder {
             })
             .unwrap_or_else(|| DEFAULT_USER_AGENT.to_owned());
         let ws = self.ws.unwrap_or_else(|| platform_ws_config(&user_agent));
-        let connector =
-            PocketOptionConnector::new(urls, ws, self.timeouts.handshake, self.limits);
+        let connector = PocketOptionConnector::new(urls, ws, self.timeouts.handshake, self.limits);
         let statistics = Statistics::new();
         let (client, runner) =
             ClientBuilder::with_state(connector, PocketOptionState::new(self.ssid))
@@ -229,9 +228,15 @@ impl PocketOptionBuilder {
             subscriptions: client
                 .get_handle::<SubscriptionsModule>()
                 .expect("registered above"),
-            trades: client.get_handle::<TradesModule>().expect("registered above"),
-            deals: client.get_handle::<DealsModule>().expect("registered above"),
-            history: client.get_handle::<HistoryModule>().expect("registered above"),
+            trades: client
+                .get_handle::<TradesModule>()
+                .expect("registered above"),
+            deals: client
+                .get_handle::<DealsModule>()
+                .expect("registered above"),
+            history: client
+                .get_handle::<HistoryModule>()
+                .expect("registered above"),
             raw: client.get_handle::<RawModule>().expect("registered above"),
             client,
             statistics,
@@ -370,7 +375,10 @@ impl PocketOption {
         assets.get(symbol).cloned().ok_or_else(|| {
             let mut similar: Vec<&str> = assets
                 .keys()
-                .filter(|k| k.to_lowercase().contains(&symbol.to_lowercase().replace("_otc", "")))
+                .filter(|k| {
+                    k.to_lowercase()
+                        .contains(&symbol.to_lowercase().replace("_otc", ""))
+                })
                 .map(String::as_str)
                 .collect();
             similar.sort_unstable();
@@ -389,7 +397,11 @@ impl PocketOption {
 
     /// Streams `asset` as candles of `kind` (see [`SubscriptionKind`] and the limits in
     /// [`crate::modules::subscriptions`]).
-    pub async fn subscribe(&self, asset: &str, kind: SubscriptionKind) -> Result<SubscriptionStream, Error> {
+    pub async fn subscribe(
+        &self,
+        asset: &str,
+        kind: SubscriptionKind,
+    ) -> Result<SubscriptionStream, Error> {
         self.check_open()?;
         self.asset(asset).await?;
         self.inner
@@ -404,7 +416,12 @@ impl PocketOption {
     }
 
     /// Opens a put (price goes down).
-    pub async fn sell(&self, asset: &str, amount: Decimal, expiry: Duration) -> Result<Deal, Error> {
+    pub async fn sell(
+        &self,
+        asset: &str,
+        amount: Decimal,
+        expiry: Duration,
+    ) -> Result<Deal, Error> {
         self.trade(asset, Action::Put, amount, expiry).await
     }
 
@@ -440,7 +457,10 @@ impl PocketOption {
             });
         }
         let seconds = u32::try_from(expiry.as_secs()).unwrap_or(u32::MAX);
-        if expiry.subsec_nanos() != 0 || seconds == 0 || (!info.expiries.is_empty() && !info.allows_expiry(seconds)) {
+        if expiry.subsec_nanos() != 0
+            || seconds == 0
+            || (!info.expiries.is_empty() && !info.allows_expiry(seconds))
+        {
             return Err(Error::ExpiryNotAllowed {
                 asset: asset.to_owned(),
                 expiry,
@@ -457,10 +477,7 @@ impl PocketOption {
         }
         if let Some(balance) = *self.state_ref().balance.borrow() {
             if amount > balance {
-                return Err(Error::InsufficientBalance {
-                    amount,
-                    balance,
-                });
+                return Err(Error::InsufficientBalance { amount, balance });
             }
         }
         Ok(Order {
@@ -479,13 +496,21 @@ impl PocketOption {
                 let left = deal.close_timestamp as f64 - self.server_time().unix;
                 Duration::from_secs_f64(left.max(0.0)) + self.inner.timeouts.result_grace
             }
-            None => self.inner.timeouts.request.max(self.inner.timeouts.result_grace),
+            None => self
+                .inner
+                .timeouts
+                .request
+                .max(self.inner.timeouts.result_grace),
         };
         self.result_with_timeout(id, timeout).await
     }
 
     /// Waits up to `timeout` for deal `id` to settle.
-    pub async fn result_with_timeout(&self, id: &str, timeout: Duration) -> Result<DealResult, Error> {
+    pub async fn result_with_timeout(
+        &self,
+        id: &str,
+        timeout: Duration,
+    ) -> Result<DealResult, Error> {
         self.check_open()?;
         self.inner.deals.result(id, timeout).await
     }
@@ -501,21 +526,39 @@ impl PocketOption {
     }
 
     /// The last `count` candles of `period` for `asset`, ending now (server time).
-    pub async fn candles(&self, asset: &str, period: Duration, count: u32) -> Result<Vec<Candle>, Error> {
+    pub async fn candles(
+        &self,
+        asset: &str,
+        period: Duration,
+        count: u32,
+    ) -> Result<Vec<Candle>, Error> {
         let period_secs = u32::try_from(period.as_secs()).unwrap_or(0);
         if period.subsec_nanos() != 0 || period_secs == 0 || count == 0 {
             return Err(Error::InvalidHistoryRequest {
-                reason: format!("candles of {period:?} × {count}: use whole seconds and a positive count"),
+                reason: format!(
+                    "candles of {period:?} × {count}: use whole seconds and a positive count"
+                ),
             });
         }
         let end = self.server_time().unix;
-        self.history(asset, period_secs, end, u64::from(period_secs) * u64::from(count))
-            .await
+        self.history(
+            asset,
+            period_secs,
+            end,
+            u64::from(period_secs) * u64::from(count),
+        )
+        .await
     }
 
     /// One page of history: candles of `period` seconds covering `span` seconds before
     /// `end` (unix seconds).
-    pub async fn history(&self, asset: &str, period: u32, end: f64, span: u64) -> Result<Vec<Candle>, Error> {
+    pub async fn history(
+        &self,
+        asset: &str,
+        period: u32,
+        end: f64,
+        span: u64,
+    ) -> Result<Vec<Candle>, Error> {
         self.check_open()?;
         self.inner
             .history

@@ -52,7 +52,12 @@ pub struct PocketOptionConnector {
 impl PocketOptionConnector {
     /// A connector trying `urls` in order, with `ws` as the template for each connection
     /// (headers, timeouts, TLS roots; its URL is replaced).
-    pub fn new(urls: Vec<String>, ws: WsConfig, handshake_timeout: Duration, limits: Limits) -> Self {
+    pub fn new(
+        urls: Vec<String>,
+        ws: WsConfig,
+        handshake_timeout: Duration,
+        limits: Limits,
+    ) -> Self {
         PocketOptionConnector {
             urls,
             next: AtomicUsize::new(0),
@@ -67,10 +72,19 @@ impl PocketOptionConnector {
         &self.urls
     }
 
-    async fn connect_to(&self, url: &str, state: &PocketOptionState) -> Result<Connection, ConnectError> {
+    async fn connect_to(
+        &self,
+        url: &str,
+        state: &PocketOptionState,
+    ) -> Result<Connection, ConnectError> {
         let config = self.ws.clone().with_url(url);
         let connection = client_ws::connect(&config).await?;
-        match runtime::timeout(self.handshake_timeout, handshake(connection, state, self.limits)).await {
+        match runtime::timeout(
+            self.handshake_timeout,
+            handshake(connection, state, self.limits),
+        )
+        .await
+        {
             Ok(result) => result,
             Err(_) => Err(ConnectError::retryable(format!(
                 "the server at {url} accepted the WebSocket but did not finish the Socket.IO handshake within {:?}",
@@ -97,7 +111,8 @@ impl Connector<PocketOptionState> for PocketOptionConnector {
                 Ok(_) => tracing::info!(url = %url, "authenticated"),
                 Err(e) if e.is_retryable() => {
                     tracing::warn!(url = %url, error = %e, "connection failed; the next attempt tries the next URL");
-                    self.next.store((index + 1) % self.urls.len(), Ordering::Relaxed);
+                    self.next
+                        .store((index + 1) % self.urls.len(), Ordering::Relaxed);
                 }
                 Err(e) => tracing::error!(url = %url, error = %e, "connection rejected"),
             }
@@ -132,9 +147,13 @@ async fn handshake(
     loop {
         let msg = match events.next().await {
             Some(Ok(msg)) => msg,
-            Some(Err(_)) if phase == Phase::Auth => return Err(ConnectError::fatal(REJECTED_REASON)),
+            Some(Err(_)) if phase == Phase::Auth => {
+                return Err(ConnectError::fatal(REJECTED_REASON));
+            }
             Some(Err(e)) => {
-                return Err(ConnectError::retryable(format!("the handshake failed: {e}")));
+                return Err(ConnectError::retryable(format!(
+                    "the handshake failed: {e}"
+                )));
             }
             None => {
                 return Err(ConnectError::retryable(
@@ -152,9 +171,15 @@ async fn handshake(
         match phase {
             Phase::Open if text.starts_with('0') => {
                 let open = OpenPayload::parse(&text[1..]).map_err(|e| {
-                    ConnectError::retryable(format!("the server's Engine.IO open packet is invalid: {e}"))
+                    ConnectError::retryable(format!(
+                        "the server's Engine.IO open packet is invalid: {e}"
+                    ))
                 })?;
-                tracing::debug!(ping_interval = open.ping_interval, ping_timeout = open.ping_timeout, "engine.io open");
+                tracing::debug!(
+                    ping_interval = open.ping_interval,
+                    ping_timeout = open.ping_timeout,
+                    "engine.io open"
+                );
                 sink.send(Message::text("40")).await.map_err(send_failed)?;
                 phase = Phase::Namespace;
                 continue;
@@ -171,7 +196,11 @@ async fn handshake(
         if text.starts_with("44") {
             return Err(ConnectError::fatal(format!(
                 "the server refused the Socket.IO connection: {}",
-                text.get(2..).unwrap_or("").chars().take(200).collect::<String>()
+                text.get(2..)
+                    .unwrap_or("")
+                    .chars()
+                    .take(200)
+                    .collect::<String>()
             )));
         }
         match crate::event_name(text) {
@@ -187,7 +216,9 @@ async fn handshake(
         }
     }
     for frame in AFTER_AUTH {
-        sink.send(Message::text(*frame)).await.map_err(send_failed)?;
+        sink.send(Message::text(*frame))
+            .await
+            .map_err(send_failed)?;
     }
     let stream = futures::stream::iter(early.into_iter().map(Ok)).chain(events);
     Ok(Connection::new(stream, sink))

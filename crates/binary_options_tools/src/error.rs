@@ -97,7 +97,9 @@ pub enum Error {
     },
 
     /// The order was sent but its reply was lost, and the deal lists do not show it.
-    #[error("the order ({amount} on `{asset}`, request id {request_id}) was sent but its outcome is unknown; check the open deals before placing it again")]
+    #[error(
+        "the order ({amount} on `{asset}`, request id {request_id}) was sent but its outcome is unknown; check the open deals before placing it again"
+    )]
     OrderOutcomeUnknown {
         /// The request id the order carried (deals opened by it carry it too).
         request_id: String,
@@ -108,7 +110,9 @@ pub enum Error {
     },
 
     /// A 5th distinct asset was subscribed while 4 are streaming.
-    #[error("the platform streams at most 4 assets per connection: `{requested}` would be a 5th; drop every stream of one of {active:?} first")]
+    #[error(
+        "the platform streams at most 4 assets per connection: `{requested}` would be a 5th; drop every stream of one of {active:?} first"
+    )]
     TooManySubscriptions {
         /// The asset asked for.
         requested: String,

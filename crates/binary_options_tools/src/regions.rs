@@ -31,23 +31,91 @@ pub const DEMO: Region = Region {
 /// Real-account regions, in the order they are tried (current hosts first, then the ones
 /// older lists had).
 pub const REAL: &[Region] = &[
-    Region { name: "eu", host: "api-eu.po.market", demo: false },
-    Region { name: "msk", host: "api-msk.po.market", demo: false },
-    Region { name: "spb", host: "api-spb.po.market", demo: false },
-    Region { name: "us-south", host: "api-us-south.po.market", demo: false },
-    Region { name: "sc", host: "api-sc.po.market", demo: false },
-    Region { name: "hk", host: "api-hk.po.market", demo: false },
-    Region { name: "fr", host: "api-fr.po.market", demo: false },
-    Region { name: "fr2", host: "api-fr2.po.market", demo: false },
-    Region { name: "us-north", host: "api-us-north.po.market", demo: false },
-    Region { name: "us2", host: "api-us2.po.market", demo: false },
-    Region { name: "us3", host: "api-us3.po.market", demo: false },
-    Region { name: "us4", host: "api-us4.po.market", demo: false },
-    Region { name: "l", host: "api-l.po.market", demo: false },
-    Region { name: "in", host: "api-in.po.market", demo: false },
-    Region { name: "fin", host: "api-fin.po.market", demo: false },
-    Region { name: "c", host: "api-c.po.market", demo: false },
-    Region { name: "asia", host: "api-asia.po.market", demo: false },
+    Region {
+        name: "eu",
+        host: "api-eu.po.market",
+        demo: false,
+    },
+    Region {
+        name: "msk",
+        host: "api-msk.po.market",
+        demo: false,
+    },
+    Region {
+        name: "spb",
+        host: "api-spb.po.market",
+        demo: false,
+    },
+    Region {
+        name: "us-south",
+        host: "api-us-south.po.market",
+        demo: false,
+    },
+    Region {
+        name: "sc",
+        host: "api-sc.po.market",
+        demo: false,
+    },
+    Region {
+        name: "hk",
+        host: "api-hk.po.market",
+        demo: false,
+    },
+    Region {
+        name: "fr",
+        host: "api-fr.po.market",
+        demo: false,
+    },
+    Region {
+        name: "fr2",
+        host: "api-fr2.po.market",
+        demo: false,
+    },
+    Region {
+        name: "us-north",
+        host: "api-us-north.po.market",
+        demo: false,
+    },
+    Region {
+        name: "us2",
+        host: "api-us2.po.market",
+        demo: false,
+    },
+    Region {
+        name: "us3",
+        host: "api-us3.po.market",
+        demo: false,
+    },
+    Region {
+        name: "us4",
+        host: "api-us4.po.market",
+        demo: false,
+    },
+    Region {
+        name: "l",
+        host: "api-l.po.market",
+        demo: false,
+    },
+    Region {
+        name: "in",
+        host: "api-in.po.market",
+        demo: false,
+    },
+    Region {
+        name: "fin",
+        host: "api-fin.po.market",
+        demo: false,
+    },
+    Region {
+        name: "c",
+        host: "api-c.po.market",
+        demo: false,
+    },
+    Region {
+        name: "asia",
+        host: "api-asia.po.market",
+        demo: false,
+    },
 ];
 
 /// The URLs to try for an account: `user` first (in order), then the documented regions
@@ -74,7 +142,10 @@ mod tests {
         let user = vec!["ws://127.0.0.1:9/socket.io/?EIO=4&transport=websocket".to_owned()];
         let demo = urls_for(true, &user, false);
         assert_eq!(demo[0], user[0]);
-        assert_eq!(demo[1], "wss://demo-api-eu.po.market/socket.io/?EIO=4&transport=websocket");
+        assert_eq!(
+            demo[1],
+            "wss://demo-api-eu.po.market/socket.io/?EIO=4&transport=websocket"
+        );
         assert_eq!(demo.len(), 2);
         let real = urls_for(false, &[], false);
         assert_eq!(real.len(), REAL.len());

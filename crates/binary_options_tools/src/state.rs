@@ -57,13 +57,19 @@ impl PocketOptionState {
     }
 
     /// Pending orders (created on first use by the trades module or its handle).
-    pub(crate) fn orders(&self, connection: &ConnectionWatch) -> &PendingRequests<OrderKey, OrderReply> {
+    pub(crate) fn orders(
+        &self,
+        connection: &ConnectionWatch,
+    ) -> &PendingRequests<OrderKey, OrderReply> {
         self.orders
             .get_or_init(|| PendingRequests::new(connection.clone(), PENDING_LIMIT))
     }
 
     /// Pending history requests, by index.
-    pub(crate) fn history(&self, connection: &ConnectionWatch) -> &PendingRequests<u64, Vec<Candle>> {
+    pub(crate) fn history(
+        &self,
+        connection: &ConnectionWatch,
+    ) -> &PendingRequests<u64, Vec<Candle>> {
         self.history
             .get_or_init(|| PendingRequests::new(connection.clone(), PENDING_LIMIT))
     }

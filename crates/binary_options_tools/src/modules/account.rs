@@ -44,7 +44,11 @@ impl AccountModule {
                     .map(|a| (a.symbol.clone(), a))
                     .collect();
                 if rows.len() != assets.len() {
-                    tracing::debug!(rows = rows.len(), parsed = assets.len(), "some asset rows were not understood");
+                    tracing::debug!(
+                        rows = rows.len(),
+                        parsed = assets.len(),
+                        "some asset rows were not understood"
+                    );
                 }
                 self.ctx.state.assets.send_replace(Some(Arc::new(assets)));
             }

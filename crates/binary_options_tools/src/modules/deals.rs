@@ -187,7 +187,10 @@ impl DealsHandle {
                 });
             }
             // A closed watch means the client shut down.
-            if runtime::timeout(left, changes.changed()).await.is_ok_and(|r| r.is_err()) {
+            if runtime::timeout(left, changes.changed())
+                .await
+                .is_ok_and(|r| r.is_err())
+            {
                 return Err(core_pre::CoreError::ClientClosed.into());
             }
         }
@@ -233,8 +236,12 @@ impl ApiModule<PocketOptionState> for DealsModule {
                     }
                     book.on_opened(d)
                 }),
-                Some("updateOpenedDeals") => parse_payload::<Vec<Deal>>(text).map(|d| book.replace_opened(d)),
-                Some("updateClosedDeals") => parse_payload::<Vec<Deal>>(text).map(|d| book.on_closed(d)),
+                Some("updateOpenedDeals") => {
+                    parse_payload::<Vec<Deal>>(text).map(|d| book.replace_opened(d))
+                }
+                Some("updateClosedDeals") => {
+                    parse_payload::<Vec<Deal>>(text).map(|d| book.on_closed(d))
+                }
                 Some("successcloseOrder") => parse_payload::<CloseOrder>(text).map(|c| {
                     book.on_closed(match c {
                         CloseOrder::Wrapped { deals } | CloseOrder::Bare(deals) => deals,

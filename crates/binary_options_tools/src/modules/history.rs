@@ -88,7 +88,12 @@ fn page_candles(page: &Page, period: u32) -> Vec<Candle> {
     let points: Vec<(f64, f64)> = page
         .data
         .iter()
-        .filter_map(|item| Some((unix_seconds(num(item.get("time"))?), num(item.get("price"))?)))
+        .filter_map(|item| {
+            Some((
+                unix_seconds(num(item.get("time"))?),
+                num(item.get("price"))?,
+            ))
+        })
         .collect();
     candles_from_prices(&asset, page.period.unwrap_or(period), &points)
 }
@@ -182,13 +187,19 @@ impl HistoryHandle {
                 Err(e) => return Err(e.into()),
             }
         };
-        let event = if span <= 100 { "loadHistoryPeriodFast" } else { "loadHistoryPeriod" };
+        let event = if span <= 100 {
+            "loadHistoryPeriodFast"
+        } else {
+            "loadHistoryPeriod"
+        };
         let payload = format!(
             "{{\"asset\":{},\"period\":{period},\"time\":{},\"index\":{index},\"offset\":{span}}}",
             Value::String(asset.to_owned()),
             end.floor() as i64,
         );
-        self.outbound.send(encode_event(event, Some(&payload))).await?;
+        self.outbound
+            .send(encode_event(event, Some(&payload)))
+            .await?;
         Ok(waiter.wait(timeout).await?)
     }
 
@@ -238,20 +249,25 @@ impl ApiModule<PocketOptionState> for HistoryModule {
         while let Some(msg) = self.ctx.inbox.recv().await {
             let Some(text) = msg.as_text() else { continue };
             match crate::event_name(text) {
-                Some("loadHistoryPeriod" | "loadHistoryPeriodFast") => match parse_payload::<Page>(text) {
-                    Ok(page) => {
-                        let Some(index) = index_of(&page.index) else {
-                            tracing::warn!("a history page without an index was ignored");
-                            continue;
-                        };
-                        let candles = page_candles(&page, page.period.unwrap_or(60));
-                        let history = self.ctx.state.history(&self.ctx.connection);
-                        if !history.resolve(&index, candles) {
-                            tracing::debug!(index, "a history page arrived for nobody (timed out?)");
+                Some("loadHistoryPeriod" | "loadHistoryPeriodFast") => {
+                    match parse_payload::<Page>(text) {
+                        Ok(page) => {
+                            let Some(index) = index_of(&page.index) else {
+                                tracing::warn!("a history page without an index was ignored");
+                                continue;
+                            };
+                            let candles = page_candles(&page, page.period.unwrap_or(60));
+                            let history = self.ctx.state.history(&self.ctx.connection);
+                            if !history.resolve(&index, candles) {
+                                tracing::debug!(
+                                    index,
+                                    "a history page arrived for nobody (timed out?)"
+                                );
+                            }
                         }
+                        Err(e) => tracing::warn!(error = %e, "ignoring a malformed history page"),
                     }
-                    Err(e) => tracing::warn!(error = %e, "ignoring a malformed history page"),
-                },
+                }
                 Some(_) => match parse_payload::<Pushed>(text) {
                     Ok(pushed) => {
                         let mut candles = pushed_candles(&pushed);
@@ -285,7 +301,10 @@ mod tests {
         )
         .unwrap();
         let c = &pushed_candles(&pushed)[0];
-        assert_eq!((c.time, c.open, c.close, c.high, c.low), (120.0, 1.0, 2.0, 3.0, 0.5));
+        assert_eq!(
+            (c.time, c.open, c.close, c.high, c.low),
+            (120.0, 1.0, 2.0, 3.0, 0.5)
+        );
     }
 
     #[test]
@@ -296,8 +315,12 @@ mod tests {
         .unwrap();
         let candles = page_candles(&page, 60);
         assert_eq!(candles.len(), 2);
-        assert_eq!((candles[0].time, candles[0].open, candles[0].close), (60.0, 1.0, 2.0));
-        let pushed: Pushed = serde_json::from_str(r#"{"asset":"A","history":[[1.5,1.0,null],[2.5,2.0]]}"#).unwrap();
+        assert_eq!(
+            (candles[0].time, candles[0].open, candles[0].close),
+            (60.0, 1.0, 2.0)
+        );
+        let pushed: Pushed =
+            serde_json::from_str(r#"{"asset":"A","history":[[1.5,1.0,null],[2.5,2.0]]}"#).unwrap();
         assert_eq!(pushed_candles(&pushed).len(), 1);
     }
 

@@ -385,14 +385,18 @@ impl ApiModule<PocketOptionState> for RawModule {
         Ok(())
     }
 
-    fn reconnect_callback(_state: &Arc<PocketOptionState>) -> Option<Arc<dyn ReconnectCallback<PocketOptionState>>> {
-        Some(Arc::new(|ctx: CallbackContext<PocketOptionState>| async move {
-            let frames = ctx.state.raw.lock().reconnect_frames.clone();
-            for frame in frames {
-                ctx.outbound.send(frame).await?;
-            }
-            Ok(())
-        }))
+    fn reconnect_callback(
+        _state: &Arc<PocketOptionState>,
+    ) -> Option<Arc<dyn ReconnectCallback<PocketOptionState>>> {
+        Some(Arc::new(
+            |ctx: CallbackContext<PocketOptionState>| async move {
+                let frames = ctx.state.raw.lock().reconnect_frames.clone();
+                for frame in frames {
+                    ctx.outbound.send(frame).await?;
+                }
+                Ok(())
+            },
+        ))
     }
 }
 

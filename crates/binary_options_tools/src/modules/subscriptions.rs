@@ -24,9 +24,7 @@ use std::time::Duration;
 
 use core_pre::rule::Rule;
 use core_pre::runtime::{self, BoxFuture};
-use core_pre::{
-    ApiModule, BoxError, CallbackContext, HandleContext, ModuleContext, Outbound,
-};
+use core_pre::{ApiModule, BoxError, CallbackContext, HandleContext, ModuleContext, Outbound};
 use futures::Stream;
 use serde::Deserialize;
 use tokio::sync::mpsc;
@@ -69,7 +67,9 @@ impl SubscriptionKind {
             }
             SubscriptionKind::Chunks(_) => Ok(()),
             SubscriptionKind::Window(d) if d.is_zero() || d > Duration::from_secs(86_400) => {
-                invalid(format!("a window of {d:?}: use more than zero and at most a day"))
+                invalid(format!(
+                    "a window of {d:?}: use more than zero and at most a day"
+                ))
             }
             SubscriptionKind::Window(_) => Ok(()),
             SubscriptionKind::Candles(d) => {
@@ -134,6 +134,16 @@ pub(crate) enum Announce {
     },
 }
 
+/// A subscriber just added: its id and queue, the shared asset name, and what to tell the
+/// platform.
+pub(crate) struct Added {
+    id: u64,
+    rx: mpsc::Receiver<Tick>,
+    dropped: Arc<AtomicU64>,
+    asset: Arc<str>,
+    announce: Announce,
+}
+
 impl SubscriptionRegistry {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // Every mutation below leaves the registry consistent; a panic elsewhere does not
@@ -141,12 +151,7 @@ impl SubscriptionRegistry {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(crate) fn add(
-        &self,
-        asset: &str,
-        period: u32,
-        capacity: usize,
-    ) -> Result<(u64, mpsc::Receiver<Tick>, Arc<AtomicU64>, Arc<str>, Announce), Error> {
+    pub(crate) fn add(&self, asset: &str, period: u32, capacity: usize) -> Result<Added, Error> {
         let mut inner = self.lock();
         if inner.closed {
             return Err(Error::Core(core_pre::CoreError::ClientClosed));
@@ -163,7 +168,13 @@ impl SubscriptionRegistry {
         };
         if let Some(entry) = inner.entries.iter_mut().find(|e| &*e.asset == asset) {
             entry.subscribers.push(subscriber);
-            return Ok((id, rx, dropped, entry.asset.clone(), Announce::Nothing));
+            return Ok(Added {
+                id,
+                rx,
+                dropped,
+                asset: entry.asset.clone(),
+                announce: Announce::Nothing,
+            });
         }
         if inner.entries.len() >= MAX_ASSETS {
             return Err(Error::TooManySubscriptions {
@@ -182,17 +193,17 @@ impl SubscriptionRegistry {
         } else {
             vec![shared.clone()]
         };
-        Ok((
+        Ok(Added {
             id,
             rx,
             dropped,
-            shared.clone(),
-            Announce::New {
+            asset: shared.clone(),
+            announce: Announce::New {
                 asset: shared,
                 period,
                 subfor,
             },
-        ))
+        })
     }
 
     pub(crate) fn remove(&self, asset: &str, id: u64) {
@@ -278,7 +289,7 @@ fn announce_frames(asset: &str, period: u32, subfor: &[Arc<str>]) -> Vec<String>
 /// Re-subscribes every live asset once (run after each connection).
 pub(crate) async fn resubscribe(ctx: CallbackContext<PocketOptionState>) -> Result<(), BoxError> {
     for (asset, period) in ctx.state.subscriptions.active() {
-        for frame in announce_frames(&asset, period, &[asset.clone()]) {
+        for frame in announce_frames(&asset, period, std::slice::from_ref(&asset)) {
             ctx.outbound.send(frame).await?;
         }
     }
@@ -309,8 +320,13 @@ impl SubscriptionsHandle {
         buffer: usize,
     ) -> Result<SubscriptionStream, Error> {
         kind.validate()?;
-        let (id, rx, dropped, shared, announce) =
-            self.state.subscriptions.add(asset, kind.period(), buffer)?;
+        let Added {
+            id,
+            rx,
+            dropped,
+            asset: shared,
+            announce,
+        } = self.state.subscriptions.add(asset, kind.period(), buffer)?;
         let guard = SubscriberGuard {
             state: self.state.clone(),
             asset: shared.clone(),
@@ -382,7 +398,9 @@ impl ApiModule<PocketOptionState> for SubscriptionsModule {
                             self.ctx.state.clock.observe(newest);
                         }
                     }
-                    Err(e) => tracing::warn!(error = %e, "ignoring a malformed updateStream payload"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "ignoring a malformed updateStream payload")
+                    }
                 }
             }
         }
@@ -404,16 +422,29 @@ impl Drop for SubscriberGuard {
 
 enum Aggregator {
     Ticks,
-    Chunks { size: usize, current: Option<Candle> },
-    Window { length: f64, current: Option<(Candle, f64)> },
-    Aligned { period: f64, current: Option<Candle>, last_start: f64 },
+    Chunks {
+        size: usize,
+        current: Option<Candle>,
+    },
+    Window {
+        length: f64,
+        current: Option<(Candle, f64)>,
+    },
+    Aligned {
+        period: f64,
+        current: Option<Candle>,
+        last_start: f64,
+    },
 }
 
 impl Aggregator {
     fn new(kind: SubscriptionKind) -> Self {
         match kind {
             SubscriptionKind::Ticks => Aggregator::Ticks,
-            SubscriptionKind::Chunks(size) => Aggregator::Chunks { size, current: None },
+            SubscriptionKind::Chunks(size) => Aggregator::Chunks {
+                size,
+                current: None,
+            },
             SubscriptionKind::Window(d) => Aggregator::Window {
                 length: d.as_secs_f64(),
                 current: None,
@@ -598,9 +629,21 @@ mod tests {
 
     #[test]
     fn kinds_are_validated() {
-        assert!(SubscriptionKind::Candles(Duration::from_secs(60)).validate().is_ok());
-        assert!(SubscriptionKind::Candles(Duration::from_secs(7)).validate().is_err());
-        assert!(SubscriptionKind::Candles(Duration::from_millis(1500)).validate().is_err());
+        assert!(
+            SubscriptionKind::Candles(Duration::from_secs(60))
+                .validate()
+                .is_ok()
+        );
+        assert!(
+            SubscriptionKind::Candles(Duration::from_secs(7))
+                .validate()
+                .is_err()
+        );
+        assert!(
+            SubscriptionKind::Candles(Duration::from_millis(1500))
+                .validate()
+                .is_err()
+        );
         assert!(SubscriptionKind::Chunks(0).validate().is_err());
         assert!(SubscriptionKind::Window(Duration::ZERO).validate().is_err());
     }
@@ -611,7 +654,10 @@ mod tests {
         assert!(agg.push(tick(1.0, 5.0)).is_none());
         assert!(agg.push(tick(2.0, 7.0)).is_none());
         let c = agg.push(tick(3.0, 4.0)).unwrap();
-        assert_eq!((c.open, c.high, c.low, c.close, c.ticks), (5.0, 7.0, 4.0, 4.0, 3));
+        assert_eq!(
+            (c.open, c.high, c.low, c.close, c.ticks),
+            (5.0, 7.0, 4.0, 4.0, 3)
+        );
     }
 
     #[test]
@@ -644,14 +690,15 @@ mod tests {
             keep.push(registry.add(asset, 60, 8).unwrap());
         }
         let shared = registry.add("A", 60, 8).unwrap();
-        assert!(matches!(shared.4, Announce::Nothing));
+        assert!(matches!(shared.announce, Announce::Nothing));
         match registry.add("E", 60, 8) {
-            Err(Error::TooManySubscriptions { active, .. }) => assert_eq!(active, ["A", "B", "C", "D"]),
+            Err(Error::TooManySubscriptions { active, .. }) => {
+                assert_eq!(active, ["A", "B", "C", "D"])
+            }
             other => panic!("{:?}", other.map(|_| ())),
         }
-        registry.remove("B", keep[1].0);
-        let (_, _, _, _, announce) = registry.add("E", 60, 8).unwrap();
-        match announce {
+        registry.remove("B", keep[1].id);
+        match registry.add("E", 60, 8).unwrap().announce {
             Announce::New { subfor, .. } => {
                 let names: Vec<&str> = subfor.iter().map(|a| &**a).collect();
                 assert_eq!(names, ["A", "C", "D", "E"]);

@@ -15,7 +15,9 @@ use std::time::Duration;
 
 use core_pre::rule::Rule;
 use core_pre::runtime::{self, Instant};
-use core_pre::{ApiModule, BoxError, ConnectionWatch, CoreError, HandleContext, ModuleContext, Outbound};
+use core_pre::{
+    ApiModule, BoxError, ConnectionWatch, CoreError, HandleContext, ModuleContext, Outbound,
+};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
@@ -27,9 +29,6 @@ use crate::types::{Action, Deal};
 
 /// What a waiting order receives: the opened deal, or the platform's refusal reason.
 pub type OrderReply = Result<Deal, String>;
-
-/// How long a lost order reply is looked for in the deal lists.
-const RECOVERY_WAIT: Duration = Duration::from_secs(10);
 
 /// Identifies a waiting order: by request id, carrying asset and amount for failures.
 #[derive(Debug, Clone)]
@@ -144,21 +143,29 @@ impl TradesHandle {
                 amount: order.amount,
             }),
             Err(CoreError::ConnectionLost | CoreError::Timeout { .. }) => {
-                self.recover(&request_id, order).await
+                self.recover(&request_id, order, timeout).await
             }
             Err(e) => Err(e.into()),
         }
     }
 
-    /// Looks for an order whose reply was lost in the deal lists.
-    async fn recover(&self, request_id: &str, order: &Order) -> Result<Deal, Error> {
-        tracing::warn!(request_id, "order reply lost; looking for the order in the deal lists");
+    /// Looks for the order for up to `patience` (for a deal list made after the failure).
+    async fn recover(
+        &self,
+        request_id: &str,
+        order: &Order,
+        patience: Duration,
+    ) -> Result<Deal, Error> {
+        tracing::warn!(
+            request_id,
+            "order reply lost; looking for the order in the deal lists"
+        );
         let deals = &self.state.deals;
         // A list that arrives after this point was made after the order was processed (if
         // it ever was): its absence there is telling.
         let lists_before = deals.opened_lists_seen();
         let mut changes = deals.watch();
-        let deadline = Instant::now() + RECOVERY_WAIT;
+        let deadline = Instant::now() + patience;
         loop {
             if let Some(deal) = deals.find_by_request(request_id) {
                 return Ok(deal);
@@ -218,7 +225,9 @@ impl ApiModule<PocketOptionState> for TradesModule {
                             amount: deal.amount,
                         };
                         if !orders.resolve(&key, Ok(deal)) {
-                            tracing::debug!("an opened deal matched no waiting order (placed elsewhere?)");
+                            tracing::debug!(
+                                "an opened deal matched no waiting order (placed elsewhere?)"
+                            );
                         }
                     }
                     Err(e) => tracing::warn!(error = %e, "ignoring a malformed successopenOrder"),
