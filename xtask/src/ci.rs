@@ -11,7 +11,13 @@ fn browser_crates() -> Vec<&'static str> {
     BROWSER_CRATES
         .iter()
         .copied()
-        .filter(|name| root().join("crates").join(name).join("Cargo.toml").is_file())
+        .filter(|name| {
+            root()
+                .join("crates")
+                .join(name)
+                .join("Cargo.toml")
+                .is_file()
+        })
         .collect()
 }
 
@@ -50,7 +56,14 @@ pub fn run(args: &[String]) -> Result<(), String> {
     cmd::run("format", &mut cargo(&["fmt", "--all", "--", "--check"]))?;
     cmd::run(
         "clippy (native)",
-        &mut cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
+        &mut cargo(&[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
     )?;
     let mut clippy_wasm = vec!["clippy", "--target", WASM_TARGET];
     clippy_wasm.extend(&wasm_packages);
@@ -61,7 +74,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
     build_wasm.extend(&wasm_packages);
     cmd::run("build (wasm32)", &mut cargo(&build_wasm))?;
 
-    cmd::run("tests", &mut cargo(&["test", "--workspace", "--all-targets"]))?;
+    cmd::run(
+        "tests",
+        &mut cargo(&["test", "--workspace", "--all-targets"]),
+    )?;
     cmd::run("doc tests", &mut cargo(&["test", "--workspace", "--doc"]))?;
     cmd::run(
         "docs",
@@ -73,6 +89,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
     } else {
         crate::browser::run()?;
     }
+    crate::bench::smoke()?;
+    crate::soak::smoke()?;
+    crate::fuzz::smoke()?;
+    crate::autobahn::smoke()?;
 
     println!(
         "\nci: all checks passed in {:.0}s",

@@ -32,15 +32,16 @@ pub fn run(step: &str, command: &mut Command) -> Result<(), String> {
         println!("    ok: {step} ({took:.1}s)");
         Ok(())
     } else {
-        Err(format!("step `{step}` FAILED ({status}) after {took:.1}s: {shown}"))
+        Err(format!(
+            "step `{step}` FAILED ({status}) after {took:.1}s: {shown}"
+        ))
     }
 }
 
 /// True when `program` can be found on PATH.
 pub fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths).any(|dir| dir.join(program).is_file())
-    })
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
 }
 
 /// True on a CI machine (`CI` set to anything but empty/false/0).

@@ -4,11 +4,18 @@
 //! cargo xtask ci                 every check CI runs (fmt, clippy native + wasm32, tests,
 //!                                docs, wasm32 builds, browser tests, smoke runs)
 //! cargo xtask bench [--quick]    the benchmark suite; writes target/bench/report.json
+//! cargo xtask fuzz --seconds N   every fuzz target for N seconds each
+//! cargo xtask autobahn           the Autobahn WebSocket conformance cases
+//! cargo xtask soak --minutes N   many clients streaming and trading while links are cut
 //! ```
 
+mod autobahn;
+mod bench;
 mod browser;
 mod ci;
 mod cmd;
+mod fuzz;
+mod soak;
 
 use std::process::ExitCode;
 
@@ -19,6 +26,10 @@ commands:
   ci                 run every check CI runs; fails on the first failure
                      options: --skip-browser   skip the headless browser tests
   bench [--quick]    run the benchmarks and write target/bench/report.json
+  fuzz --seconds N   run every fuzz target for N seconds (needs nightly + cargo-fuzz,
+                     installed on first use)
+  autobahn           run the Autobahn fuzzing-server cases against our client
+  soak --minutes N   many clients streaming and trading while connections are cut
   help               show this text
 ";
 
@@ -31,6 +42,10 @@ fn main() -> ExitCode {
     let rest = &args[1..];
     let result = match command.as_str() {
         "ci" => ci::run(rest),
+        "bench" => bench::run(rest),
+        "fuzz" => fuzz::run(rest),
+        "autobahn" => autobahn::run(rest),
+        "soak" => soak::run(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())

@@ -184,6 +184,8 @@ impl PocketOptionBuilder {
     }
 
     /// Builds the client and its runner without starting it (spawn `runner.run()` yourself).
+    // In the browser nothing is `Send`, and the client is shared on one thread.
+    #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
     pub fn build(self) -> (PocketOption, ClientRunner<PocketOptionState>) {
         let demo = self.ssid.is_demo();
         let urls = regions::urls_for(demo, &self.urls, self.user_urls_only);
