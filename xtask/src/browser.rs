@@ -1,5 +1,6 @@
 //! Headless browser tests: client_ws's wasm tests run inside Chromium (driven by
-//! chromedriver through `wasm-bindgen-test-runner`) against the native reference server.
+//! chromedriver through `wasm-bindgen-test-runner`) against the native reference server,
+//! then binary_options_tools's against the native PocketOption simulator.
 //!
 //! Steps:
 //! 1. find Chromium and chromedriver (missing: an error naming the packages on CI, a
@@ -11,7 +12,8 @@
 //!    loopback port in `CLIENT_WS_TEST_REFUSED_URL`;
 //! 4. run `cargo test -p client_ws --target wasm32-unknown-unknown --test browser` with a
 //!    generated `webdriver.json` (headless, no sandbox: CI runs as root; a fresh profile);
-//! 5. stop the server, whatever happened.
+//! 5. stop the server, whatever happened;
+//! 6. the same for the PocketOption client, with the simulator's URL in `PO_SIM_URL`.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -40,16 +42,44 @@ const CHROMIUM_ARGS: &[&str] = &[
 ];
 
 pub fn run() -> Result<(), String> {
-    println!("\n==> browser tests (client_ws in headless Chromium)");
+    println!("\n==> browser tests (client_ws and binary_options_tools in headless Chromium)");
     let started = Instant::now();
     let Some(browser) = find_browser()? else {
         return Ok(());
     };
     let runner = ensure_test_runner()?;
-    let server = ReferenceServer::start()?;
+
+    let server = BackgroundServer::reference_server()?;
     println!("    reference server at {}", server.url);
-    let result = run_tests(&browser, &runner, &server.url);
+    // A loopback port with nothing behind it, for the "refused" test (Chromium blocks some
+    // well-known ports outright, which would test something else).
+    let refused_url = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0")
+            .map_err(|e| format!("cannot bind a loopback port: {e}"))?;
+        let port = probe.local_addr().map_err(|e| e.to_string())?.port();
+        format!("ws://127.0.0.1:{port}/")
+    };
+    let result = run_tests(
+        &browser,
+        &runner,
+        "client_ws",
+        &[
+            ("CLIENT_WS_TEST_SERVER", server.url.as_str()),
+            ("CLIENT_WS_TEST_REFUSED_URL", refused_url.as_str()),
+        ],
+    );
     drop(server);
+    result?;
+
+    let simulator = BackgroundServer::simulator()?;
+    println!("    PocketOption simulator at {}", simulator.url);
+    let result = run_tests(
+        &browser,
+        &runner,
+        "binary_options_tools",
+        &[("PO_SIM_URL", simulator.url.as_str())],
+    );
+    drop(simulator);
     result?;
     println!(
         "    ok: browser tests, all steps ({:.1}s)",
@@ -193,38 +223,68 @@ fn ensure_test_runner() -> Result<PathBuf, String> {
     Ok(runner)
 }
 
-/// The reference server, running until dropped.
-struct ReferenceServer {
+/// A native test server in a child process, running until dropped.
+struct BackgroundServer {
     child: Child,
     url: String,
+    /// Exits by itself when its stdin closes (otherwise it is killed at once).
+    exits_on_stdin_close: bool,
 }
 
-impl ReferenceServer {
-    fn start() -> Result<ReferenceServer, String> {
-        cmd::run(
-            "build the reference server",
-            &mut cargo(&[
-                "build",
+impl BackgroundServer {
+    /// client_ws's reference JSON-RPC server; it prints `listening on ws://…` and exits when
+    /// its stdin closes.
+    fn reference_server() -> Result<BackgroundServer, String> {
+        Self::start(
+            "the reference server",
+            &[
                 "-p",
                 "client_ws",
                 "--features",
                 "server",
                 "--example",
                 "reference_server",
-            ]),
-        )?;
-        let exe = target_dir()
-            .join("debug")
-            .join("examples")
-            .join(format!("reference_server{}", std::env::consts::EXE_SUFFIX));
-        // stdin stays piped: closing it tells the server to exit, even if we crash.
-        let mut child = Command::new(&exe)
-            .args(["--addr", "127.0.0.1:0"])
+            ],
+            &["examples", "reference_server"],
+            &["--addr", "127.0.0.1:0"],
+        )
+    }
+
+    /// The PocketOption simulator binary; it prints `PocketOption simulator on ws://… (…)`.
+    fn simulator() -> Result<BackgroundServer, String> {
+        Self::start(
+            "the PocketOption simulator",
+            &["-p", "pocketoption_sim", "--bin", "pocketoption_sim"],
+            &["pocketoption_sim"],
+            &["--addr", "127.0.0.1:0", "--tick-ms", "50"],
+        )
+    }
+
+    /// Builds with `cargo build <build>`, runs `target/debug/<exe…>` with `args`, and reads
+    /// the `ws://` URL off its first line of output.
+    fn start(
+        what: &str,
+        build: &[&str],
+        exe: &[&str],
+        args: &[&str],
+    ) -> Result<BackgroundServer, String> {
+        let mut build_args = vec!["build"];
+        build_args.extend(build);
+        cmd::run(&format!("build {what}"), &mut cargo(&build_args))?;
+        let mut path = target_dir().join("debug");
+        for part in exe {
+            path = path.join(part);
+        }
+        let path = path.with_extension(std::env::consts::EXE_EXTENSION);
+        // stdin stays piped: closing it tells the reference server to exit; the simulator
+        // is killed on drop.
+        let mut child = Command::new(&path)
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+            .map_err(|e| format!("cannot start {}: {e}", path.display()))?;
         let stdout = child
             .stdout
             .take()
@@ -235,28 +295,31 @@ impl ReferenceServer {
             let _ = BufReader::new(stdout).read_line(&mut first);
             let _ = line_tx.send(first);
         });
-        let mut server = ReferenceServer {
+        let mut server = BackgroundServer {
             child,
             url: String::new(),
+            exits_on_stdin_close: exe.contains(&"reference_server"),
         };
         let line = line_rx.recv_timeout(SERVER_START_TIMEOUT).map_err(|_| {
-            format!(
-                "the reference server did not report its address within {SERVER_START_TIMEOUT:?}"
-            )
+            format!("{what} did not report its address within {SERVER_START_TIMEOUT:?}")
         })?;
         server.url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .filter(|url| url.starts_with("ws://"))
-            .ok_or_else(|| format!("unexpected first line from the reference server: {line:?}"))?
+            .split_whitespace()
+            .find(|word| word.starts_with("ws://"))
+            .ok_or_else(|| format!("unexpected first line from {what}: {line:?}"))?
             .to_string();
         Ok(server)
     }
 }
 
-impl Drop for ReferenceServer {
+impl Drop for BackgroundServer {
     fn drop(&mut self) {
         drop(self.child.stdin.take());
+        if !self.exits_on_stdin_close {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            return;
+        }
         let deadline = Instant::now() + SERVER_STOP_TIMEOUT;
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -297,7 +360,14 @@ fn json_escape(text: &str) -> String {
     text.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
-fn run_tests(browser: &Browser, runner: &Path, url: &str) -> Result<(), String> {
+/// Runs `package`'s `browser` test target in Chromium, with `env` (read at compile time by
+/// the tests through `option_env!`).
+fn run_tests(
+    browser: &Browser,
+    runner: &Path,
+    package: &str,
+    env: &[(&str, &str)],
+) -> Result<(), String> {
     let dir = target_dir().join("browser-tests");
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let webdriver = webdriver_config(browser, &dir)?;
@@ -307,33 +377,24 @@ fn run_tests(browser: &Browser, runner: &Path, url: &str) -> Result<(), String> 
         paths.extend(std::env::split_paths(&existing));
     }
     let path = std::env::join_paths(paths).map_err(|e| format!("bad PATH: {e}"))?;
-    // A loopback port with nothing behind it, for the "refused" test (Chromium blocks some
-    // well-known ports outright, which would test something else).
-    let refused_url = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0")
-            .map_err(|e| format!("cannot bind a loopback port: {e}"))?;
-        let port = probe.local_addr().map_err(|e| e.to_string())?.port();
-        format!("ws://127.0.0.1:{port}/")
-    };
     let mut command = cargo(&[
         "test",
         "-p",
-        "client_ws",
+        package,
         "--target",
         WASM_TARGET,
         "--test",
         "browser",
     ]);
     command
-        .env("CLIENT_WS_TEST_SERVER", url)
-        .env("CLIENT_WS_TEST_REFUSED_URL", &refused_url)
+        .envs(env.iter().copied())
         .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", runner)
         .env("CHROMEDRIVER", &browser.chromedriver)
         .env("WASM_BINDGEN_TEST_WEBDRIVER_JSON", &webdriver)
         .env("WASM_BINDGEN_TEST_TIMEOUT", "120")
         .env("PATH", path);
     let result = cmd::run(
-        "browser tests (wasm-bindgen-test in headless Chromium)",
+        &format!("{package} browser tests (wasm-bindgen-test in headless Chromium)"),
         &mut command,
     );
     // The profile is per run; the rest of target/browser-tests is overwritten next time.

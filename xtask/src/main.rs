@@ -25,6 +25,7 @@ usage: cargo xtask <command> [options]
 commands:
   ci                 run every check CI runs; fails on the first failure
                      options: --skip-browser   skip the headless browser tests
+  browser            run only the headless browser tests
   bench [--quick]    run the benchmarks and write target/bench/report.json
   fuzz --seconds N   run every fuzz target for N seconds (needs nightly + cargo-fuzz,
                      installed on first use)
@@ -42,6 +43,7 @@ fn main() -> ExitCode {
     let rest = &args[1..];
     let result = match command.as_str() {
         "ci" => ci::run(rest),
+        "browser" => browser::run(),
         "bench" => bench::run(rest),
         "fuzz" => fuzz::run(rest),
         "autobahn" => autobahn::run(rest),

@@ -189,7 +189,7 @@ pub fn event_rule(names: &'static [&'static str]) -> Box<dyn core_pre::Rule> {
     })
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
     use futures::StreamExt;

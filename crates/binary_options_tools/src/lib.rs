@@ -1,13 +1,13 @@
 //! # binary_options_tools
 //!
 //! A resilient PocketOption client, built on [core-pre](core_pre) and the
-//! [client_ws](client_ws) transports, natively and in the browser.
+//! [client_ws] transports, natively and in the browser.
 //!
 //! * [`PocketOption`] is the client: balance, assets and payouts, subscriptions
 //!   ([`SubscriptionStream`] of candles), trades and their results, history, server time,
 //!   raw access, shutdown. Every waiting call has a timeout; after shutdown every call
 //!   fails with a clear "client is shut down" error.
-//! * The [modules](modules) it is made of are core-pre modules, each with a rule picking its
+//! * The [modules] it is made of are core-pre modules, each with a rule picking its
 //!   events; [`events`] normalizes the platform's one-step and two-step events.
 //! * The pure layers, shared with the project's simulator: the Engine.IO/Socket.IO codec
 //!   ([`engineio`], [`socketio`], [`Reassembler`]) and the SSID parser ([`Ssid`]).

@@ -1,4 +1,5 @@
 //! The PocketOption client end to end against the simulator, over loopback.
+#![cfg(not(target_arch = "wasm32"))]
 
 use std::time::Duration;
 
