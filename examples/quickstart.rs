@@ -70,8 +70,13 @@ async fn main() -> Result<(), Box<dyn Error>> {
     for _ in 0..3 {
         match tokio::time::timeout(Duration::from_secs(30), candles.next()).await {
             Ok(Some(c)) => println!(
-                "  {}  open {:.5}  high {:.5}  low {:.5}  close {:.5}  ({} ticks)",
-                c.time, c.open, c.high, c.low, c.close, c.ticks
+                "  {} UTC  open {:.5}  high {:.5}  low {:.5}  close {:.5}  ({} ticks)",
+                clock(c.time),
+                c.open,
+                c.high,
+                c.low,
+                c.close,
+                c.ticks
             ),
             Ok(None) => return Err("the stream ended".into()),
             Err(_) => return Err("no candle within 30 s".into()),
@@ -107,4 +112,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
         sim.shutdown().await?;
     }
     Ok(())
+}
+
+/// `HH:MM:SS` of a unix time.
+fn clock(unix: f64) -> String {
+    let secs = unix as u64 % 86_400;
+    format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
 }
