@@ -19,8 +19,7 @@ use pocketoption_sim::Simulator;
 async fn main() -> Result<(), Box<dyn Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .init();
 
@@ -56,7 +55,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
     open.sort_by(|a, b| b.payout.cmp(&a.payout).then(a.symbol.cmp(&b.symbol)));
     println!("Top payouts:");
     for asset in open.iter().take(5) {
-        println!("  {:<16} {:>3}%  {}", asset.symbol, asset.payout, asset.name);
+        println!(
+            "  {:<16} {:>3}%  {}",
+            asset.symbol, asset.payout, asset.name
+        );
     }
     let Some(asset) = open.first() else {
         return Err("no asset is open for trading right now".into());
@@ -65,7 +67,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
     println!("Streaming 5-second candles of {}:", asset.symbol);
     let mut candles = client
-        .subscribe(&asset.symbol, SubscriptionKind::Candles(Duration::from_secs(5)))
+        .subscribe(
+            &asset.symbol,
+            SubscriptionKind::Candles(Duration::from_secs(5)),
+        )
         .await?;
     for _ in 0..3 {
         match tokio::time::timeout(Duration::from_secs(30), candles.next()).await {
@@ -84,9 +89,17 @@ async fn main() -> Result<(), Box<dyn Error>> {
     }
 
     let amount = Decimal::ONE;
-    println!("Placing a {expiry}s call of {amount} on {}...", asset.symbol);
+    println!(
+        "Placing a {expiry}s call of {amount} on {}...",
+        asset.symbol
+    );
     let deal = client
-        .trade(&asset.symbol, Action::Call, amount, Duration::from_secs(expiry.into()))
+        .trade(
+            &asset.symbol,
+            Action::Call,
+            amount,
+            Duration::from_secs(expiry.into()),
+        )
         .await?;
     println!("Opened deal {} at {}", deal.id, deal.open_price);
 
