@@ -164,7 +164,7 @@ impl<S: AppState> Assembly<S> {
         self.handles.insert(TypeId::of::<M>(), Box::new(handle));
         let module = M::new(ModuleContext {
             state: self.state.clone(),
-            inbox: Inbox::new(inbox_rx, shutdown.clone()),
+            inbox: Inbox::new(inbox_rx),
             commands: Commands::new(command_rx, shutdown),
             outbound: self.outbound.clone(),
             connection: self.link.connection_watch(),
@@ -181,7 +181,7 @@ impl<S: AppState> Assembly<S> {
         let (inbox_tx, inbox_rx) = mpsc::channel(self.config.inbox_capacity.max(1));
         let module = M::new(LightweightContext {
             state: self.state.clone(),
-            inbox: Inbox::new(inbox_rx, self.link.watch_shutdown()),
+            inbox: Inbox::new(inbox_rx),
             outbound: self.outbound.clone(),
             connection: self.link.connection_watch(),
         });

@@ -169,40 +169,26 @@ pub struct HandleContext<S, C, R> {
     pub connection: ConnectionWatch,
 }
 
-/// A module's queue of inbound messages. Yields `None` once the client shuts down.
+/// A module's queue of inbound messages. Yields `None` once the client shuts down (the
+/// router, which holds the sending side, is dropped then).
 pub struct Inbox {
     rx: mpsc::Receiver<Message>,
-    shutdown: watch::Receiver<bool>,
 }
 
 impl Inbox {
-    pub(crate) fn new(rx: mpsc::Receiver<Message>, shutdown: watch::Receiver<bool>) -> Self {
-        Inbox { rx, shutdown }
+    pub(crate) fn new(rx: mpsc::Receiver<Message>) -> Self {
+        Inbox { rx }
     }
 
     /// The next message, or `None` when the client is shutting down.
     pub async fn recv(&mut self) -> Option<Message> {
-        if *self.shutdown.borrow() {
-            return None;
-        }
-        tokio::select! {
-            biased;
-            msg = self.rx.recv() => msg,
-            _ = self.shutdown.wait_for(|stop| *stop) => None,
-        }
+        self.rx.recv().await
     }
 
     /// Receives up to `limit` messages at once into `buf` (at least one unless shutting
     /// down); returns how many arrived. Batching saves wake-ups under load.
     pub async fn recv_many(&mut self, buf: &mut Vec<Message>, limit: usize) -> usize {
-        if *self.shutdown.borrow() {
-            return 0;
-        }
-        tokio::select! {
-            biased;
-            n = self.rx.recv_many(buf, limit) => n,
-            _ = self.shutdown.wait_for(|stop| *stop) => 0,
-        }
+        self.rx.recv_many(buf, limit).await
     }
 
     /// A message if one is waiting.
