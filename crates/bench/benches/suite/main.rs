@@ -1,0 +1,496 @@
+//! The benchmark suite: every figure of the bench issue, each with its baseline measured in
+//! the same run, printed as a table and written to `report.json`.
+//!
+//! ```text
+//! cargo bench -p bench --bench suite                 # full run (what `cargo xtask bench` does)
+//! cargo bench -p bench --bench suite -- --quick      # short run
+//! cargo test  -p bench --bench suite                 # smoke run: tiny sizes, checks the report
+//! ```
+//!
+//! Options: `--quick`, `--smoke`, `--out PATH` (default `<target>/bench/report.json`, or
+//! `smoke.json` for the smoke run). `cargo bench` passes `--bench`; without it (as under
+//! `cargo test`) the suite runs its smoke configuration, like criterion's test mode, so it
+//! keeps compiling and running in CI at the cost of a few seconds.
+//!
+//! Layout: the servers run on their own thread ([`bench::ServerThread`]); each client under
+//! test runs on this thread's current-thread runtime; the memory figures run in fresh child
+//! processes of this same binary (`--child KIND URL N`), so each has its own peak RSS.
+
+mod ezsockets_client;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bench::latency::{LatencySummary, bare_round_trips, raw_round_trips};
+use bench::memory::{self, Growth};
+use bench::report::{self, Figure};
+use bench::throughput::{InboxUse, bare_flood, routed_flood};
+use bench::ticks::{bare_pairs, pocketoption_ticks};
+use bench::{BenchError, BenchServer, Blast, ServerConfig, ServerThread, Throughput};
+use pocketoption_sim::Simulator;
+
+/// How big each measurement is.
+#[derive(Debug, Clone, Copy)]
+struct Sizes {
+    name: &'static str,
+    /// Small text frames per flood (throughput, stalled module).
+    frames: u64,
+    /// Tick pairs per tick flood.
+    ticks: u64,
+    /// Measured round trips (after `warmup` unmeasured ones).
+    rounds: usize,
+    warmup: usize,
+    /// Idle clients in one process.
+    idle: usize,
+    /// Reconnect rounds.
+    reconnects: usize,
+    /// Repetitions of each throughput measurement (the median is reported).
+    reps: usize,
+}
+
+const FULL: Sizes = Sizes {
+    name: "full",
+    frames: 1_000_000,
+    ticks: 1_000_000,
+    rounds: 20_000,
+    warmup: 2_000,
+    idle: 1_000,
+    reconnects: 5,
+    reps: 3,
+};
+
+const QUICK: Sizes = Sizes {
+    name: "quick",
+    frames: 200_000,
+    ticks: 200_000,
+    rounds: 5_000,
+    warmup: 500,
+    idle: 200,
+    reconnects: 3,
+    reps: 1,
+};
+
+const SMOKE: Sizes = Sizes {
+    name: "smoke",
+    frames: 2_000,
+    ticks: 2_000,
+    rounds: 200,
+    warmup: 20,
+    idle: 10,
+    reconnects: 1,
+    reps: 1,
+};
+
+/// A flood of any size must finish within this (a million frames take about a second).
+const FLOOD_LIMIT: Duration = Duration::from_secs(120);
+/// A memory child process must finish within this.
+const CHILD_LIMIT: Duration = Duration::from_secs(300);
+/// The first backoff delay configured for the reconnect figure.
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+
+struct Args {
+    sizes: Sizes,
+    smoke: bool,
+    out: Option<PathBuf>,
+    child: Option<Vec<String>>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = std::env::args().skip(1);
+    let (mut bench, mut quick, mut smoke, mut out, mut child) = (false, false, false, None, None);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--bench" => bench = true,
+            "--quick" => quick = true,
+            "--smoke" => smoke = true,
+            "--out" => out = Some(PathBuf::from(args.next().ok_or("--out needs a path")?)),
+            "--child" => {
+                child = Some(args.by_ref().collect());
+            }
+            // Test-harness flags cargo may pass (`--nocapture`, filters): nothing to do.
+            _ => {}
+        }
+    }
+    let smoke = smoke || (!bench && !quick);
+    let sizes = if smoke {
+        SMOKE
+    } else if quick {
+        QUICK
+    } else {
+        FULL
+    };
+    Ok(Args {
+        sizes,
+        smoke,
+        out,
+        child,
+    })
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("suite: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("suite: cannot start a runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match &args.child {
+        Some(job) => runtime.block_on(child(job)),
+        None => runtime.block_on(suite(&args)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("suite: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The target directory this binary was built into (the one holding `CACHEDIR.TAG`).
+fn target_dir() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| {
+            exe.ancestors()
+                .find(|dir| dir.join("CACHEDIR.TAG").is_file())
+                .map(Path::to_path_buf)
+        })
+        .unwrap_or_else(|| PathBuf::from("target"))
+}
+
+/// `nproc`, CPU model and kernel, for the report header.
+fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|l| l.trim_start_matches([' ', '\t', ':']).to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|k| k.trim().to_owned())
+        .unwrap_or_else(|_| "unknown kernel".into());
+    format!("{cores} cores ({cpu}), Linux {kernel}")
+}
+
+fn median_by<T: Copy>(mut items: Vec<T>, key: impl Fn(&T) -> f64) -> T {
+    items.sort_by(|a, b| key(a).total_cmp(&key(b)));
+    items[items.len() / 2]
+}
+
+fn fps(t: &Throughput) -> f64 {
+    t.per_second()
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+/// Decimal megabytes / kilobytes from KiB (the targets are in MB and KB).
+fn mb(kib: f64) -> f64 {
+    kib * 1024.0 / 1e6
+}
+
+fn kb(kib: f64) -> f64 {
+    kib * 1024.0 / 1e3
+}
+
+async fn suite(args: &Args) -> Result<(), BenchError> {
+    let sizes = args.sizes;
+    let out = args.out.clone().unwrap_or_else(|| {
+        target_dir().join("bench").join(if args.smoke {
+            "smoke.json"
+        } else {
+            "report.json"
+        })
+    });
+    let machine = machine();
+    println!("bench suite ({} run) on {machine}", sizes.name);
+    if cfg!(debug_assertions) && !args.smoke {
+        println!("warning: an unoptimized build; run through `cargo bench` for real figures");
+    }
+
+    let servers = ServerThread::start("bench-server")?;
+    let flood_config = ServerConfig {
+        flood: Some(Arc::new(Blast::text_frames(sizes.frames as usize))),
+        ..ServerConfig::default()
+    };
+    let po_config = ServerConfig {
+        ticks: Some(Arc::new(Blast::tick_pairs(sizes.ticks as usize))),
+        pocketoption_open: true,
+        ..ServerConfig::default()
+    };
+    let flood = servers.run(BenchServer::start(flood_config)).await??;
+    let po = servers.run(BenchServer::start(po_config)).await??;
+    let sim = servers
+        .run(
+            Simulator::builder()
+                .seed(6)
+                .tick_interval(Duration::from_millis(5))
+                .start(),
+        )
+        .await??;
+    let mut figures = Vec::new();
+
+    // 1. Inbound throughput: bare, routed (batched and one by one), ezsockets; interleaved.
+    let (mut bare, mut routed, mut one_by_one, mut ez) = (vec![], vec![], vec![], vec![]);
+    for rep in 0..sizes.reps {
+        eprintln!("throughput, round {} of {}", rep + 1, sizes.reps);
+        bare.push(bare_flood(&flood.url(), sizes.frames, FLOOD_LIMIT).await?);
+        routed
+            .push(routed_flood(&flood.url(), sizes.frames, InboxUse::Batched, FLOOD_LIMIT).await?);
+        one_by_one
+            .push(routed_flood(&flood.url(), sizes.frames, InboxUse::OneByOne, FLOOD_LIMIT).await?);
+        ez.push(ezsockets_client::ezsockets_flood(&flood.url(), sizes.frames, FLOOD_LIMIT).await?);
+    }
+    let bare = fps(&median_by(bare, fps));
+    let routed = fps(&median_by(routed, fps));
+    let one_by_one = fps(&median_by(one_by_one, fps));
+    let ez = fps(&median_by(ez, fps));
+    let routed_ratio = routed / bare;
+    figures.push(
+        Figure::new(
+            "routed_throughput",
+            routed,
+            "frames/s",
+            bare,
+            "bare read loop",
+        )
+        .with_target("≥ 0.6 × bare", routed_ratio >= 0.6),
+    );
+    figures.push(
+        Figure::new(
+            "routed_throughput_recv",
+            one_by_one,
+            "frames/s",
+            bare,
+            "bare read loop",
+        )
+        .with_target(
+            "≥ 0.6 × bare (module uses recv, not recv_many)",
+            one_by_one / bare >= 0.6,
+        ),
+    );
+    figures.push(
+        Figure::new(
+            "ezsockets_throughput",
+            ez,
+            "frames/s",
+            bare,
+            "bare read loop",
+        )
+        .with_target(
+            format!(
+                "routed ≥ 2 × ezsockets (routed/ezsockets = {:.2})",
+                routed / ez
+            ),
+            routed >= 2.0 * ez,
+        ),
+    );
+
+    // 2. PocketOption ticks.
+    let (mut pairs, mut ticks, mut dropped) = (vec![], vec![], 0u64);
+    for rep in 0..sizes.reps {
+        eprintln!("ticks, round {} of {}", rep + 1, sizes.reps);
+        pairs.push(bare_pairs(&po.url(), sizes.ticks, FLOOD_LIMIT).await?);
+        let delivery = pocketoption_ticks(&po.socketio_url(), sizes.ticks, FLOOD_LIMIT).await?;
+        dropped += delivery.dropped;
+        ticks.push(delivery.delivered);
+    }
+    let pairs = fps(&median_by(pairs, fps));
+    let ticks = fps(&median_by(ticks, fps));
+    figures.push(
+        Figure::new(
+            "po_ticks_throughput",
+            ticks,
+            "ticks/s",
+            pairs,
+            "bare pair loop",
+        )
+        .with_target(
+            format!("≥ 0.35 × bare, none dropped (dropped {dropped})"),
+            ticks / pairs >= 0.35 && dropped == 0,
+        ),
+    );
+
+    // 3. Round trips.
+    eprintln!("round trips");
+    let bare_rtt = bare_round_trips(&po.url(), sizes.warmup, sizes.rounds).await?;
+    let raw_rtt = raw_round_trips(&po.socketio_url(), sizes.warmup, sizes.rounds).await?;
+    figures.extend(rtt_figures(&raw_rtt, &bare_rtt));
+
+    // 4. Memory, in child processes.
+    eprintln!("memory: stalled module");
+    let stalled = run_child("stalled", &flood.url(), sizes.frames).await?;
+    let discard = run_child("bare-discard", &flood.url(), sizes.frames).await?;
+    let growth = mb(stalled.peak_growth_kib() as f64);
+    figures.push(
+        Figure::new(
+            "stalled_rss_growth",
+            growth,
+            "MB",
+            mb(discard.peak_growth_kib() as f64),
+            "bare read loop, same frames",
+        )
+        .with_target(
+            format!("≤ 16 MB over {} frames", sizes.frames),
+            growth <= 16.0,
+        ),
+    );
+    eprintln!("memory: {} idle clients", sizes.idle);
+    let idle = run_child("idle-po", &sim.url(), sizes.idle as u64).await?;
+    let idle_bare = run_child("idle-bare", &sim.url(), sizes.idle as u64).await?;
+    let per_client = kb(idle.per_unit_kib());
+    figures.push(
+        Figure::new(
+            "idle_client_rss",
+            per_client,
+            "KB",
+            kb(idle_bare.per_unit_kib()),
+            "bare tokio-tungstenite connection",
+        )
+        .with_target(
+            format!("≤ 64 KB each ({} clients)", sizes.idle),
+            per_client <= 64.0,
+        ),
+    );
+
+    // 5. Reconnect.
+    eprintln!("reconnect");
+    let delays = bench::reconnect::reconnect_delays(&sim, FIRST_BACKOFF, sizes.reconnects).await?;
+    let worst = delays.iter().max().copied().unwrap_or_default();
+    let median = median_by(delays, |d| d.as_secs_f64());
+    let first = FIRST_BACKOFF.as_secs_f64() * 1e3;
+    figures.push(
+        Figure::new(
+            "reconnect_delay",
+            median.as_secs_f64() * 1e3,
+            "ms",
+            first,
+            "first backoff delay",
+        )
+        .with_target(
+            format!(
+                "≤ backoff + 50 ms in every round (worst {:.1} ms of {})",
+                worst.as_secs_f64() * 1e3,
+                sizes.reconnects
+            ),
+            worst.as_secs_f64() * 1e3 <= first + 50.0,
+        ),
+    );
+
+    let _ = sim.shutdown().await;
+    drop((flood, po));
+    drop(servers);
+
+    report::write(&out, &figures)?;
+    println!("\n{}", report::table(&figures));
+    println!("machine: {machine}");
+    println!("written: {}", out.display());
+    if args.smoke {
+        let json = std::fs::read_to_string(&out)?;
+        let names = report::check(&json).map_err(|reason| BenchError::Measurement {
+            what: "the report",
+            reason,
+        })?;
+        println!("smoke: {} figures, report well formed", names.len());
+    }
+    Ok(())
+}
+
+fn rtt_figures(ours: &LatencySummary, bare: &LatencySummary) -> Vec<Figure> {
+    let base = "bare send + receive";
+    let p50 = us(ours.p50);
+    let p99 = us(ours.p99);
+    vec![
+        Figure::new("rtt_p50", p50, "us", us(bare.p50), base)
+            .with_target("≤ bare + 10 us", p50 <= us(bare.p50) + 10.0),
+        Figure::new("rtt_p90", us(ours.p90), "us", us(bare.p90), base),
+        Figure::new("rtt_p99", p99, "us", us(bare.p99), base)
+            .with_target("≤ 1.3 × bare", p99 <= 1.3 * us(bare.p99)),
+        Figure::new("rtt_max", us(ours.max), "us", us(bare.max), base),
+    ]
+}
+
+/// Runs one memory job in a fresh process of this binary and reads its result line.
+async fn run_child(kind: &str, url: &str, units: u64) -> Result<Growth, BenchError> {
+    let exe = std::env::current_exe()?;
+    let failed = |reason: String| BenchError::Child {
+        kind: kind.to_owned(),
+        reason,
+    };
+    let output = tokio::time::timeout(
+        CHILD_LIMIT,
+        tokio::process::Command::new(exe)
+            .args(["--child", kind, url, &units.to_string()])
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .map_err(|_| failed(format!("did not finish within {CHILD_LIMIT:?}")))??;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        return Err(failed(format!(
+            "{}: {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("growth "))
+        .ok_or_else(|| failed(format!("no result line in {stdout:?}")))?;
+    let numbers: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    match numbers[..] {
+        [before_kib, peak_kib, after_kib, units] => Ok(Growth {
+            before_kib,
+            peak_kib,
+            after_kib,
+            units,
+        }),
+        _ => Err(failed(format!("bad result line {line:?}"))),
+    }
+}
+
+/// The child side: `KIND URL N`; prints `growth BEFORE PEAK AFTER UNITS` (KiB).
+async fn child(job: &[String]) -> Result<(), BenchError> {
+    let bad = || BenchError::Child {
+        kind: job.join(" "),
+        reason: "usage: --child stalled|bare-discard|idle-po|idle-bare URL N".into(),
+    };
+    let [kind, url, n] = job else {
+        return Err(bad());
+    };
+    let n: u64 = n.parse().map_err(|_| bad())?;
+    let growth = match kind.as_str() {
+        "stalled" => memory::stalled_module(url, n, FLOOD_LIMIT).await?,
+        "bare-discard" => memory::bare_discard(url, n, FLOOD_LIMIT).await?,
+        "idle-po" => memory::idle_pocketoption(url, n as usize).await?,
+        "idle-bare" => memory::idle_bare(url, n as usize).await?,
+        _ => return Err(bad()),
+    };
+    println!(
+        "growth {} {} {} {}",
+        growth.before_kib, growth.peak_kib, growth.after_kib, growth.units
+    );
+    Ok(())
+}

@@ -1,0 +1,125 @@
+//! PocketOption ticks: the server floods two-step `updateStream` events
+//! (`451-[…placeholder…]` + a binary attachment). The baseline is a bare read loop counting
+//! header + attachment pairs; ours is the PocketOption client, whose subscription stream
+//! hands each decoded tick to the user.
+
+use std::time::{Duration, Instant};
+
+use binary_options_tools::{PocketOption, Ssid, SubscriptionKind, Timeouts};
+use core_pre::ReconnectPolicy;
+use futures::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite;
+
+use crate::error::{BenchError, within};
+use crate::server::TICK_ASSET;
+use crate::throughput::{CONNECT_WAIT, Throughput, bare_connect};
+
+/// The baseline: sends `subfor` and counts `451-` header + binary attachment pairs.
+pub async fn bare_pairs(url: &str, pairs: u64, limit: Duration) -> Result<Throughput, BenchError> {
+    let mut ws = bare_connect(url).await?;
+    let started = Instant::now();
+    ws.send(tungstenite::Message::text(format!(
+        r#"42["subfor","{TICK_ASSET}"]"#
+    )))
+    .await?;
+    let mut count = 0u64;
+    let mut header = false;
+    within("the tick flood (bare pair loop)", limit, async {
+        while count < pairs {
+            match ws.next().await {
+                Some(Ok(tungstenite::Message::Text(text))) => {
+                    header = text.as_str().starts_with("451-")
+                }
+                Some(Ok(tungstenite::Message::Binary(_))) if header => {
+                    header = false;
+                    count += 1;
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(BenchError::from(e)),
+                None => return Err(BenchError::Protocol("the server closed early".into())),
+            }
+        }
+        Ok(())
+    })
+    .await??;
+    let elapsed = started.elapsed();
+    let _ = ws.close(None).await;
+    Ok(Throughput {
+        units: count,
+        elapsed,
+    })
+}
+
+/// A PocketOption client for the bench server or the simulator at `url`.
+pub fn pocketoption_builder(url: &str) -> binary_options_tools::PocketOptionBuilder {
+    PocketOption::builder(Ssid::demo("bench-session", 777))
+        .with_url(url)
+        .only_given_urls()
+        .with_reconnect_policy(
+            ReconnectPolicy::default()
+                .with_initial_delay(Duration::from_millis(100))
+                .with_max_attempts(3),
+        )
+        .with_timeouts(Timeouts {
+            connect: CONNECT_WAIT,
+            request: CONNECT_WAIT,
+            ..Timeouts::default()
+        })
+}
+
+/// What the PocketOption client delivered.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TickDelivery {
+    /// Ticks handed to the user, and the time they took.
+    pub delivered: Throughput,
+    /// Ticks the stream dropped because the user did not keep up (should be zero).
+    pub dropped: u64,
+}
+
+/// Ours: subscribes with the PocketOption client and reads the stream until `pairs` ticks
+/// have been delivered (or dropped: each tick is accounted for once).
+pub async fn pocketoption_ticks(
+    url: &str,
+    pairs: u64,
+    limit: Duration,
+) -> Result<TickDelivery, BenchError> {
+    let client = within(
+        "the PocketOption client to connect",
+        CONNECT_WAIT,
+        pocketoption_builder(url).connect(),
+    )
+    .await??;
+    // The asset list is needed by `subscribe`; wait for it before the clock starts.
+    client.assets().await?;
+    let started = Instant::now();
+    let mut stream = client
+        .subscribe(TICK_ASSET, SubscriptionKind::Ticks)
+        .await?;
+    let mut delivered = 0u64;
+    let outcome = within("the tick flood (PocketOption client)", limit, async {
+        while delivered + stream.dropped() < pairs {
+            // A short wait, so that a last tick the stream dropped ends the loop too.
+            match tokio::time::timeout(Duration::from_millis(50), stream.next()).await {
+                Ok(Some(_)) => delivered += 1,
+                Ok(None) => {
+                    return Err(BenchError::Protocol("the tick stream ended early".into()));
+                }
+                Err(_) => {}
+            }
+        }
+        Ok(())
+    })
+    .await;
+    let elapsed = started.elapsed();
+    let dropped = stream.dropped();
+    drop(stream);
+    client.shutdown().await?;
+    outcome??;
+    Ok(TickDelivery {
+        delivered: Throughput {
+            units: delivered,
+            elapsed,
+        },
+        dropped,
+    })
+}
