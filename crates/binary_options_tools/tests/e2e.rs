@@ -208,31 +208,52 @@ async fn a_fifth_asset_is_refused_and_the_four_keep_streaming() {
 }
 
 #[tokio::test]
-async fn subscriptions_resume_after_the_server_drops_the_connection() {
+async fn subscriptions_resume_after_a_drop_and_are_resent_exactly_once() {
     let (sim, client) = start().await;
+    let other = sim.assets()[1].symbol.clone();
     let mut ticks = client
         .subscribe(ASSET, SubscriptionKind::Ticks)
         .await
         .unwrap();
+    let mut other_ticks = client
+        .subscribe(&other, SubscriptionKind::Ticks)
+        .await
+        .unwrap();
     next_candle(&mut ticks).await;
-    sim.drop_all_connections();
+    next_candle(&mut other_ticks).await;
+    let sent = |sim: &SimulatorHandle| {
+        (
+            sim.events_received("changeSymbol"),
+            sim.events_received("subfor"),
+        )
+    };
+    assert_eq!(sent(&sim), (2, 2));
+
+    // Watch before causing the change, so the short-lived states cannot slip by.
     let mut states = client.client().watch_state();
+    sim.drop_all_connections();
     within("the reconnect", async {
+        let mut left = false;
         loop {
             states.changed().await.unwrap();
-            if *states.borrow() == ConnectionState::Connected {
-                break;
+            match *states.borrow() {
+                ConnectionState::Connected if left => break,
+                ConnectionState::Connected => {}
+                _ => left = true,
             }
         }
     })
     .await;
     let reconnected_at = client.server_time().unix;
-    loop {
-        if next_candle(&mut ticks).await.time > reconnected_at {
-            break;
-        }
+    for stream in [&mut ticks, &mut other_ticks] {
+        while next_candle(stream).await.time <= reconnected_at {}
     }
     assert_eq!(client.statistics().reconnects, 1);
+    assert_eq!(
+        sent(&sim),
+        (4, 4),
+        "each live asset re-subscribed exactly once"
+    );
     client.shutdown().await.unwrap();
 }
 

@@ -454,6 +454,11 @@ impl Connection {
     }
 
     async fn on_event(&mut self, name: &str, payload: Option<&str>) -> Result<(), End> {
+        if name == "auth" || self.account.is_some() {
+            *crate::server::lock(&self.shared.events)
+                .entry(name.to_owned())
+                .or_default() += 1;
+        }
         if name == "auth" {
             return self.on_auth(payload.unwrap_or("")).await;
         }

@@ -66,6 +66,7 @@ impl Simulator {
             settle_wake: Notify::new(),
             active: watch::Sender::new(0),
             accepted: AtomicU64::new(0),
+            events: Mutex::new(HashMap::new()),
             ids: Mutex::new(Sequence::new(config.seed, 1)),
             addr,
             config,
@@ -112,6 +113,8 @@ pub(crate) struct Shared {
     pub settle_wake: Notify,
     pub active: watch::Sender<usize>,
     pub accepted: AtomicU64,
+    /// Client events received (after auth, plus `auth` itself), by name.
+    pub events: Mutex<HashMap<String, u64>>,
     pub ids: Mutex<Sequence>,
     pub addr: SocketAddr,
 }
@@ -487,6 +490,13 @@ impl SimulatorHandle {
     /// TCP connections accepted since start.
     pub fn connections_accepted(&self) -> u64 {
         self.shared().accepted.load(Ordering::Relaxed)
+    }
+
+    /// How many `event` frames clients have sent (all connections, since start). Counts
+    /// `auth` and every event of an authenticated session, e.g. `changeSymbol`, `subfor`,
+    /// `openOrder`.
+    pub fn events_received(&self, event: &str) -> u64 {
+        lock(&self.shared().events).get(event).copied().unwrap_or(0)
     }
 
     /// Waits until exactly `n` connections are open.
