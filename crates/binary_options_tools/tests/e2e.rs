@@ -566,3 +566,66 @@ async fn shutdown_ends_streams_and_every_call_reports_client_closed() {
     assert!(closed(client.shutdown().await.unwrap_err()));
     assert_eq!(client.state(), ConnectionState::Closed);
 }
+
+#[tokio::test]
+async fn answers_engine_io_pings_from_the_first_frame_even_with_short_intervals() {
+    let sim = fast_sim()
+        .ping_interval(Duration::from_millis(100))
+        .ping_timeout(Duration::from_millis(100))
+        .start()
+        .await
+        .unwrap();
+    let client = within("connect", builder(&sim).connect()).await.unwrap();
+    let _ticks = client
+        .subscribe(ASSET, SubscriptionKind::Ticks)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(client.is_connected());
+    assert_eq!(
+        client.statistics().reconnects,
+        0,
+        "never dropped for a missed pong"
+    );
+    assert_eq!(sim.connections_accepted(), 1);
+    client.shutdown().await.unwrap();
+}
+
+fn real_ssid(user_agent: &str) -> Ssid {
+    let session = binary_options_tools::RealSession::new(
+        "0123456789abcdef0123456789abcdef",
+        "127.0.0.1",
+        user_agent,
+        1_700_000_000,
+        "fedcba9876543210fedcba9876543210",
+    );
+    Ssid::real(session, 99)
+}
+
+#[tokio::test]
+async fn a_real_session_is_sent_with_the_user_agent_it_was_issued_for() {
+    let sim = fast_sim().check_user_agent(true).start().await.unwrap();
+    let ssid = real_ssid("Mozilla/5.0 (TestBrowser 1.0)");
+    let client = PocketOption::builder(ssid)
+        .with_url(sim.url())
+        .only_given_urls()
+        .connect();
+    let client = within("connect", client).await.unwrap();
+    assert!(!client.is_demo());
+    let real = sim.account(99).unwrap().real_balance;
+    assert_eq!(
+        client.balance().await.unwrap(),
+        Decimal::try_from(real).unwrap()
+    );
+    client.shutdown().await.unwrap();
+
+    // Overriding the user agent with another one gets the session rejected, as on the
+    // platform: reported as an authentication error, promptly.
+    let mismatched = PocketOption::builder(real_ssid("Mozilla/5.0 (TestBrowser 1.0)"))
+        .with_url(sim.url())
+        .only_given_urls()
+        .with_user_agent("curl/8")
+        .connect();
+    let error = within("the rejection", mismatched).await.unwrap_err();
+    assert!(matches!(error, Error::Authentication { .. }), "{error}");
+}
