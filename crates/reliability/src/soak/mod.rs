@@ -1,0 +1,773 @@
+//! The soak run: many PocketOption clients streaming ticks and trading against the
+//! simulator while a [`FaultProxy`] between them cuts connections at random intervals.
+//!
+//! Each client streams one asset and runs a few trading lanes; a lane places a trade,
+//! waits for its result, and starts over. Meanwhile a chaos task picks, at random
+//! intervals, one of: reset every connection, reset one connection, or refuse new
+//! connections for a moment and reset every connection (an outage). Memory (RSS) is
+//! sampled throughout.
+//!
+//! At the end the books are settled against the simulator's, the ground truth:
+//! * **trades placed** are the deals the platform opened for the soak's accounts;
+//! * **results received** are the distinct deals whose settled result reached the client
+//!   that placed them (from `result()`, or later from its deal book for an order whose
+//!   reply was lost); they must equal the trades placed;
+//! * **duplicates** are orders the platform executed twice, or deals confirmed twice;
+//! * a **hung call** is one that did not return within its own timeout plus a margin;
+//! * **panics** are counted by a panic hook, wherever they happen in the process.
+//!
+//! [`SoakReport::failures`] lists every broken promise; an empty list is a pass.
+
+mod report;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Once};
+use std::time::Duration;
+
+use binary_options_tools::{
+    Action, Decimal, Error, PocketOption, Ssid, SubscriptionKind, Timeouts,
+};
+use core_pre::{CoreError, ReconnectPolicy};
+use futures::StreamExt;
+use pocketoption_sim::{Simulator, SimulatorHandle};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::error::ReliabilityError;
+use crate::proxy::FaultProxy;
+
+pub use report::{FaultCounts, OrderCounts, RssSample, SoakReport};
+
+/// The first account id of the soak's clients (client `i` trades as `BASE_UID + i`).
+const BASE_UID: u64 = 700_000;
+/// Added to every call's own timeout before the call counts as hung.
+const HUNG_MARGIN: Duration = Duration::from_secs(5);
+
+/// What a soak run does.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SoakConfig {
+    /// How long the clients trade while faults are injected.
+    pub duration: Duration,
+    /// How many clients (each its own account and connection).
+    pub clients: usize,
+    /// Trading lanes per client (trades in flight at once, per client).
+    pub lanes: usize,
+    /// Seed of the simulator's prices and of the fault schedule.
+    pub seed: u64,
+    /// The shortest and longest pause between two faults.
+    pub fault_interval: (Duration, Duration),
+    /// How long an outage refuses new connections.
+    pub outage: Duration,
+    /// How often RSS is sampled.
+    pub sample_interval: Duration,
+    /// The simulator's tick interval.
+    pub tick_interval: Duration,
+    /// The simulator's time scale (deals close this many times faster than their expiry).
+    pub time_scale: f64,
+    /// The expiry of every trade (platform time).
+    pub expiry: Duration,
+}
+
+impl SoakConfig {
+    /// A run of `duration` with 8 clients × 2 lanes and a fault every 0.5–3 s.
+    pub fn new(duration: Duration) -> Self {
+        SoakConfig {
+            duration,
+            clients: 8,
+            lanes: 2,
+            seed: 7,
+            fault_interval: (Duration::from_millis(500), Duration::from_secs(3)),
+            outage: Duration::from_millis(300),
+            sample_interval: (duration / 60).max(Duration::from_secs(1)),
+            tick_interval: Duration::from_millis(100),
+            time_scale: 10.0,
+            expiry: Duration::from_secs(5),
+        }
+    }
+
+    /// A short run for CI and tests: `duration` with 4 clients × 2 lanes, a fault every
+    /// 0.4–1.5 s.
+    pub fn smoke(duration: Duration) -> Self {
+        SoakConfig {
+            clients: 4,
+            fault_interval: (Duration::from_millis(400), Duration::from_millis(1500)),
+            sample_interval: Duration::from_secs(1),
+            ..SoakConfig::new(duration)
+        }
+    }
+
+    fn timeouts(&self) -> Timeouts {
+        Timeouts {
+            connect: Duration::from_secs(10),
+            attempt: Duration::from_secs(3),
+            handshake: Duration::from_secs(3),
+            request: Duration::from_secs(3),
+            result_grace: Duration::from_secs(5),
+        }
+    }
+
+    fn check(&self) -> Result<(), ReliabilityError> {
+        let usage = |reason: &str| Err(ReliabilityError::Usage(reason.to_owned()));
+        if self.clients == 0 || self.lanes == 0 {
+            return usage("at least one client with one lane is needed");
+        }
+        if self.lanes > 16 {
+            return usage("at most 16 lanes per client (the platform limits open deals)");
+        }
+        if self.fault_interval.0 > self.fault_interval.1 || self.fault_interval.1.is_zero() {
+            return usage("the fault interval must be a non-empty range");
+        }
+        if !(self.time_scale.is_finite() && self.time_scale >= 1.0) {
+            return usage("the time scale must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+/// A small deterministic generator (SplitMix64) for the fault schedule and pacing.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+
+    fn between(&mut self, low: Duration, high: Duration) -> Duration {
+        let span = high.saturating_sub(low).as_micros() as u64;
+        low + Duration::from_micros(self.below(span + 1))
+    }
+}
+
+/// Panics anywhere in the process, since the soak's hook was installed.
+static PANICS: AtomicU64 = AtomicU64::new(0);
+
+fn count_panics() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            PANICS.fetch_add(1, Ordering::Relaxed);
+            previous(info);
+        }));
+    });
+}
+
+/// Books the tasks keep while the run goes on.
+#[derive(Default)]
+struct Books {
+    /// Deal ids confirmed to a lane, by client.
+    confirmed: HashMap<String, usize>,
+    /// Deals confirmed more than once.
+    confirmed_twice: u64,
+    /// Deal ids whose results reached their client.
+    results: HashSet<String>,
+    /// Orders whose outcome was unknown: (client, request id).
+    unknown: Vec<(usize, String)>,
+    errors: BTreeMap<String, u64>,
+    /// When each client last received a tick.
+    last_tick: Vec<Option<Instant>>,
+}
+
+#[derive(Default)]
+struct Tally {
+    orders: Mutex<OrderCounts>,
+    hung: AtomicU64,
+    ticks: AtomicU64,
+    books: Mutex<Books>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Each critical section is a counter bump or a single insert: a panic elsewhere
+    // cannot leave it half-done.
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Tally {
+    fn count(&self, during: &str, kind: &str) {
+        *lock(&self.books)
+            .errors
+            .entry(format!("{during}: {kind}"))
+            .or_default() += 1;
+    }
+
+    fn error(&self, during: &str, error: &Error) {
+        self.count(during, &error_kind(error));
+    }
+
+    fn hung(&self, during: &str) {
+        self.hung.fetch_add(1, Ordering::Relaxed);
+        self.count(during, "HUNG (no answer within its timeout)");
+    }
+}
+
+/// A short stable label for an error: the variant, with the detail that matters.
+pub fn error_kind(error: &Error) -> String {
+    match error {
+        Error::Core(core) => match core {
+            CoreError::ClientClosed => "client closed".into(),
+            CoreError::NotConnected { .. } => "not connected".into(),
+            CoreError::ConnectionLost => "connection lost".into(),
+            CoreError::Timeout { waiting_for, .. } => format!("timeout waiting for {waiting_for}"),
+            other => format!("core: {}", variant_name(other)),
+        },
+        Error::Timeout { waiting_for, .. } => format!("timeout waiting for {waiting_for}"),
+        Error::OrderRejected { reason, .. } => format!("order refused ({reason})"),
+        Error::OrderOutcomeUnknown { .. } => "order outcome unknown".into(),
+        other => variant_name(other),
+    }
+}
+
+/// The name of an enum variant, from its `Debug` form.
+fn variant_name(value: &impl std::fmt::Debug) -> String {
+    let shown = format!("{value:?}");
+    shown
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Runs `call` with a bound: `None` means it did not return within `limit` (hung).
+async fn bounded<T>(limit: Duration, call: impl Future<Output = T>) -> Option<T> {
+    tokio::time::timeout(limit, call).await.ok()
+}
+
+/// One soak client.
+struct Soaker {
+    index: usize,
+    client: PocketOption,
+    asset: String,
+}
+
+struct Limits {
+    trade: Duration,
+    result: Duration,
+    subscribe: Duration,
+    expiry: Duration,
+}
+
+async fn stream_ticks(
+    soaker: Arc<Soaker>,
+    tally: Arc<Tally>,
+    limits: Arc<Limits>,
+    mut stop: watch::Receiver<bool>,
+) {
+    while !*stop.borrow() {
+        let subscribe = soaker
+            .client
+            .subscribe(&soaker.asset, SubscriptionKind::Ticks);
+        let mut stream = match bounded(limits.subscribe, subscribe).await {
+            None => {
+                tally.hung("subscribe");
+                continue;
+            }
+            Some(Ok(stream)) => stream,
+            Some(Err(error)) => {
+                tally.error("subscribe", &error);
+                let _ = soaker.client.wait_connected(Duration::from_secs(2)).await;
+                continue;
+            }
+        };
+        loop {
+            tokio::select! {
+                _ = stop.changed() => return,
+                tick = stream.next() => match tick {
+                    Some(_) => {
+                        tally.ticks.fetch_add(1, Ordering::Relaxed);
+                        lock(&tally.books).last_tick[soaker.index] = Some(Instant::now());
+                    }
+                    None => {
+                        // Streams end only at shutdown, which comes after `stop`.
+                        *lock(&tally.books).errors.entry("stream: ended early".into()).or_default() += 1;
+                        return;
+                    }
+                },
+            }
+        }
+    }
+}
+
+async fn trade_lane(
+    soaker: Arc<Soaker>,
+    lane: usize,
+    seed: u64,
+    tally: Arc<Tally>,
+    limits: Arc<Limits>,
+    stop: watch::Receiver<bool>,
+) {
+    let mut rng = Rng(seed ^ ((soaker.index as u64) << 16) ^ lane as u64);
+    let client = &soaker.client;
+    while !*stop.borrow() {
+        let action = if rng.below(2) == 0 {
+            Action::Call
+        } else {
+            Action::Put
+        };
+        lock(&tally.orders).sent += 1;
+        let order = client.trade(&soaker.asset, action, Decimal::ONE, limits.expiry);
+        match bounded(limits.trade, order).await {
+            None => tally.hung("trade"),
+            Some(Ok(deal)) => {
+                {
+                    lock(&tally.orders).opened += 1;
+                    let mut books = lock(&tally.books);
+                    if books
+                        .confirmed
+                        .insert(deal.id.clone(), soaker.index)
+                        .is_some()
+                    {
+                        books.confirmed_twice += 1;
+                    }
+                }
+                match bounded(limits.result, client.result(&deal.id)).await {
+                    Some(Ok(result)) => {
+                        lock(&tally.books).results.insert(result.deal.id);
+                    }
+                    // The settlement looks for it in the client's deal book at the end.
+                    Some(Err(error)) => tally.error("result", &error),
+                    None => tally.hung("result"),
+                }
+            }
+            Some(Err(Error::OrderOutcomeUnknown { request_id, .. })) => {
+                lock(&tally.orders).outcome_unknown += 1;
+                tally.count("trade", "order outcome unknown");
+                lock(&tally.books).unknown.push((soaker.index, request_id));
+            }
+            Some(Err(error)) => {
+                if matches!(error, Error::OrderRejected { .. }) {
+                    lock(&tally.orders).refused += 1;
+                } else {
+                    lock(&tally.orders).not_sent += 1;
+                }
+                tally.error("trade", &error);
+                // A bot waits for the connection rather than hammering a dead one.
+                let _ = client.wait_connected(Duration::from_secs(2)).await;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(rng.below(50))).await;
+    }
+}
+
+async fn inject_faults(
+    proxy: Arc<FaultProxy>,
+    config: Arc<SoakConfig>,
+    mut stop: watch::Receiver<bool>,
+) -> (FaultCounts, Option<Instant>) {
+    let mut rng = Rng(config.seed.wrapping_mul(31).wrapping_add(1));
+    let mut counts = FaultCounts::default();
+    let mut last = None;
+    loop {
+        let pause = rng.between(config.fault_interval.0, config.fault_interval.1);
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = stop.changed() => return (counts, last),
+        }
+        match rng.below(100) {
+            0..60 => {
+                counts.connections_reset += proxy.cut_all() as u64;
+                counts.cut_all += 1;
+            }
+            60..85 => {
+                let open = proxy.connections();
+                if !open.is_empty() {
+                    let pick = open[rng.below(open.len() as u64) as usize];
+                    counts.connections_reset += u64::from(proxy.cut(pick));
+                }
+                counts.cut_one += 1;
+            }
+            _ => {
+                proxy.refuse_for(config.outage);
+                counts.connections_reset += proxy.cut_all() as u64;
+                counts.outages += 1;
+            }
+        }
+        last = Some(Instant::now());
+    }
+}
+
+async fn sample_memory(
+    started: Instant,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) -> Vec<RssSample> {
+    let mut samples = Vec::new();
+    loop {
+        if let Some(kib) = crate::rss::current_kib() {
+            samples.push(RssSample {
+                at: started.elapsed(),
+                kib,
+            });
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return samples,
+        }
+    }
+}
+
+/// The request id a simulator deal carries, as the client sent it.
+fn request_id_of(deal: &pocketoption_sim::Deal) -> Option<String> {
+    match &deal.request_id {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+async fn connect_client(
+    index: usize,
+    url: &str,
+    config: &SoakConfig,
+    asset: String,
+) -> Result<Soaker, ReliabilityError> {
+    let uid = BASE_UID + index as u64;
+    let policy = ReconnectPolicy::default()
+        .with_initial_delay(Duration::from_millis(50))
+        .with_max_delay(Duration::from_secs(1))
+        .with_jitter(0.3);
+    let client = PocketOption::builder(Ssid::demo(format!("soak-session-{index}"), uid))
+        .with_url(url)
+        .only_given_urls()
+        .with_reconnect_policy(policy)
+        .with_timeouts(config.timeouts())
+        .connect()
+        .await
+        .map_err(|e| ReliabilityError::ClientSetup {
+            client: index,
+            reason: e.to_string(),
+        })?;
+    Ok(Soaker {
+        index,
+        client,
+        asset,
+    })
+}
+
+/// Runs a soak (see the module docs) and reports. Errors only when the run cannot be set
+/// up; a run whose clients misbehave returns a report with failures.
+pub async fn run(config: SoakConfig) -> Result<SoakReport, ReliabilityError> {
+    config.check()?;
+    count_panics();
+    let panics_before = PANICS.load(Ordering::Relaxed);
+    let config = Arc::new(config);
+    let started = Instant::now();
+
+    let sim = Simulator::builder()
+        .seed(config.seed)
+        .tick_interval(config.tick_interval)
+        .time_scale(config.time_scale)
+        .start()
+        .await?;
+    let proxy = Arc::new(FaultProxy::start(sim.addr()).await?);
+    let url = proxy.ws_url(&sim.url());
+    let expiry_secs = config.expiry.as_secs() as u32;
+    let assets: Vec<String> = sim
+        .assets()
+        .into_iter()
+        .filter(|a| a.active && a.otc && a.expiries.contains(&expiry_secs))
+        .map(|a| a.symbol)
+        .collect();
+    if assets.is_empty() {
+        return Err(ReliabilityError::Usage(format!(
+            "no simulator asset allows an expiry of {expiry_secs} s"
+        )));
+    }
+
+    let mut soakers = Vec::with_capacity(config.clients);
+    for index in 0..config.clients {
+        let asset = assets[index % assets.len()].clone();
+        soakers.push(Arc::new(connect_client(index, &url, &config, asset).await?));
+    }
+
+    let timeouts = config.timeouts();
+    let limits = Arc::new(Limits {
+        trade: timeouts.request * 3 + HUNG_MARGIN,
+        result: config.expiry + timeouts.result_grace.max(timeouts.request) + HUNG_MARGIN,
+        subscribe: timeouts.request * 2 + HUNG_MARGIN,
+        expiry: config.expiry,
+    });
+    let tally = Arc::new(Tally::default());
+    lock(&tally.books).last_tick = vec![None; config.clients];
+
+    let (stop_trading, trading_stopped) = watch::channel(false);
+    let (stop_faults, faults_stopped) = watch::channel(false);
+    let (stop_all, all_stopped) = watch::channel(false);
+
+    let sampler = tokio::spawn(sample_memory(
+        started,
+        config.sample_interval,
+        all_stopped.clone(),
+    ));
+    let mut streams = Vec::new();
+    let mut lanes = Vec::new();
+    for soaker in &soakers {
+        streams.push(tokio::spawn(stream_ticks(
+            soaker.clone(),
+            tally.clone(),
+            limits.clone(),
+            all_stopped.clone(),
+        )));
+        for lane in 0..config.lanes {
+            lanes.push(tokio::spawn(trade_lane(
+                soaker.clone(),
+                lane,
+                config.seed,
+                tally.clone(),
+                limits.clone(),
+                trading_stopped.clone(),
+            )));
+        }
+    }
+    let chaos = tokio::spawn(inject_faults(proxy.clone(), config.clone(), faults_stopped));
+
+    tokio::time::sleep(config.duration).await;
+
+    // Settle: no more faults, no new trades; let the lanes finish their last trade.
+    let _ = stop_faults.send(true);
+    let (faults, last_fault) = chaos.await.unwrap_or_default();
+    let _ = stop_trading.send(true);
+    let lanes_done = tokio::time::timeout(limits.trade + limits.result, async {
+        for lane in lanes.drain(..) {
+            let _ = lane.await;
+        }
+    })
+    .await;
+    if lanes_done.is_err() {
+        tally.hung("lane");
+        for lane in &lanes {
+            lane.abort();
+        }
+    }
+
+    // Every client streams again after the last fault (no subscription was lost).
+    let settle = Duration::from_secs(10);
+    let since = last_fault.unwrap_or(started);
+    let streaming = |tally: &Tally| {
+        lock(&tally.books)
+            .last_tick
+            .iter()
+            .filter(|t| t.is_some_and(|t| t > since))
+            .count()
+    };
+    let deadline = Instant::now() + settle;
+    while streaming(&tally) < config.clients && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let clients_streaming = streaming(&tally);
+
+    // Every deal of ours settles on the platform.
+    let uids: HashSet<u64> = (0..config.clients).map(|i| BASE_UID + i as u64).collect();
+    let settle_deals = config.expiry.div_f64(config.time_scale) + settle;
+    let deadline = Instant::now() + settle_deals;
+    while sim.open_deals().iter().any(|d| uids.contains(&d.uid)) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let books = reconcile(&sim, &soakers, &tally, &uids, settle).await;
+
+    let _ = stop_all.send(true);
+    for stream in streams {
+        let _ = stream.await;
+    }
+    let rss = sampler.await.unwrap_or_default();
+
+    let mut reconnects = 0;
+    let mut connect_failures = 0;
+    let mut disconnects: BTreeMap<String, u64> = BTreeMap::new();
+    let mut module_failures = 0;
+    for soaker in &soakers {
+        let stats = soaker.client.statistics();
+        reconnects += stats.reconnects;
+        connect_failures += stats.connect_failures;
+        for (reason, count) in stats.disconnects {
+            *disconnects.entry(reason.to_owned()).or_default() += count;
+        }
+        module_failures += soaker
+            .client
+            .client()
+            .module_health()
+            .iter()
+            .map(|m| u64::from(m.failures))
+            .sum::<u64>();
+    }
+    let mut clean_shutdowns = 0;
+    for soaker in &soakers {
+        match bounded(HUNG_MARGIN * 2, soaker.client.shutdown()).await {
+            Some(Ok(())) => clean_shutdowns += 1,
+            Some(Err(error)) => tally.error("shutdown", &error),
+            None => tally.hung("shutdown"),
+        }
+    }
+    let proxy_stats = proxy.stats();
+    drop(soakers);
+    if let Ok(proxy) = Arc::try_unwrap(proxy) {
+        proxy.shutdown().await;
+    }
+    let _ = sim.shutdown().await;
+
+    let orders = *lock(&tally.orders);
+    let errors = std::mem::take(&mut lock(&tally.books).errors);
+    Ok(SoakReport {
+        config: (*config).clone(),
+        elapsed: started.elapsed(),
+        rss,
+        faults,
+        proxy: proxy_stats,
+        reconnects,
+        connect_failures,
+        disconnects,
+        ticks: tally.ticks.load(Ordering::Relaxed),
+        clients_streaming_after_faults: clients_streaming,
+        orders,
+        unknown_that_opened: books.unknown_that_opened,
+        trades_placed: books.placed,
+        results_received: books.received,
+        duplicates: books.duplicates,
+        phantom_results: books.phantom,
+        missing_results: books.missing,
+        hung_calls: tally.hung.load(Ordering::Relaxed),
+        panics: PANICS.load(Ordering::Relaxed) - panics_before,
+        module_failures,
+        clean_shutdowns,
+        errors,
+    })
+}
+
+/// The settled books.
+struct Settled {
+    placed: u64,
+    received: u64,
+    duplicates: u64,
+    phantom: u64,
+    unknown_that_opened: u64,
+    missing: Vec<String>,
+}
+
+/// Settles the clients' books against the simulator's (see the module docs). Results that
+/// did not come through `result()` are looked up in the owning client's deal book, waiting
+/// up to `patience` for the platform's closed-deal lists.
+async fn reconcile(
+    sim: &SimulatorHandle,
+    soakers: &[Arc<Soaker>],
+    tally: &Tally,
+    uids: &HashSet<u64>,
+    patience: Duration,
+) -> Settled {
+    let deals: Vec<pocketoption_sim::Deal> = sim
+        .closed_deals()
+        .into_iter()
+        .chain(sim.open_deals())
+        .filter(|d| uids.contains(&d.uid))
+        .collect();
+    let owner = |uid: u64| (uid - BASE_UID) as usize;
+    let mut per_request: HashMap<String, u64> = HashMap::new();
+    for deal in &deals {
+        if let Some(request) = request_id_of(deal) {
+            *per_request.entry(request).or_default() += 1;
+        }
+    }
+    let executed_twice: u64 = per_request.values().map(|n| n.saturating_sub(1)).sum();
+
+    let (mut results, confirmed_twice, unknown) = {
+        let books = lock(&tally.books);
+        (
+            books.results.clone(),
+            books.confirmed_twice,
+            books.unknown.clone(),
+        )
+    };
+    let unknown_requests: HashSet<&str> = unknown.iter().map(|(_, r)| r.as_str()).collect();
+    let unknown_that_opened = deals
+        .iter()
+        .filter(|d| request_id_of(d).is_some_and(|r| unknown_requests.contains(r.as_str())))
+        .count() as u64;
+
+    // Look up every placed deal without a result in its client's book.
+    let deadline = Instant::now() + patience;
+    loop {
+        for deal in &deals {
+            if results.contains(&deal.id) {
+                continue;
+            }
+            let client = &soakers[owner(deal.uid)].client;
+            if client.deals().book().closed(&deal.id).is_some() {
+                results.insert(deal.id.clone());
+            }
+        }
+        let missing = deals.iter().filter(|d| !results.contains(&d.id)).count();
+        if missing == 0 || Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let placed_ids: HashSet<&str> = deals.iter().map(|d| d.id.as_str()).collect();
+    let received = results
+        .iter()
+        .filter(|id| placed_ids.contains(id.as_str()))
+        .count() as u64;
+    let phantom = results.len() as u64 - received;
+    let mut missing: Vec<String> = deals
+        .iter()
+        .filter(|d| !results.contains(&d.id))
+        .map(|d| format!("{} (client {}, {:?})", d.id, owner(d.uid), d.outcome))
+        .collect();
+    missing.sort();
+    Settled {
+        placed: deals.len() as u64,
+        received,
+        duplicates: executed_twice + confirmed_twice,
+        phantom,
+        unknown_that_opened,
+        missing,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_kinds_are_short_and_stable() {
+        let lost = Error::Core(CoreError::ConnectionLost);
+        assert_eq!(error_kind(&lost), "connection lost");
+        let unknown = Error::OrderOutcomeUnknown {
+            request_id: "17".into(),
+            asset: "EURUSD_otc".into(),
+            amount: Decimal::ONE,
+        };
+        assert_eq!(error_kind(&unknown), "order outcome unknown");
+        let closed = Error::AssetClosed { asset: "X".into() };
+        assert_eq!(error_kind(&closed), "AssetClosed");
+    }
+
+    #[test]
+    fn the_schedule_is_deterministic_and_within_its_range() {
+        let (low, high) = (Duration::from_millis(400), Duration::from_millis(1500));
+        let mut a = Rng(7);
+        let mut b = Rng(7);
+        for _ in 0..1000 {
+            let pause = a.between(low, high);
+            assert_eq!(pause, b.between(low, high));
+            assert!(pause >= low && pause <= high, "{pause:?}");
+        }
+    }
+
+    #[test]
+    fn nonsense_configurations_are_refused() {
+        let mut config = SoakConfig::smoke(Duration::from_secs(1));
+        assert!(config.check().is_ok());
+        config.clients = 0;
+        assert!(matches!(config.check(), Err(ReliabilityError::Usage(_))));
+    }
+}

@@ -1,0 +1,252 @@
+//! Helpers shared by the integration suites: bounded waits, a fast simulator, clients
+//! wired through a [`FaultProxy`], and checks that recur in every scenario.
+
+#![allow(dead_code)] // each test binary uses its own subset
+
+pub mod tls;
+
+use std::future::Future;
+use std::time::Duration;
+
+use binary_options_tools::{
+    Candle, PocketOption, PocketOptionBuilder, Ssid, SubscriptionStream, Timeouts,
+};
+use core_pre::{ConnectionState, ReconnectPolicy};
+use futures::StreamExt;
+use pocketoption_sim::{Simulator, SimulatorBuilder, SimulatorHandle};
+use reliability::FaultProxy;
+use tokio::sync::watch;
+
+/// Every wait in the suites is bounded by this.
+pub const WAIT: Duration = Duration::from_secs(15);
+/// The asset most scenarios stream and trade.
+pub const ASSET: &str = "EURUSD_otc";
+/// The account the PocketOption scenarios trade on.
+pub const UID: u64 = 77_001;
+
+/// Awaits `future`, failing the test if it takes longer than [`WAIT`].
+pub async fn within<F: Future>(what: &str, future: F) -> F::Output {
+    tokio::time::timeout(WAIT, future)
+        .await
+        .unwrap_or_else(|_| panic!("timed out after {WAIT:?} waiting for {what}"))
+}
+
+/// Polls `condition` every 10 ms until it holds, failing the test after [`WAIT`]. For
+/// state that offers nothing to await (the simulator's books, counters).
+pub async fn until(what: &str, mut condition: impl FnMut() -> bool) {
+    within(what, async {
+        while !condition() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+}
+
+/// A simulator with fast ticks (20 ms) and fast deals (20× time scale: a 5 s deal closes
+/// after 250 ms).
+pub fn fast_sim() -> SimulatorBuilder {
+    Simulator::builder()
+        .seed(17)
+        .tick_interval(Duration::from_millis(20))
+        .time_scale(20.0)
+}
+
+/// Short reconnect delays, so scenarios with several reconnects stay fast.
+pub fn quick_reconnects() -> ReconnectPolicy {
+    ReconnectPolicy::default()
+        .with_initial_delay(Duration::from_millis(20))
+        .with_max_delay(Duration::from_millis(200))
+}
+
+/// A PocketOption client for `url` with short timeouts.
+pub fn po_builder(url: &str, session: &str) -> PocketOptionBuilder {
+    PocketOption::builder(Ssid::demo(session, UID))
+        .with_url(url)
+        .only_given_urls()
+        .with_reconnect_policy(quick_reconnects())
+        .with_timeouts(Timeouts {
+            connect: Duration::from_secs(10),
+            attempt: Duration::from_secs(2),
+            handshake: Duration::from_secs(2),
+            request: Duration::from_secs(2),
+            result_grace: Duration::from_secs(5),
+        })
+}
+
+/// A simulator, a proxy in front of it, and a PocketOption client connected through it.
+pub struct PoRig {
+    pub sim: SimulatorHandle,
+    pub proxy: FaultProxy,
+    pub client: PocketOption,
+}
+
+impl PoRig {
+    pub async fn start() -> PoRig {
+        Self::with(fast_sim(), |builder| builder).await
+    }
+
+    pub async fn with(
+        sim: SimulatorBuilder,
+        configure: impl FnOnce(PocketOptionBuilder) -> PocketOptionBuilder,
+    ) -> PoRig {
+        let sim = sim.start().await.expect("the simulator starts");
+        let proxy = FaultProxy::start(sim.addr())
+            .await
+            .expect("the proxy starts");
+        let builder = configure(po_builder(&proxy.ws_url(&sim.url()), "fault-session"));
+        let client = within("the first connection", builder.connect())
+            .await
+            .expect("the client connects");
+        PoRig { sim, proxy, client }
+    }
+
+    /// Waits until the client has reconnected `n` times in all and is connected.
+    pub async fn reconnected(&self, n: u64) {
+        let client = &self.client;
+        until(&format!("reconnect #{n}"), || {
+            client.statistics().reconnects >= n && client.is_connected()
+        })
+        .await;
+    }
+
+    /// Shuts the client down and checks that it let go of everything: `shutdown` is Ok,
+    /// the state is `Closed`, `streams` end, no module failed, the server sees no
+    /// connection left.
+    pub async fn shut_down_cleanly(self, streams: Vec<SubscriptionStream>) {
+        let PoRig { sim, proxy, client } = self;
+        let health = client.client().module_health();
+        assert!(
+            health.iter().all(|m| m.failures == 0),
+            "no module failed or panicked: {health:?}"
+        );
+        within("shutdown", client.shutdown())
+            .await
+            .expect("shutdown succeeds");
+        assert_eq!(client.state(), ConnectionState::Closed);
+        for mut stream in streams {
+            within("the stream to end", async {
+                while stream.next().await.is_some() {}
+            })
+            .await;
+        }
+        sim.wait_for_connections(0, WAIT)
+            .await
+            .expect("the client's connection is gone");
+        proxy.shutdown().await;
+        sim.shutdown().await.expect("the simulator stops");
+    }
+}
+
+/// The next candle of `stream`.
+pub async fn next_candle(stream: &mut SubscriptionStream) -> Candle {
+    within("a candle", stream.next())
+        .await
+        .expect("the stream does not end")
+}
+
+/// Reads `stream` until `n` ticks stamped after `since` (server time) arrived; returns how
+/// many older, buffered ticks were skipped on the way.
+pub async fn fresh_ticks(stream: &mut SubscriptionStream, since: f64, n: usize) -> usize {
+    let mut fresh = 0;
+    let mut stale = 0;
+    while fresh < n {
+        if next_candle(stream).await.time > since {
+            fresh += 1;
+        } else {
+            stale += 1;
+        }
+    }
+    stale
+}
+
+/// Records every connection state a client passes through, from now on.
+pub struct StateLog {
+    states: watch::Receiver<Vec<ConnectionState>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl StateLog {
+    pub fn start(mut rx: watch::Receiver<ConnectionState>) -> StateLog {
+        let (tx, states) = watch::channel(Vec::new());
+        let task = tokio::spawn(async move {
+            while rx.changed().await.is_ok() {
+                let state = rx.borrow_and_update().clone();
+                tx.send_modify(|log| log.push(state));
+            }
+        });
+        StateLog { states, task }
+    }
+
+    /// Waits until the log satisfies `done`; returns the log.
+    pub async fn wait(
+        &mut self,
+        what: &str,
+        done: impl Fn(&[ConnectionState]) -> bool,
+    ) -> Vec<ConnectionState> {
+        within(what, self.states.wait_for(|log| done(log)))
+            .await
+            .expect("the recorder runs")
+            .clone()
+    }
+}
+
+impl Drop for StateLog {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The `(attempt, delay)` of every `Reconnecting` state in `log`.
+pub fn reconnect_delays(log: &[ConnectionState]) -> Vec<(u32, Duration)> {
+    log.iter()
+        .filter_map(|state| match state {
+            ConnectionState::Reconnecting { attempt, delay } => Some((*attempt, *delay)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Checks that observed reconnect delays follow an exponential backoff from `initial`,
+/// doubling, capped at `cap`, shortened by jitter of at most `jitter`; that they grew
+/// and reached the cap; and that jitter actually varied them.
+pub fn assert_backoff(delays: &[(u32, Duration)], initial: Duration, cap: Duration, jitter: f64) {
+    assert!(
+        delays.len() >= 4,
+        "several retries were observed: {delays:?}"
+    );
+    assert!(
+        delays.windows(2).all(|w| w[0].0 < w[1].0),
+        "attempt numbers increase: {delays:?}"
+    );
+    for &(attempt, delay) in delays {
+        let base = (initial.as_secs_f64() * 2f64.powi(attempt as i32 - 1)).min(cap.as_secs_f64());
+        let shortest = base * (1.0 - jitter) - 1e-6;
+        let secs = delay.as_secs_f64();
+        assert!(
+            secs <= base + 1e-6 && secs >= shortest,
+            "attempt {attempt}: {delay:?} is outside [{shortest:.4} s, {base:.4} s]"
+        );
+        assert!(
+            delay <= cap,
+            "attempt {attempt}: {delay:?} exceeds the cap {cap:?}"
+        );
+    }
+    let first = delays[0].1;
+    let last = delays[delays.len() - 1];
+    assert!(
+        last.1 > first,
+        "delays grow: first {first:?}, last {:?}",
+        last.1
+    );
+    let capped_base =
+        |attempt: u32| initial.as_secs_f64() * 2f64.powi(attempt as i32 - 1) >= cap.as_secs_f64();
+    assert!(
+        delays.iter().any(|&(attempt, _)| capped_base(attempt)),
+        "the backoff reached its cap: {delays:?}"
+    );
+    let unjittered = delays.iter().all(|&(attempt, delay)| {
+        let base = (initial.as_secs_f64() * 2f64.powi(attempt as i32 - 1)).min(cap.as_secs_f64());
+        (delay.as_secs_f64() - base).abs() < 1e-6
+    });
+    assert!(!unjittered, "jitter varied the delays: {delays:?}");
+}
