@@ -307,3 +307,66 @@ impl fmt::Display for SoakReport {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(placed: u64, received: u64) -> SoakReport {
+        SoakReport {
+            config: SoakConfig::smoke(Duration::from_secs(1)),
+            elapsed: Duration::from_secs(2),
+            rss: vec![RssSample {
+                at: Duration::ZERO,
+                kib: 2048,
+            }],
+            faults: FaultCounts::default(),
+            proxy: ProxyStats::default(),
+            reconnects: 3,
+            connect_failures: 0,
+            disconnects: BTreeMap::new(),
+            ticks: 10,
+            clients_streaming_after_faults: 4,
+            orders: OrderCounts::default(),
+            unknown_that_opened: 0,
+            trades_placed: placed,
+            results_received: received,
+            duplicates: 0,
+            phantom_results: 0,
+            missing_results: Vec::new(),
+            hung_calls: 0,
+            panics: 0,
+            module_failures: 0,
+            clean_shutdowns: 4,
+            errors: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_run_passes_only_when_every_placed_trade_got_its_result() {
+        assert!(report(10, 10).passed());
+        assert!(report(10, 10).to_string().contains("verdict: PASS"));
+        let lost = report(10, 9);
+        assert!(!lost.passed());
+        assert!(lost.to_string().contains("verdict: FAIL"));
+        assert!(
+            !report(0, 0).passed(),
+            "a run without trades proves nothing"
+        );
+    }
+
+    #[test]
+    fn hung_calls_panics_duplicates_and_lost_streams_fail_the_run() {
+        let mut hung = report(5, 5);
+        hung.hung_calls = 1;
+        let mut panicked = report(5, 5);
+        panicked.panics = 1;
+        let mut duplicated = report(5, 5);
+        duplicated.duplicates = 1;
+        let mut lost_stream = report(5, 5);
+        lost_stream.clients_streaming_after_faults = 3;
+        for failed in [hung, panicked, duplicated, lost_stream] {
+            assert_eq!(failed.failures().len(), 1, "{:?}", failed.failures());
+        }
+    }
+}
