@@ -3,9 +3,10 @@
 //!
 //! Each client streams one asset and runs a few trading lanes; a lane places a trade,
 //! waits for its result, and starts over. Meanwhile a chaos task picks, at random
-//! intervals, one of: reset every connection, reset one connection, or refuse new
-//! connections for a moment and reset every connection (an outage). Memory (RSS) is
-//! sampled throughout.
+//! intervals, one of: reset every connection, reset one connection, refuse new
+//! connections for a moment and reset every connection (an outage), or stop forwarding
+//! for up to a second and a half with the sockets open (a stall). Memory (RSS) is sampled
+//! throughout.
 //!
 //! At the end the books are settled against the simulator's, the ground truth:
 //! * **trades placed** are the deals the platform opened for the soak's accounts;
@@ -60,6 +61,8 @@ pub struct SoakConfig {
     pub fault_interval: (Duration, Duration),
     /// How long an outage refuses new connections.
     pub outage: Duration,
+    /// The longest stall (forwarding stopped, sockets open); stalls last half to all of it.
+    pub stall: Duration,
     /// How often RSS is sampled.
     pub sample_interval: Duration,
     /// The simulator's tick interval.
@@ -80,6 +83,7 @@ impl SoakConfig {
             seed: 7,
             fault_interval: (Duration::from_millis(500), Duration::from_secs(3)),
             outage: Duration::from_millis(300),
+            stall: Duration::from_millis(1500),
             sample_interval: (duration / 60).max(Duration::from_secs(1)),
             tick_interval: Duration::from_millis(100),
             time_scale: 10.0,
@@ -373,11 +377,11 @@ async fn inject_faults(
             _ = stop.changed() => return (counts, last),
         }
         match rng.below(100) {
-            0..60 => {
+            0..45 => {
                 counts.connections_reset += proxy.cut_all() as u64;
                 counts.cut_all += 1;
             }
-            60..85 => {
+            45..70 => {
                 let open = proxy.connections();
                 if !open.is_empty() {
                     let pick = open[rng.below(open.len() as u64) as usize];
@@ -385,10 +389,24 @@ async fn inject_faults(
                 }
                 counts.cut_one += 1;
             }
-            _ => {
+            70..85 => {
                 proxy.refuse_for(config.outage);
                 counts.connections_reset += proxy.cut_all() as u64;
                 counts.outages += 1;
+            }
+            _ => {
+                // Nothing moves for a moment, sockets open: calls wait or time out.
+                proxy.set_stalled(true);
+                counts.stalls += 1;
+                let stall = rng.between(config.stall / 2, config.stall);
+                let stopped = tokio::select! {
+                    _ = tokio::time::sleep(stall) => false,
+                    _ = stop.changed() => true,
+                };
+                proxy.set_stalled(false);
+                if stopped {
+                    return (counts, Some(Instant::now()));
+                }
             }
         }
         last = Some(Instant::now());

@@ -27,6 +27,8 @@ pub struct FaultCounts {
     pub cut_one: u64,
     /// Outages: new connections refused for a moment, and every connection reset.
     pub outages: u64,
+    /// Stalls: nothing forwarded for a moment, sockets kept open.
+    pub stalls: u64,
     /// Connections reset, in all.
     pub connections_reset: u64,
 }
@@ -171,6 +173,7 @@ impl SoakReport {
                 "cut_all": self.faults.cut_all,
                 "cut_one": self.faults.cut_one,
                 "outages": self.faults.outages,
+                "stalls": self.faults.stalls,
                 "connections_reset": self.faults.connections_reset,
             },
             "reconnects": self.reconnects,
@@ -248,8 +251,8 @@ impl fmt::Display for SoakReport {
         let faults = &self.faults;
         writeln!(
             f,
-            "\nfaults: {} × reset all, {} × reset one, {} × outage ({} connections reset)",
-            faults.cut_all, faults.cut_one, faults.outages, faults.connections_reset
+            "\nfaults: {} × reset all, {} × reset one, {} × outage, {} × stall ({} connections reset)",
+            faults.cut_all, faults.cut_one, faults.outages, faults.stalls, faults.connections_reset
         )?;
         writeln!(
             f,
