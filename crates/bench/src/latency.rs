@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use binary_options_tools::Matcher;
+use binary_options_tools::{Matcher, PocketOption, RawHandle};
 use futures::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite;
 
@@ -64,17 +64,26 @@ fn summary(mut samples: Vec<Duration>) -> Result<LatencySummary, BenchError> {
     })
 }
 
-/// The baseline: `warmup + rounds` sequential send + receive with bare tokio-tungstenite.
-pub async fn bare_round_trips(
-    url: &str,
-    warmup: usize,
-    rounds: usize,
-) -> Result<LatencySummary, BenchError> {
-    let mut ws = bare_connect(url).await?;
-    let mut samples = Vec::with_capacity(rounds);
-    for i in 0..warmup + rounds {
+/// The baseline: a bare tokio-tungstenite connection doing send + receive.
+pub struct BareRoundTrips {
+    ws: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+}
+
+impl BareRoundTrips {
+    /// Connects to the bench server at `url`.
+    pub async fn connect(url: &str) -> Result<Self, BenchError> {
+        Ok(BareRoundTrips {
+            ws: bare_connect(url).await?,
+        })
+    }
+
+    /// One round trip: sends ping `i`, reads until the pong.
+    pub async fn round_trip(&mut self, i: usize) -> Result<Duration, BenchError> {
         let started = Instant::now();
-        ws.send(tungstenite::Message::text(ping(i))).await?;
+        self.ws.send(tungstenite::Message::text(ping(i))).await?;
+        let ws = &mut self.ws;
         within("a bare round trip", ROUND_TRIP_LIMIT, async {
             loop {
                 match ws.next().await {
@@ -90,46 +99,87 @@ pub async fn bare_round_trips(
             }
         })
         .await??;
-        if i >= warmup {
-            samples.push(started.elapsed());
-        }
+        Ok(started.elapsed())
     }
-    let _ = ws.close(None).await;
-    summary(samples)
+
+    /// Closes the connection.
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+    }
 }
 
-/// Ours: `warmup + rounds` sequential `send_and_wait` through the PocketOption client's raw
-/// module handle, each waiting for the matching `benchPong` event.
-pub async fn raw_round_trips(
-    url: &str,
+/// Ours: the PocketOption client's raw module handle, `send_and_wait`.
+pub struct RawRoundTrips {
+    client: PocketOption,
+    raw: RawHandle,
+}
+
+impl RawRoundTrips {
+    /// Connects a PocketOption client to the bench server at `url` (its Socket.IO URL).
+    pub async fn connect(url: &str) -> Result<Self, BenchError> {
+        let client = within(
+            "the PocketOption client to connect",
+            CONNECT_WAIT,
+            pocketoption_builder(url).connect(),
+        )
+        .await??;
+        let raw = client.raw().clone();
+        Ok(RawRoundTrips { client, raw })
+    }
+
+    /// One round trip: `send_and_wait` of ping `i` for the `benchPong` event.
+    pub async fn round_trip(&mut self, i: usize) -> Result<Duration, BenchError> {
+        let started = Instant::now();
+        self.raw
+            .send_and_wait(ping(i), Matcher::event("benchPong"), ROUND_TRIP_LIMIT)
+            .await?;
+        Ok(started.elapsed())
+    }
+
+    /// Shuts the client down.
+    pub async fn close(self) -> Result<(), BenchError> {
+        Ok(self.client.shutdown().await?)
+    }
+}
+
+/// Round trips of both kinds, interleaved in blocks of `block` so that noise from the rest
+/// of the machine falls on both alike: `warmup` unmeasured ones each, then `rounds` each.
+/// Returns (ours, bare).
+pub async fn interleaved_round_trips(
+    bare_url: &str,
+    raw_url: &str,
     warmup: usize,
     rounds: usize,
-) -> Result<LatencySummary, BenchError> {
-    let client = within(
-        "the PocketOption client to connect",
-        CONNECT_WAIT,
-        pocketoption_builder(url).connect(),
-    )
-    .await??;
-    let raw = client.raw().clone();
-    let mut samples = Vec::with_capacity(rounds);
-    let mut outcome = Ok(());
-    for i in 0..warmup + rounds {
-        let started = Instant::now();
-        if let Err(e) = raw
-            .send_and_wait(ping(i), Matcher::event("benchPong"), ROUND_TRIP_LIMIT)
-            .await
-        {
-            outcome = Err(BenchError::from(e));
-            break;
+    block: usize,
+) -> Result<(LatencySummary, LatencySummary), BenchError> {
+    let mut bare = BareRoundTrips::connect(bare_url).await?;
+    let mut raw = RawRoundTrips::connect(raw_url).await?;
+    let (mut bare_samples, mut raw_samples) =
+        (Vec::with_capacity(rounds), Vec::with_capacity(rounds));
+    let outcome = async {
+        for i in 0..warmup {
+            bare.round_trip(i).await?;
+            raw.round_trip(i).await?;
         }
-        if i >= warmup {
-            samples.push(started.elapsed());
+        let block = block.max(1);
+        let mut done = 0;
+        while done < rounds {
+            let n = block.min(rounds - done);
+            for i in done..done + n {
+                bare_samples.push(bare.round_trip(warmup + i).await?);
+            }
+            for i in done..done + n {
+                raw_samples.push(raw.round_trip(warmup + i).await?);
+            }
+            done += n;
         }
+        Ok::<(), BenchError>(())
     }
-    client.shutdown().await?;
+    .await;
+    bare.close().await;
+    raw.close().await?;
     outcome?;
-    summary(samples)
+    Ok((summary(raw_samples)?, summary(bare_samples)?))
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@
 //!   discarding the same flood.
 //! * Idle connections: many PocketOption clients connected to the simulator in one
 //!   process, doing nothing. Baseline: as many bare tokio-tungstenite connections, each
-//!   with a task waiting on its next frame.
+//!   with a task waiting on its next frame; in between, plain core-pre clients (the
+//!   framework without the PocketOption modules).
 //!
 //! Each figure is taken in a fresh child process (see the suite's `--child`), so the peak
 //! (`VmHWM`) and the allocator's state belong to that figure alone; the servers run in the
@@ -227,6 +228,34 @@ async fn connect_pocketoption(url: &str) -> Result<binary_options_tools::PocketO
         pocketoption_builder(url).connect(),
     )
     .await??)
+}
+
+/// Framework overhead alone: `count` plain core-pre clients (client_ws transport, no
+/// modules) connected to the same simulator, idle.
+pub async fn idle_core(url: &str, count: usize) -> Result<Growth, BenchError> {
+    let open = || async move {
+        let (client, runner) = ClientBuilder::new(WsConnector::new(WsConfig::new(url))).build();
+        let runner = runner.spawn();
+        client.wait_connected(CONNECT_WAIT).await?;
+        Ok::<_, BenchError>((client, runner))
+    };
+    let warm = open().await?;
+    tokio::time::sleep(IDLE_SETTLE).await;
+    let before = rss()?;
+    let mut clients = Vec::with_capacity(count);
+    while clients.len() < count {
+        let batch = CONNECT_BATCH.min(count - clients.len());
+        for client in futures::future::join_all((0..batch).map(|_| open())).await {
+            clients.push(client?);
+        }
+    }
+    tokio::time::sleep(IDLE_SETTLE).await;
+    let growth = Growth::measure_from(before, count as u64)?;
+    for (client, runner) in clients.into_iter().chain(std::iter::once(warm)) {
+        let _ = client.shutdown().await;
+        let _ = within("an idle client's runner to stop", CONNECT_WAIT, runner).await;
+    }
+    Ok(growth)
 }
 
 /// The baseline: `count` bare tokio-tungstenite connections to the same simulator, each

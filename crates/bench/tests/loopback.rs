@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bench::latency::{bare_round_trips, raw_round_trips};
-use bench::memory::{idle_bare, idle_pocketoption, stalled_module};
+use bench::latency::interleaved_round_trips;
+use bench::memory::{idle_bare, idle_core, idle_pocketoption, stalled_module};
 use bench::reconnect::reconnect_delays;
 use bench::throughput::{InboxUse, bare_flood, routed_flood};
 use bench::ticks::{bare_pairs, pocketoption_ticks};
@@ -77,13 +77,14 @@ async fn the_pocketoption_client_authenticates_against_the_bench_server_and_gets
 #[tokio::test]
 async fn round_trips_are_answered_for_the_bare_client_and_the_raw_module_handle() {
     let server = pocketoption_server(1).await;
-    let bare = bare_round_trips(&server.url(), 5, 50).await.unwrap();
-    assert_eq!(bare.samples, 50);
-    assert!(bare.p50 <= bare.p99 && bare.p99 <= bare.max);
-    let raw = raw_round_trips(&server.socketio_url(), 5, 50)
+    let (raw, bare) = interleaved_round_trips(&server.url(), &server.socketio_url(), 5, 50, 20)
         .await
         .unwrap();
-    assert_eq!(raw.samples, 50);
+    assert_eq!(
+        (raw.samples, bare.samples),
+        (50, 50),
+        "blocks of 20, 20 and 10 each"
+    );
 }
 
 #[tokio::test]
@@ -95,10 +96,12 @@ async fn a_stalled_module_has_every_frame_routed_or_dropped_and_the_memory_read(
 }
 
 #[tokio::test]
-async fn idle_clients_of_both_kinds_connect_to_the_simulator_and_are_counted() {
+async fn idle_clients_of_every_kind_connect_to_the_simulator_and_are_counted() {
     let sim = Simulator::builder().seed(3).start().await.unwrap();
     let ours = idle_pocketoption(&sim.url(), 3).await.unwrap();
     assert_eq!(ours.units, 3);
+    let core = idle_core(&sim.url(), 2).await.unwrap();
+    assert_eq!(core.units, 2);
     let bare = idle_bare(&sim.url(), 3).await.unwrap();
     assert_eq!(bare.units, 3);
     sim.shutdown().await.unwrap();

@@ -8,7 +8,8 @@
 //! ```
 //!
 //! Options: `--quick`, `--smoke`, `--out PATH` (default `<target>/bench/report.json`, or
-//! `smoke.json` for the smoke run). `cargo bench` passes `--bench`; without it (as under
+//! `smoke.json` for the smoke run), `--only GROUP,…` (throughput, ticks, rtt, memory,
+//! reconnect: for profiling; the report then lacks the other figures). `cargo bench` passes `--bench`; without it (as under
 //! `cargo test`) the suite runs its smoke configuration, like criterion's test mode, so it
 //! keeps compiling and running in CI at the cost of a few seconds.
 //!
@@ -23,13 +24,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bench::latency::{LatencySummary, bare_round_trips, raw_round_trips};
+use bench::latency::{LatencySummary, interleaved_round_trips};
 use bench::memory::{self, Growth};
 use bench::report::{self, Figure};
 use bench::throughput::{InboxUse, bare_flood, routed_flood};
 use bench::ticks::{bare_pairs, pocketoption_ticks};
 use bench::{BenchError, BenchServer, Blast, ServerConfig, ServerThread, Throughput};
-use pocketoption_sim::Simulator;
+use pocketoption_sim::{Simulator, SimulatorHandle};
 
 /// How big each measurement is.
 #[derive(Debug, Clone, Copy)]
@@ -94,18 +95,35 @@ struct Args {
     sizes: Sizes,
     smoke: bool,
     out: Option<PathBuf>,
+    only: Option<Vec<String>>,
     child: Option<Vec<String>>,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
-    let (mut bench, mut quick, mut smoke, mut out, mut child) = (false, false, false, None, None);
+    let (mut bench, mut quick, mut smoke) = (false, false, false);
+    let (mut out, mut only, mut child) = (None, None, None);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--bench" => bench = true,
             "--quick" => quick = true,
             "--smoke" => smoke = true,
             "--out" => out = Some(PathBuf::from(args.next().ok_or("--out needs a path")?)),
+            "--only" => {
+                let groups: Vec<String> = args
+                    .next()
+                    .ok_or("--only needs a list of groups")?
+                    .split(',')
+                    .map(str::to_owned)
+                    .collect();
+                if let Some(bad) = groups.iter().find(|g| !GROUPS.contains(&g.as_str())) {
+                    return Err(format!(
+                        "unknown group `{bad}`; groups: {}",
+                        GROUPS.join(",")
+                    ));
+                }
+                only = Some(groups);
+            }
             "--child" => {
                 child = Some(args.by_ref().collect());
             }
@@ -125,6 +143,7 @@ fn parse_args() -> Result<Args, String> {
         sizes,
         smoke,
         out,
+        only,
         child,
     })
 }
@@ -211,6 +230,18 @@ fn kb(kib: f64) -> f64 {
     kib * 1024.0 / 1e3
 }
 
+/// The groups of figures, in the order they run (`--only` picks some, for profiling).
+const GROUPS: &[&str] = &["throughput", "ticks", "rtt", "memory", "reconnect"];
+
+/// The servers every group talks to, on their own thread.
+struct Servers {
+    flood: BenchServer,
+    po: BenchServer,
+    sim: SimulatorHandle,
+    // Last: dropping it stops the runtime the servers above run on.
+    _thread: ServerThread,
+}
+
 async fn suite(args: &Args) -> Result<(), BenchError> {
     let sizes = args.sizes;
     let out = args.out.clone().unwrap_or_else(|| {
@@ -226,7 +257,7 @@ async fn suite(args: &Args) -> Result<(), BenchError> {
         println!("warning: an unoptimized build; run through `cargo bench` for real figures");
     }
 
-    let servers = ServerThread::start("bench-server")?;
+    let thread = ServerThread::start("bench-server")?;
     let flood_config = ServerConfig {
         flood: Some(Arc::new(Blast::text_frames(sizes.frames as usize))),
         ..ServerConfig::default()
@@ -236,35 +267,79 @@ async fn suite(args: &Args) -> Result<(), BenchError> {
         pocketoption_open: true,
         ..ServerConfig::default()
     };
-    let flood = servers.run(BenchServer::start(flood_config)).await??;
-    let po = servers.run(BenchServer::start(po_config)).await??;
-    let sim = servers
-        .run(
-            Simulator::builder()
-                .seed(6)
-                .tick_interval(Duration::from_millis(5))
-                .start(),
-        )
-        .await??;
-    let mut figures = Vec::new();
+    let servers = Servers {
+        flood: thread.run(BenchServer::start(flood_config)).await??,
+        po: thread.run(BenchServer::start(po_config)).await??,
+        sim: thread
+            .run(
+                Simulator::builder()
+                    .seed(6)
+                    .tick_interval(Duration::from_millis(5))
+                    .start(),
+            )
+            .await??,
+        _thread: thread,
+    };
 
-    // 1. Inbound throughput: bare, routed (batched and one by one), ezsockets; interleaved.
+    let mut figures = Vec::new();
+    for group in GROUPS {
+        if args
+            .only
+            .as_ref()
+            .is_some_and(|only| !only.iter().any(|o| o == group))
+        {
+            continue;
+        }
+        eprintln!("== {group}");
+        let more = match *group {
+            "throughput" => throughput(&servers, sizes).await?,
+            "ticks" => ticks(&servers, sizes).await?,
+            "rtt" => round_trips(&servers, sizes).await?,
+            "memory" => memory_figures(&servers, sizes).await?,
+            _ => reconnect(&servers, sizes).await?,
+        };
+        for figure in &more {
+            eprintln!(
+                "   {}: {:.1} {} (baseline {:.1}, ratio {:.3})",
+                figure.name, figure.value, figure.unit, figure.baseline, figure.ratio
+            );
+        }
+        figures.extend(more);
+    }
+    let _ = servers.sim.shutdown().await;
+    drop(servers);
+
+    report::write(&out, &figures)?;
+    println!("\n{}", report::table(&figures));
+    println!("machine: {machine}");
+    println!("written: {}", out.display());
+    if args.smoke && args.only.is_none() {
+        let json = std::fs::read_to_string(&out)?;
+        let names = report::check(&json).map_err(|reason| BenchError::Measurement {
+            what: "the report",
+            reason,
+        })?;
+        println!("smoke: {} figures, report well formed", names.len());
+    }
+    Ok(())
+}
+
+/// 1. Inbound throughput: bare, routed (batched and one by one), ezsockets; interleaved.
+async fn throughput(servers: &Servers, sizes: Sizes) -> Result<Vec<Figure>, BenchError> {
+    let url = servers.flood.url();
     let (mut bare, mut routed, mut one_by_one, mut ez) = (vec![], vec![], vec![], vec![]);
     for rep in 0..sizes.reps {
-        eprintln!("throughput, round {} of {}", rep + 1, sizes.reps);
-        bare.push(bare_flood(&flood.url(), sizes.frames, FLOOD_LIMIT).await?);
-        routed
-            .push(routed_flood(&flood.url(), sizes.frames, InboxUse::Batched, FLOOD_LIMIT).await?);
-        one_by_one
-            .push(routed_flood(&flood.url(), sizes.frames, InboxUse::OneByOne, FLOOD_LIMIT).await?);
-        ez.push(ezsockets_client::ezsockets_flood(&flood.url(), sizes.frames, FLOOD_LIMIT).await?);
+        eprintln!("   round {} of {}", rep + 1, sizes.reps);
+        bare.push(bare_flood(&url, sizes.frames, FLOOD_LIMIT).await?);
+        routed.push(routed_flood(&url, sizes.frames, InboxUse::Batched, FLOOD_LIMIT).await?);
+        one_by_one.push(routed_flood(&url, sizes.frames, InboxUse::OneByOne, FLOOD_LIMIT).await?);
+        ez.push(ezsockets_client::ezsockets_flood(&url, sizes.frames, FLOOD_LIMIT).await?);
     }
     let bare = fps(&median_by(bare, fps));
     let routed = fps(&median_by(routed, fps));
     let one_by_one = fps(&median_by(one_by_one, fps));
     let ez = fps(&median_by(ez, fps));
-    let routed_ratio = routed / bare;
-    figures.push(
+    Ok(vec![
         Figure::new(
             "routed_throughput",
             routed,
@@ -272,9 +347,7 @@ async fn suite(args: &Args) -> Result<(), BenchError> {
             bare,
             "bare read loop",
         )
-        .with_target("≥ 0.6 × bare", routed_ratio >= 0.6),
-    );
-    figures.push(
+        .with_target("≥ 0.6 × bare", routed / bare >= 0.6),
         Figure::new(
             "routed_throughput_recv",
             one_by_one,
@@ -286,8 +359,6 @@ async fn suite(args: &Args) -> Result<(), BenchError> {
             "≥ 0.6 × bare (module uses recv, not recv_many)",
             one_by_one / bare >= 0.6,
         ),
-    );
-    figures.push(
         Figure::new(
             "ezsockets_throughput",
             ez,
@@ -302,20 +373,23 @@ async fn suite(args: &Args) -> Result<(), BenchError> {
             ),
             routed >= 2.0 * ez,
         ),
-    );
+    ])
+}
 
-    // 2. PocketOption ticks.
+/// 2. PocketOption ticks.
+async fn ticks(servers: &Servers, sizes: Sizes) -> Result<Vec<Figure>, BenchError> {
     let (mut pairs, mut ticks, mut dropped) = (vec![], vec![], 0u64);
     for rep in 0..sizes.reps {
-        eprintln!("ticks, round {} of {}", rep + 1, sizes.reps);
-        pairs.push(bare_pairs(&po.url(), sizes.ticks, FLOOD_LIMIT).await?);
-        let delivery = pocketoption_ticks(&po.socketio_url(), sizes.ticks, FLOOD_LIMIT).await?;
+        eprintln!("   round {} of {}", rep + 1, sizes.reps);
+        pairs.push(bare_pairs(&servers.po.url(), sizes.ticks, FLOOD_LIMIT).await?);
+        let delivery =
+            pocketoption_ticks(&servers.po.socketio_url(), sizes.ticks, FLOOD_LIMIT).await?;
         dropped += delivery.dropped;
         ticks.push(delivery.delivered);
     }
     let pairs = fps(&median_by(pairs, fps));
     let ticks = fps(&median_by(ticks, fps));
-    figures.push(
+    Ok(vec![
         Figure::new(
             "po_ticks_throughput",
             ticks,
@@ -324,23 +398,42 @@ async fn suite(args: &Args) -> Result<(), BenchError> {
             "bare pair loop",
         )
         .with_target(
-            format!("≥ 0.35 × bare, none dropped (dropped {dropped})"),
+            format!(
+                "≥ 0.35 × bare, none dropped (dropped {dropped} of {})",
+                sizes.ticks * sizes.reps as u64
+            ),
             ticks / pairs >= 0.35 && dropped == 0,
         ),
-    );
+    ])
+}
 
-    // 3. Round trips.
-    eprintln!("round trips");
-    let bare_rtt = bare_round_trips(&po.url(), sizes.warmup, sizes.rounds).await?;
-    let raw_rtt = raw_round_trips(&po.socketio_url(), sizes.warmup, sizes.rounds).await?;
-    figures.extend(rtt_figures(&raw_rtt, &bare_rtt));
+/// 3. Round trips, interleaved in blocks.
+async fn round_trips(servers: &Servers, sizes: Sizes) -> Result<Vec<Figure>, BenchError> {
+    let (ours, bare) = interleaved_round_trips(
+        &servers.po.url(),
+        &servers.po.socketio_url(),
+        sizes.warmup,
+        sizes.rounds,
+        1_000,
+    )
+    .await?;
+    Ok(rtt_figures(&ours, &bare))
+}
 
-    // 4. Memory, in child processes.
-    eprintln!("memory: stalled module");
-    let stalled = run_child("stalled", &flood.url(), sizes.frames).await?;
-    let discard = run_child("bare-discard", &flood.url(), sizes.frames).await?;
+/// 4. Memory, in child processes.
+async fn memory_figures(servers: &Servers, sizes: Sizes) -> Result<Vec<Figure>, BenchError> {
+    let flood = servers.flood.url();
+    let sim = servers.sim.url();
+    let stalled = run_child("stalled", &flood, sizes.frames).await?;
+    let discard = run_child("bare-discard", &flood, sizes.frames).await?;
     let growth = mb(stalled.peak_growth_kib() as f64);
-    figures.push(
+    let idle = run_child("idle-po", &sim, sizes.idle as u64).await?;
+    let idle_core = run_child("idle-core", &sim, sizes.idle as u64).await?;
+    let idle_bare = run_child("idle-bare", &sim, sizes.idle as u64).await?;
+    let per_client = kb(idle.per_unit_kib());
+    let bare_per = kb(idle_bare.per_unit_kib());
+    let bare_is = "bare tokio-tungstenite connection";
+    Ok(vec![
         Figure::new(
             "stalled_rss_growth",
             growth,
@@ -352,32 +445,28 @@ async fn suite(args: &Args) -> Result<(), BenchError> {
             format!("≤ 16 MB over {} frames", sizes.frames),
             growth <= 16.0,
         ),
-    );
-    eprintln!("memory: {} idle clients", sizes.idle);
-    let idle = run_child("idle-po", &sim.url(), sizes.idle as u64).await?;
-    let idle_bare = run_child("idle-bare", &sim.url(), sizes.idle as u64).await?;
-    let per_client = kb(idle.per_unit_kib());
-    figures.push(
-        Figure::new(
-            "idle_client_rss",
-            per_client,
-            "KB",
-            kb(idle_bare.per_unit_kib()),
-            "bare tokio-tungstenite connection",
-        )
-        .with_target(
-            format!("≤ 64 KB each ({} clients)", sizes.idle),
+        Figure::new("idle_client_rss", per_client, "KB", bare_per, bare_is).with_target(
+            format!("≤ 64 KB each ({} PocketOption clients)", sizes.idle),
             per_client <= 64.0,
         ),
-    );
+        Figure::new(
+            "idle_core_client_rss",
+            kb(idle_core.per_unit_kib()),
+            "KB",
+            bare_per,
+            bare_is,
+        ),
+    ])
+}
 
-    // 5. Reconnect.
-    eprintln!("reconnect");
-    let delays = bench::reconnect::reconnect_delays(&sim, FIRST_BACKOFF, sizes.reconnects).await?;
+/// 5. Reconnect.
+async fn reconnect(servers: &Servers, sizes: Sizes) -> Result<Vec<Figure>, BenchError> {
+    let delays =
+        bench::reconnect::reconnect_delays(&servers.sim, FIRST_BACKOFF, sizes.reconnects).await?;
     let worst = delays.iter().max().copied().unwrap_or_default();
     let median = median_by(delays, |d| d.as_secs_f64());
     let first = FIRST_BACKOFF.as_secs_f64() * 1e3;
-    figures.push(
+    Ok(vec![
         Figure::new(
             "reconnect_delay",
             median.as_secs_f64() * 1e3,
@@ -393,25 +482,7 @@ async fn suite(args: &Args) -> Result<(), BenchError> {
             ),
             worst.as_secs_f64() * 1e3 <= first + 50.0,
         ),
-    );
-
-    let _ = sim.shutdown().await;
-    drop((flood, po));
-    drop(servers);
-
-    report::write(&out, &figures)?;
-    println!("\n{}", report::table(&figures));
-    println!("machine: {machine}");
-    println!("written: {}", out.display());
-    if args.smoke {
-        let json = std::fs::read_to_string(&out)?;
-        let names = report::check(&json).map_err(|reason| BenchError::Measurement {
-            what: "the report",
-            reason,
-        })?;
-        println!("smoke: {} figures, report well formed", names.len());
-    }
-    Ok(())
+    ])
 }
 
 fn rtt_figures(ours: &LatencySummary, bare: &LatencySummary) -> Vec<Figure> {
@@ -475,7 +546,7 @@ async fn run_child(kind: &str, url: &str, units: u64) -> Result<Growth, BenchErr
 async fn child(job: &[String]) -> Result<(), BenchError> {
     let bad = || BenchError::Child {
         kind: job.join(" "),
-        reason: "usage: --child stalled|bare-discard|idle-po|idle-bare URL N".into(),
+        reason: "usage: --child stalled|bare-discard|idle-po|idle-core|idle-bare URL N".into(),
     };
     let [kind, url, n] = job else {
         return Err(bad());
@@ -486,6 +557,7 @@ async fn child(job: &[String]) -> Result<(), BenchError> {
         "bare-discard" => memory::bare_discard(url, n, FLOOD_LIMIT).await?,
         "idle-po" => memory::idle_pocketoption(url, n as usize).await?,
         "idle-bare" => memory::idle_bare(url, n as usize).await?,
+        "idle-core" => memory::idle_core(url, n as usize).await?,
         _ => return Err(bad()),
     };
     println!(
