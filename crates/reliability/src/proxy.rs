@@ -31,7 +31,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -147,8 +147,28 @@ impl Corruption {
 
 /// One live connection, as the registry knows it.
 struct Link {
-    cut: Arc<Notify>,
+    cut: Arc<Cut>,
     inject: mpsc::Sender<Vec<u8>>,
+}
+
+/// The order to cut one connection. The flag takes effect at once: a pump checks it before
+/// every write, so bytes held by a stall are never forwarded after `cut_all` returned,
+/// even if the stall ends before the connection's task has run again.
+#[derive(Default)]
+struct Cut {
+    ordered: AtomicBool,
+    wake: Notify,
+}
+
+impl Cut {
+    fn order(&self) {
+        self.ordered.store(true, Ordering::SeqCst);
+        self.wake.notify_one();
+    }
+
+    fn ordered(&self) -> bool {
+        self.ordered.load(Ordering::SeqCst)
+    }
 }
 
 struct Shared {
@@ -260,7 +280,7 @@ impl FaultProxy {
     pub fn cut_all(&self) -> usize {
         let links = lock(&self.shared.links);
         for link in links.values() {
-            link.cut.notify_one();
+            link.cut.order();
         }
         links.len()
     }
@@ -270,7 +290,7 @@ impl FaultProxy {
     pub fn cut(&self, id: u64) -> bool {
         lock(&self.shared.links)
             .get(&id)
-            .map(|link| link.cut.notify_one())
+            .map(|link| link.cut.order())
             .is_some()
     }
 
@@ -388,7 +408,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         }
         let _ = client.set_nodelay(true);
         let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
-        let cut = Arc::new(Notify::new());
+        let cut = Arc::new(Cut::default());
         let (inject, injections) = mpsc::channel(INJECT_QUEUE);
         lock(&shared.links).insert(
             id,
@@ -424,7 +444,7 @@ enum Flow {
 async fn serve(
     shared: &Shared,
     mut client: TcpStream,
-    cut: Arc<Notify>,
+    cut: Arc<Cut>,
     mut injections: mpsc::Receiver<Vec<u8>>,
 ) {
     let mut server =
@@ -440,9 +460,10 @@ async fn serve(
     let abrupt = {
         let (client_read, client_write) = client.split();
         let (server_read, server_write) = server.split();
-        let mut up = std::pin::pin!(pump_up(shared, client_read, server_write));
+        let mut up = std::pin::pin!(pump_up(shared, &cut, client_read, server_write));
         let mut down = std::pin::pin!(pump_down(
             shared,
+            &cut,
             server_read,
             client_write,
             &mut injections
@@ -450,12 +471,16 @@ async fn serve(
         let (mut up_done, mut down_done) = (false, false);
         loop {
             tokio::select! {
-                () = cut.notified() => {
+                biased;
+                () = cut.wake.notified() => {
                     shared.count(|s| s.cut += 1);
                     break true;
                 }
                 flow = &mut up, if !up_done => {
                     up_done = true;
+                    if flow == Flow::Cut {
+                        shared.count(|s| s.cut += 1);
+                    }
                     if flow != Flow::Eof {
                         break true;
                     }
@@ -491,7 +516,12 @@ async fn wait_running(knobs: &mut watch::Receiver<Knobs>) -> Duration {
         .unwrap_or_default()
 }
 
-async fn pump_up(shared: &Shared, mut from: ReadHalf<'_>, mut to: WriteHalf<'_>) -> Flow {
+async fn pump_up(
+    shared: &Shared,
+    cut: &Cut,
+    mut from: ReadHalf<'_>,
+    mut to: WriteHalf<'_>,
+) -> Flow {
     let mut knobs = shared.knobs.subscribe();
     let mut buf = vec![0u8; CHUNK];
     loop {
@@ -509,6 +539,9 @@ async fn pump_up(shared: &Shared, mut from: ReadHalf<'_>, mut to: WriteHalf<'_>)
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
+        if cut.ordered() {
+            return Flow::Cut;
+        }
         if to.write_all(&buf[..n]).await.is_err() {
             return Flow::Broken;
         }
@@ -518,6 +551,7 @@ async fn pump_up(shared: &Shared, mut from: ReadHalf<'_>, mut to: WriteHalf<'_>)
 
 async fn pump_down(
     shared: &Shared,
+    cut: &Cut,
     mut from: ReadHalf<'_>,
     mut to: WriteHalf<'_>,
     injections: &mut mpsc::Receiver<Vec<u8>>,
@@ -528,6 +562,9 @@ async fn pump_down(
     let mut pending: Vec<Vec<u8>> = Vec::new();
     loop {
         wait_running(&mut knobs).await;
+        if cut.ordered() {
+            return Flow::Cut;
+        }
         if cursor.at_boundary() {
             for bytes in pending.drain(..) {
                 if to.write_all(&bytes).await.is_err() {
@@ -568,6 +605,9 @@ async fn pump_down(
         let delay = wait_running(&mut knobs).await;
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
+        }
+        if cut.ordered() {
+            return Flow::Cut;
         }
         // Injections go in at the first frame start of this chunk, when there is one.
         let starts = cursor.advance(chunk);

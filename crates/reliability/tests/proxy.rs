@@ -181,3 +181,32 @@ async fn a_corruption_hits_only_the_first_chunk_with_its_pattern() {
     assert!(ended(&mut tcp).await, "then the connection is cut");
     assert_eq!(proxy.stats().corrupted, 2);
 }
+
+#[tokio::test]
+async fn bytes_held_by_a_stall_are_never_forwarded_once_cut() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (mut tcp, _) = listener.accept().await.unwrap();
+        let mut received = Vec::new();
+        // Until the proxy resets or closes its side.
+        let _ = tcp.read_to_end(&mut received).await;
+        received
+    });
+    let proxy = FaultProxy::start(addr).await.unwrap();
+    let mut tcp = TcpStream::connect(proxy.addr()).await.unwrap();
+    tcp.write_all(b"before;").await.unwrap();
+    proxy
+        .wait_for(WAIT, |s| s.bytes_to_server == 7)
+        .await
+        .expect("forwarded");
+    proxy.set_stalled(true);
+    tcp.write_all(b"held").await.unwrap();
+    // Give the proxy time to read the bytes it must now hold.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    proxy.cut_all();
+    // The stall ends before the connection's task runs again: the cut still wins.
+    proxy.set_stalled(false);
+    let received = within(server).await.unwrap();
+    assert_eq!(received, b"before;");
+}
