@@ -2,16 +2,18 @@
 //! the same run, printed as a table and written to `report.json`.
 //!
 //! ```text
-//! cargo bench -p bench --bench suite                 # full run (what `cargo xtask bench` does)
-//! cargo bench -p bench --bench suite -- --quick      # short run
-//! cargo test  -p bench --bench suite                 # smoke run: tiny sizes, checks the report
+//! cargo bench -p bench --bench suite                   # full run (what `cargo xtask bench` does)
+//! cargo bench -p bench --bench suite -- --quick        # short run
+//! cargo test  -p bench --bench suite -- --smoke        # tiny sizes, checks the report (CI)
 //! ```
 //!
 //! Options: `--quick`, `--smoke`, `--out PATH` (default `<target>/bench/report.json`, or
 //! `smoke.json` for the smoke run), `--only GROUP,…` (throughput, ticks, rtt, memory,
-//! reconnect: for profiling; the report then lacks the other figures). `cargo bench` passes `--bench`; without it (as under
-//! `cargo test`) the suite runs its smoke configuration, like criterion's test mode, so it
-//! keeps compiling and running in CI at the cost of a few seconds.
+//! reconnect: for profiling; the report then lacks the other figures).
+//!
+//! `cargo bench` passes `--bench`. Run without it and without `--smoke` (as
+//! `cargo test --all-targets` does) the suite only says how to run it: the CI smoke step
+//! (`cargo xtask ci` → `bench::smoke`) runs `--smoke` once.
 //!
 //! Layout: the servers run on their own thread ([`bench::ServerThread`]); each client under
 //! test runs on this thread's current-thread runtime; the memory figures run in fresh child
@@ -92,6 +94,8 @@ const CHILD_LIMIT: Duration = Duration::from_secs(300);
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 
 struct Args {
+    /// Neither `--bench` nor `--smoke` nor `--quick` nor `--child`: a test-harness run.
+    idle: bool,
     sizes: Sizes,
     smoke: bool,
     out: Option<PathBuf>,
@@ -131,6 +135,7 @@ fn parse_args() -> Result<Args, String> {
             _ => {}
         }
     }
+    let idle = !bench && !quick && !smoke && child.is_none();
     let smoke = smoke || (!bench && !quick);
     let sizes = if smoke {
         SMOKE
@@ -140,6 +145,7 @@ fn parse_args() -> Result<Args, String> {
         FULL
     };
     Ok(Args {
+        idle,
         sizes,
         smoke,
         out,
@@ -156,6 +162,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if args.idle {
+        println!(
+            "bench suite: nothing to do without --bench or --smoke; run `cargo xtask bench [--quick]`"
+        );
+        return ExitCode::SUCCESS;
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
