@@ -40,6 +40,7 @@ fn builder(url: &str) -> CircleWsClientBuilder {
 
 impl Rig {
     async fn start(configure: impl FnOnce(CircleWsClientBuilder) -> CircleWsClientBuilder) -> Rig {
+        support::count_library_panics();
         let server = ReferenceServer::start(ServerConfig::new()).await.unwrap();
         let proxy = FaultProxy::start(server.local_addr()).await.unwrap();
         let client = configure(builder(&proxy.ws_url(&server.url())))
@@ -70,7 +71,7 @@ impl Rig {
         .await;
     }
 
-    /// Shuts down and checks the client let go of its connection.
+    /// Shuts down and checks the client let go of its connection and nothing panicked.
     async fn shut_down_cleanly(self) {
         within("shutdown", self.client.shutdown()).await.unwrap();
         assert_eq!(self.client.state(), ConnectionState::Closed);
@@ -85,6 +86,7 @@ impl Rig {
         );
         self.proxy.shutdown().await;
         self.server.shutdown().await;
+        support::assert_no_library_panic();
     }
 }
 
@@ -239,6 +241,7 @@ async fn restart_on(addr: std::net::SocketAddr) -> ReferenceServer {
 
 #[tokio::test]
 async fn a_server_restart_is_survived_by_authenticating_with_the_new_server() {
+    support::count_library_panics();
     let first = ReferenceServer::start(ServerConfig::new()).await.unwrap();
     let addr = first.local_addr();
     let client = builder(&first.url()).build().unwrap();
@@ -273,6 +276,7 @@ async fn a_server_restart_is_survived_by_authenticating_with_the_new_server() {
     );
     within("shutdown", client.shutdown()).await.unwrap();
     assert!(second.wait_for(WAIT, |s| s.live == 0).await.is_some());
+    support::assert_no_library_panic();
 }
 
 #[tokio::test]

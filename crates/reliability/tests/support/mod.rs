@@ -6,6 +6,8 @@
 pub mod tls;
 
 use std::future::Future;
+use std::sync::Once;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use binary_options_tools::{
@@ -23,6 +25,37 @@ pub const WAIT: Duration = Duration::from_secs(15);
 pub const ASSET: &str = "EURUSD_otc";
 /// The account the PocketOption scenarios trade on.
 pub const UID: u64 = 77_001;
+
+/// Panics raised outside the test files (in the libraries under test), in this process.
+static LIBRARY_PANICS: AtomicU64 = AtomicU64::new(0);
+
+/// Starts counting panics raised by library code (a test's own failed assertions do not
+/// count: they are raised in `tests/`). A supervised module that panics is restarted and
+/// the test might never notice otherwise.
+pub fn count_library_panics() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let in_tests = info
+                .location()
+                .is_some_and(|at| at.file().replace('\\', "/").contains("reliability/tests/"));
+            if !in_tests {
+                LIBRARY_PANICS.fetch_add(1, Ordering::Relaxed);
+            }
+            previous(info);
+        }));
+    });
+}
+
+/// Fails the test if library code panicked anywhere in this process.
+pub fn assert_no_library_panic() {
+    let panics = LIBRARY_PANICS.load(Ordering::Relaxed);
+    assert_eq!(
+        panics, 0,
+        "library code panicked {panics} time(s); see the output above"
+    );
+}
 
 /// Awaits `future`, failing the test if it takes longer than [`WAIT`].
 pub async fn within<F: Future>(what: &str, future: F) -> F::Output {
@@ -89,6 +122,7 @@ impl PoRig {
         sim: SimulatorBuilder,
         configure: impl FnOnce(PocketOptionBuilder) -> PocketOptionBuilder,
     ) -> PoRig {
+        count_library_panics();
         let sim = sim.start().await.expect("the simulator starts");
         let proxy = FaultProxy::start(sim.addr())
             .await
@@ -111,7 +145,7 @@ impl PoRig {
 
     /// Shuts the client down and checks that it let go of everything: `shutdown` is Ok,
     /// the state is `Closed`, `streams` end, no module failed, the server sees no
-    /// connection left.
+    /// connection left, and no library code panicked.
     pub async fn shut_down_cleanly(self, streams: Vec<SubscriptionStream>) {
         let PoRig { sim, proxy, client } = self;
         let health = client.client().module_health();
@@ -134,6 +168,7 @@ impl PoRig {
             .expect("the client's connection is gone");
         proxy.shutdown().await;
         sim.shutdown().await.expect("the simulator stops");
+        assert_no_library_panic();
     }
 }
 
