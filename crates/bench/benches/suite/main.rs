@@ -9,7 +9,8 @@
 //!
 //! Options: `--quick`, `--smoke`, `--out PATH` (default `<target>/bench/report.json`, or
 //! `smoke.json` for the smoke run), `--only GROUP,…` (throughput, ticks, rtt, memory,
-//! reconnect: for profiling; the report then lacks the other figures).
+//! reconnect; the report then lacks the other figures), `--profile KIND` (runs one client
+//! five times and writes no report, for `perf`: bare, routed, ezsockets, pairs, ticks, rtt).
 //!
 //! `cargo bench` passes `--bench`. Run without it and without `--smoke` (as
 //! `cargo test --all-targets` does) the suite only says how to run it: the CI smoke step
@@ -100,13 +101,15 @@ struct Args {
     smoke: bool,
     out: Option<PathBuf>,
     only: Option<Vec<String>>,
+    /// `--profile KIND`: run only one client, five times, for a profiler.
+    profile: Option<String>,
     child: Option<Vec<String>>,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     let (mut bench, mut quick, mut smoke) = (false, false, false);
-    let (mut out, mut only, mut child) = (None, None, None);
+    let (mut out, mut only, mut profile, mut child) = (None, None, None, None);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--bench" => bench = true,
@@ -127,6 +130,16 @@ fn parse_args() -> Result<Args, String> {
                     ));
                 }
                 only = Some(groups);
+            }
+            "--profile" => {
+                let kind = args.next().ok_or("--profile needs a kind")?;
+                if !PROFILES.contains(&kind.as_str()) {
+                    return Err(format!(
+                        "unknown profile `{kind}`; kinds: {}",
+                        PROFILES.join(",")
+                    ));
+                }
+                profile = Some(kind);
             }
             "--child" => {
                 child = Some(args.by_ref().collect());
@@ -150,6 +163,7 @@ fn parse_args() -> Result<Args, String> {
         smoke,
         out,
         only,
+        profile,
         child,
     })
 }
@@ -245,6 +259,46 @@ fn kb(kib: f64) -> f64 {
 /// The groups of figures, in the order they run (`--only` picks some, for profiling).
 const GROUPS: &[&str] = &["throughput", "ticks", "rtt", "memory", "reconnect"];
 
+/// The clients `--profile` can run alone.
+const PROFILES: &[&str] = &["bare", "routed", "ezsockets", "pairs", "ticks", "rtt"];
+
+/// Runs one client five times (`--profile KIND`), so a profiler sees only it.
+async fn profile(servers: &Servers, sizes: Sizes, kind: &str) -> Result<(), BenchError> {
+    let (flood, po) = (servers.flood.url(), servers.po.url());
+    for _ in 0..5 {
+        let units_per_second = match kind {
+            "bare" => fps(&bare_flood(&flood, sizes.frames, FLOOD_LIMIT).await?),
+            "routed" => {
+                fps(&routed_flood(&flood, sizes.frames, InboxUse::Batched, FLOOD_LIMIT).await?)
+            }
+            "ezsockets" => {
+                fps(&ezsockets_client::ezsockets_flood(&flood, sizes.frames, FLOOD_LIMIT).await?)
+            }
+            "pairs" => fps(&bare_pairs(&po, sizes.ticks, FLOOD_LIMIT).await?),
+            "ticks" => {
+                fps(
+                    &pocketoption_ticks(&servers.po.socketio_url(), sizes.ticks, FLOOD_LIMIT)
+                        .await?
+                        .delivered,
+                )
+            }
+            _ => {
+                let (ours, _) = interleaved_round_trips(
+                    &po,
+                    &servers.po.socketio_url(),
+                    sizes.warmup,
+                    sizes.rounds,
+                    sizes.rounds,
+                )
+                .await?;
+                us(ours.p50)
+            }
+        };
+        eprintln!("   {kind}: {units_per_second:.1}");
+    }
+    Ok(())
+}
+
 /// The servers every group talks to, on their own thread.
 struct Servers {
     flood: BenchServer,
@@ -293,6 +347,9 @@ async fn suite(args: &Args) -> Result<(), BenchError> {
         _thread: thread,
     };
 
+    if let Some(kind) = &args.profile {
+        return profile(&servers, sizes, kind).await;
+    }
     let mut figures = Vec::new();
     for group in GROUPS {
         if args
