@@ -9,7 +9,7 @@
 //!   (`po_faults.rs`) and `CircleWsClient` (`circle_faults.rs`), security checks
 //!   (`security.rs`: TLS with a private CA, names, auth, size limits) and secrets in logs
 //!   (`secrets.rs`, a capturing tracing subscriber at TRACE level);
-//! * the [soak](soak) run: many PocketOption clients streaming and trading against the
+//! * the [soak] run: many PocketOption clients streaming and trading against the
 //!   simulator while the proxy cuts their connections at random; the report gives RSS
 //!   over time, reconnects, trades placed against results received, and errors by kind.
 //!   `cargo xtask soak --minutes N` runs it (the `soak` binary of this crate).

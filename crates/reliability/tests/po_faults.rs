@@ -560,3 +560,32 @@ async fn a_half_open_link_is_detected_within_the_servers_ping_window() {
     rig.proxy.set_stalled(false);
     rig.shut_down_cleanly(vec![]).await;
 }
+
+#[tokio::test]
+#[ignore = "bug: a connection lost while waiting for `successauth` is taken for a rejected \
+            session (fatal): the client stops reconnecting for good; see report"]
+async fn a_connection_lost_during_authentication_is_retried_not_taken_for_a_rejection() {
+    let rig = PoRig::start().await;
+    // The next `successauth` (on the reconnect) is cut off in the middle, after the
+    // client sent its auth frame.
+    rig.proxy
+        .corrupt_next(Corruption::truncate("successauth", 3));
+    let mut log = StateLog::start(rig.client.client().watch_state());
+    rig.proxy.cut_all();
+    let log = log
+        .wait("the client to settle", |log| {
+            matches!(
+                log.last(),
+                Some(ConnectionState::Connected | ConnectionState::Disconnected(_))
+            )
+        })
+        .await;
+    assert_eq!(
+        rig.proxy.stats().corrupted,
+        1,
+        "the authentication was cut off"
+    );
+    // A network failure is retried like any other: the client comes back.
+    assert_eq!(log.last(), Some(&ConnectionState::Connected), "{log:?}");
+    rig.shut_down_cleanly(vec![]).await;
+}
