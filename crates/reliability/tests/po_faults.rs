@@ -562,8 +562,6 @@ async fn a_half_open_link_is_detected_within_the_servers_ping_window() {
 }
 
 #[tokio::test]
-#[ignore = "bug: a connection lost while waiting for `successauth` is taken for a rejected \
-            session (fatal): the client stops reconnecting for good; see report"]
 async fn a_connection_lost_during_authentication_is_retried_not_taken_for_a_rejection() {
     let rig = PoRig::start().await;
     // The next `successauth` (on the reconnect) is cut off in the middle, after the

@@ -30,7 +30,7 @@ use std::time::Duration;
 use binary_options_tools::{
     Action, Decimal, Error, PocketOption, Ssid, SubscriptionKind, Timeouts,
 };
-use core_pre::{CoreError, ReconnectPolicy};
+use core_pre::{ConnectionState, CoreError, ReconnectPolicy};
 use futures::StreamExt;
 use pocketoption_sim::{Simulator, SimulatorHandle};
 use tokio::sync::watch;
@@ -433,6 +433,43 @@ async fn sample_memory(
     }
 }
 
+/// Every deal the platform opened for the soak's accounts. The simulator keeps only its
+/// most recent closed deals, so the ledger copies its books often enough to miss none.
+struct Ledger {
+    uids: HashSet<u64>,
+    deals: Mutex<HashMap<String, pocketoption_sim::Deal>>,
+}
+
+/// How often the ledger copies the simulator's books: far less time than the simulator
+/// takes to settle as many deals as it keeps.
+const LEDGER_EVERY: Duration = Duration::from_millis(250);
+
+impl Ledger {
+    fn record(&self, sim: &SimulatorHandle) {
+        let mut deals = lock(&self.deals);
+        // Open first, then closed: a deal's closed form replaces its open form.
+        for deal in sim.open_deals().into_iter().chain(sim.closed_deals()) {
+            if self.uids.contains(&deal.uid) {
+                deals.insert(deal.id.clone(), deal);
+            }
+        }
+    }
+
+    fn deals(&self) -> Vec<pocketoption_sim::Deal> {
+        lock(&self.deals).values().cloned().collect()
+    }
+}
+
+async fn keep_ledger(sim: SimulatorHandle, ledger: Arc<Ledger>, mut stop: watch::Receiver<bool>) {
+    loop {
+        ledger.record(&sim);
+        tokio::select! {
+            _ = tokio::time::sleep(LEDGER_EVERY) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
 /// The request id a simulator deal carries, as the client sent it.
 fn request_id_of(deal: &pocketoption_sim::Deal) -> Option<String> {
     match &deal.request_id {
@@ -517,10 +554,20 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, ReliabilityError> {
     let tally = Arc::new(Tally::default());
     lock(&tally.books).last_tick = vec![None; config.clients];
 
+    let uids: HashSet<u64> = (0..config.clients).map(|i| BASE_UID + i as u64).collect();
+    let ledger = Arc::new(Ledger {
+        uids: uids.clone(),
+        deals: Mutex::default(),
+    });
     let (stop_trading, trading_stopped) = watch::channel(false);
     let (stop_faults, faults_stopped) = watch::channel(false);
     let (stop_all, all_stopped) = watch::channel(false);
 
+    let bookkeeper = tokio::spawn(keep_ledger(
+        sim.clone(),
+        ledger.clone(),
+        all_stopped.clone(),
+    ));
     let sampler = tokio::spawn(sample_memory(
         started,
         config.sample_interval,
@@ -584,16 +631,17 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, ReliabilityError> {
     let clients_streaming = streaming(&tally);
 
     // Every deal of ours settles on the platform.
-    let uids: HashSet<u64> = (0..config.clients).map(|i| BASE_UID + i as u64).collect();
     let settle_deals = config.expiry.div_f64(config.time_scale) + settle;
     let deadline = Instant::now() + settle_deals;
     while sim.open_deals().iter().any(|d| uids.contains(&d.uid)) && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    let books = reconcile(&sim, &soakers, &tally, &uids, settle).await;
+    ledger.record(&sim);
+    let books = reconcile(&ledger.deals(), &soakers, &tally, settle).await;
 
     let _ = stop_all.send(true);
+    let _ = bookkeeper.await;
     for stream in streams {
         let _ = stream.await;
     }
@@ -618,6 +666,15 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, ReliabilityError> {
             .map(|m| u64::from(m.failures))
             .sum::<u64>();
     }
+    let given_up: Vec<String> = soakers
+        .iter()
+        .filter_map(|soaker| match soaker.client.state() {
+            state @ ConnectionState::Disconnected(_) => {
+                Some(format!("client {}: {state}", soaker.index))
+            }
+            _ => None,
+        })
+        .collect();
     let mut clean_shutdowns = 0;
     for soaker in &soakers {
         match bounded(HUNG_MARGIN * 2, soaker.client.shutdown()).await {
@@ -657,6 +714,7 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, ReliabilityError> {
         panics: PANICS.load(Ordering::Relaxed) - panics_before,
         module_failures,
         clean_shutdowns,
+        given_up,
         errors,
     })
 }
@@ -671,25 +729,18 @@ struct Settled {
     missing: Vec<String>,
 }
 
-/// Settles the clients' books against the simulator's (see the module docs). Results that
-/// did not come through `result()` are looked up in the owning client's deal book, waiting
-/// up to `patience` for the platform's closed-deal lists.
+/// Settles the clients' books against the platform's `deals` (see the module docs).
+/// Results that did not come through `result()` are looked up in the owning client's deal
+/// book, waiting up to `patience` for the platform's closed-deal lists.
 async fn reconcile(
-    sim: &SimulatorHandle,
+    deals: &[pocketoption_sim::Deal],
     soakers: &[Arc<Soaker>],
     tally: &Tally,
-    uids: &HashSet<u64>,
     patience: Duration,
 ) -> Settled {
-    let deals: Vec<pocketoption_sim::Deal> = sim
-        .closed_deals()
-        .into_iter()
-        .chain(sim.open_deals())
-        .filter(|d| uids.contains(&d.uid))
-        .collect();
     let owner = |uid: u64| (uid - BASE_UID) as usize;
     let mut per_request: HashMap<String, u64> = HashMap::new();
-    for deal in &deals {
+    for deal in deals {
         if let Some(request) = request_id_of(deal) {
             *per_request.entry(request).or_default() += 1;
         }
@@ -713,7 +764,7 @@ async fn reconcile(
     // Look up every placed deal without a result in its client's book.
     let deadline = Instant::now() + patience;
     loop {
-        for deal in &deals {
+        for deal in deals {
             if results.contains(&deal.id) {
                 continue;
             }

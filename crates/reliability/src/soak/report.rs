@@ -93,6 +93,8 @@ pub struct SoakReport {
     pub module_failures: u64,
     /// Clients whose `shutdown()` returned Ok.
     pub clean_shutdowns: usize,
+    /// Clients that stopped trying to connect before the end, with their state.
+    pub given_up: Vec<String>,
     /// Errors returned to callers, by call and kind.
     pub errors: BTreeMap<String, u64>,
 }
@@ -138,6 +140,12 @@ impl SoakReport {
             failures.push(format!(
                 "only {} of {} clients streamed ticks after the last fault (lost subscription)",
                 self.clients_streaming_after_faults, self.config.clients
+            ));
+        }
+        if !self.given_up.is_empty() {
+            failures.push(format!(
+                "clients stopped reconnecting: {}",
+                self.given_up.join("; ")
             ));
         }
         if self.clean_shutdowns < self.config.clients {
@@ -196,6 +204,7 @@ impl SoakReport {
             "hung_calls": self.hung_calls,
             "panics": self.panics,
             "module_failures": self.module_failures,
+            "given_up": self.given_up,
             "errors": self.errors,
             "failures": self.failures(),
         })
@@ -341,6 +350,7 @@ mod tests {
             panics: 0,
             module_failures: 0,
             clean_shutdowns: 4,
+            given_up: Vec::new(),
             errors: BTreeMap::new(),
         }
     }
