@@ -147,7 +147,9 @@ async fn handshake(
     loop {
         let msg = match events.next().await {
             Some(Ok(msg)) => msg,
-            Some(Err(_)) if phase == Phase::Auth => {
+            // The server ending the session right after our auth frame is a rejection; the
+            // connection failing underneath is not (it is retried).
+            Some(Err(_)) if phase == Phase::Auth && events.server_closed() => {
                 return Err(ConnectError::fatal(REJECTED_REASON));
             }
             Some(Err(e)) => {

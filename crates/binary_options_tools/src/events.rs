@@ -29,6 +29,7 @@ pub struct EventStream {
     inner: MessageStream,
     reassembler: Reassembler,
     malformed: Arc<AtomicU64>,
+    server_closed: bool,
 }
 
 impl EventStream {
@@ -38,7 +39,14 @@ impl EventStream {
             inner,
             reassembler: Reassembler::new(limits),
             malformed,
+            server_closed: false,
         }
+    }
+
+    /// True once the server itself ended the session (`41` or Engine.IO `1`), as opposed
+    /// to the connection failing underneath it.
+    pub fn server_closed(&self) -> bool {
+        self.server_closed
     }
 
     fn reject(&self, what: &str, error: &dyn std::fmt::Display) {
@@ -73,15 +81,17 @@ impl EventStream {
         if !self.reassembler.is_pending() {
             // The fast path: everything but binary headers passes through undecoded.
             if s.starts_with("42") || !s.starts_with('4') {
-                return match s {
-                    "1" => Some(Err(TransportError::new(
+                if s == "1" {
+                    self.server_closed = true;
+                    return Some(Err(TransportError::new(
                         TransportErrorKind::Closed,
                         "the server closed the Engine.IO session",
-                    ))),
-                    _ => Some(Ok(Message::Text(text))),
-                };
+                    )));
+                }
+                return Some(Ok(Message::Text(text)));
             }
             if s.starts_with("41") {
+                self.server_closed = true;
                 return Some(Err(TransportError::new(
                     TransportErrorKind::Closed,
                     "the server closed the Socket.IO session (41)",
