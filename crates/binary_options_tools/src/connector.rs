@@ -75,13 +75,13 @@ impl PocketOptionConnector {
     async fn connect_to(
         &self,
         url: &str,
-        state: &PocketOptionState,
+        ctx: &ConnectContext<PocketOptionState>,
     ) -> Result<Connection, ConnectError> {
         let config = self.ws.clone().with_url(url);
         let connection = client_ws::connect(&config).await?;
         match runtime::timeout(
             self.handshake_timeout,
-            handshake(connection, state, self.limits),
+            handshake(connection, ctx, self.limits),
         )
         .await
         {
@@ -106,7 +106,7 @@ impl Connector<PocketOptionState> for PocketOptionConnector {
             let index = self.next.load(Ordering::Relaxed) % self.urls.len();
             let url = &self.urls[index];
             tracing::debug!(url = %url, attempt = ctx.attempt, "connecting to PocketOption");
-            let result = self.connect_to(url, &ctx.state).await;
+            let result = self.connect_to(url, &ctx).await;
             match &result {
                 Ok(_) => tracing::info!(url = %url, "authenticated"),
                 Err(e) if e.is_retryable() => {
@@ -134,9 +134,10 @@ fn is_rejection(name: &str) -> bool {
 
 async fn handshake(
     connection: Connection,
-    state: &PocketOptionState,
+    ctx: &ConnectContext<PocketOptionState>,
     limits: Limits,
 ) -> Result<Connection, ConnectError> {
+    let state = &ctx.state;
     let Connection { stream, mut sink } = connection;
     let mut events = EventStream::new(stream, limits, state.malformed.clone());
     let mut early: Vec<Message> = Vec::new();
@@ -182,6 +183,12 @@ async fn handshake(
                     ping_timeout = open.ping_timeout,
                     "engine.io open"
                 );
+                // The server pings every `pingInterval` and gives up after `pingTimeout`:
+                // hearing nothing for both means the link is dead (socket.io's own rule).
+                let silence = open.ping_interval.saturating_add(open.ping_timeout);
+                if silence > 0 {
+                    ctx.set_read_timeout(Some(Duration::from_millis(silence.max(100))));
+                }
                 sink.send(Message::text("40")).await.map_err(send_failed)?;
                 phase = Phase::Namespace;
                 continue;

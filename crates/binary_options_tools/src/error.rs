@@ -153,9 +153,13 @@ fn suggest(similar: &[String]) -> String {
 impl From<core_pre::CoreError> for Error {
     fn from(e: core_pre::CoreError) -> Self {
         match e {
-            core_pre::CoreError::Rejected { reason } => Error::Authentication {
-                reason: reason.to_string(),
-            },
+            // Only the platform's refusal of the session is an authentication failure; a
+            // bad certificate, URL or HTTP refusal stays a connection error with its reason.
+            core_pre::CoreError::Rejected { reason } if *reason == *crate::REJECTED_REASON => {
+                Error::Authentication {
+                    reason: reason.to_string(),
+                }
+            }
             other => Error::Core(other),
         }
     }

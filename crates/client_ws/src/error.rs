@@ -74,6 +74,20 @@ pub enum ClientWsError {
         reason: String,
     },
 
+    /// The request is larger than the transport's maximum message size; nothing was sent
+    /// and the connection is untouched.
+    #[error(
+        "the `{method}` request is {size} bytes, over the {max}-byte message limit; send less or raise WsConfig::with_max_message_size"
+    )]
+    TooLarge {
+        /// The method called.
+        method: String,
+        /// The encoded request's size.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+
     /// The client configuration is unusable.
     #[error("invalid configuration: {0}")]
     Config(String),

@@ -6,7 +6,8 @@
 //! protocol handshake or authentication before it hands the connection over, so the runner
 //! only ever sees ready connections.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures::{Sink, Stream};
 
@@ -60,14 +61,49 @@ impl std::fmt::Debug for Connection {
     }
 }
 
-/// What the runner tells a connector about the attempt it is making.
-#[derive(Debug, Clone)]
+/// What the runner tells a connector about the attempt it is making, and what the
+/// connector can tell the runner back about the connection it made.
+#[derive(Debug)]
 pub struct ConnectContext<S> {
     /// The shared application state.
     pub state: Arc<S>,
     /// 0 for the first connection, then how many attempts have failed in a row (so a
     /// connector can rotate through several servers).
     pub attempt: u32,
+    read_timeout: Arc<Mutex<Option<Option<Duration>>>>,
+}
+
+impl<S> Clone for ConnectContext<S> {
+    fn clone(&self) -> Self {
+        ConnectContext {
+            state: self.state.clone(),
+            attempt: self.attempt,
+            read_timeout: self.read_timeout.clone(),
+        }
+    }
+}
+
+impl<S> ConnectContext<S> {
+    pub(crate) fn new(state: Arc<S>, attempt: u32) -> Self {
+        ConnectContext {
+            state,
+            attempt,
+            read_timeout: Arc::default(),
+        }
+    }
+
+    /// Overrides the client's read timeout for the connection being made (`None`: no
+    /// timeout). A protocol handshake often announces how long the server may stay silent
+    /// (Engine.IO's `pingInterval + pingTimeout`); the connector passes it on here so dead
+    /// peers are detected in the server's own window.
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) {
+        *self.read_timeout.lock().unwrap_or_else(|e| e.into_inner()) = Some(timeout);
+    }
+
+    /// The override set with [`set_read_timeout`](Self::set_read_timeout), if any.
+    pub(crate) fn read_timeout_override(&self) -> Option<Option<Duration>> {
+        *self.read_timeout.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// Makes connections. Called for the first connection and for every reconnect.

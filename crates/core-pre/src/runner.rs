@@ -21,7 +21,7 @@ use tracing::Instrument;
 
 use crate::builder::{ClientConfig, MaybeSendStarter};
 use crate::connector::{ConnectContext, Connection, Connector, MessageSink};
-use crate::error::{ConnectError, TransportError};
+use crate::error::{ConnectError, TransportError, TransportErrorKind};
 use crate::link::{Link, Outbound};
 use crate::message::{CloseFrame, Message};
 use crate::middleware::MiddlewareStack;
@@ -220,15 +220,12 @@ impl<S: AppState> ClientRunner<S> {
 
             // Connect.
             tracing::debug!(attempt = failures, "connecting");
-            let ctx = ConnectContext {
-                state: self.state.clone(),
-                attempt: failures,
-            };
+            let ctx = ConnectContext::new(self.state.clone(), failures);
             let connect_timeout = self.config.connect_timeout;
             let result = {
                 let mut attempt = pin!(runtime::timeout(
                     connect_timeout,
-                    self.connector.connect(ctx)
+                    self.connector.connect(ctx.clone())
                 ));
                 loop {
                     tokio::select! {
@@ -271,7 +268,10 @@ impl<S: AppState> ClientRunner<S> {
             };
 
             // Serve the connection until it ends.
-            let served = self.serve(connection, connected_before).await;
+            let read_timeout = ctx
+                .read_timeout_override()
+                .unwrap_or(self.config.read_timeout);
+            let served = self.serve(connection, connected_before, read_timeout).await;
             connected_before = true;
             match served.end {
                 ConnectionEnd::Shutdown => break 'life served.ack,
@@ -327,8 +327,8 @@ impl<S: AppState> ClientRunner<S> {
         ack(shutdown_ack);
     }
 
-    fn tick_period(&self) -> Duration {
-        let read = self.config.read_timeout.map(|t| t / 4);
+    fn tick_period(&self, read_timeout: Option<Duration>) -> Duration {
+        let read = read_timeout.map(|t| t / 4);
         let keep_alive = self.config.keep_alive.as_ref().map(|k| k.interval);
         match (read, keep_alive) {
             (Some(a), Some(b)) => a.min(b),
@@ -339,7 +339,12 @@ impl<S: AppState> ClientRunner<S> {
     }
 
     /// Drives one connection until it ends; then tears it down.
-    async fn serve(&mut self, connection: Connection, is_reconnect: bool) -> Served {
+    async fn serve(
+        &mut self,
+        connection: Connection,
+        is_reconnect: bool,
+        read_timeout: Option<Duration>,
+    ) -> Served {
         let Connection { mut stream, sink } = connection;
         let started = Instant::now();
         self.link.set_up(true);
@@ -377,7 +382,7 @@ impl<S: AppState> ClientRunner<S> {
         };
         let mut held: VecDeque<Message> = VecDeque::new();
 
-        let tick_period = self.tick_period();
+        let tick_period = self.tick_period(read_timeout);
         let mut tick = pin!(runtime::sleep(tick_period));
         let mut last_frame = Instant::now();
         let mut next_keep_alive = self
@@ -425,7 +430,7 @@ impl<S: AppState> ClientRunner<S> {
                 },
                 () = &mut tick => {
                     let now = Instant::now();
-                    if let Some(limit) = self.config.read_timeout {
+                    if let Some(limit) = read_timeout {
                         if now.duration_since(last_frame) >= limit {
                             break 'conn (ConnectionEnd::ReadTimeout, None);
                         }
@@ -585,7 +590,18 @@ async fn write_loop<S: AppState>(
                 if !middleware.is_empty() {
                     middleware.on_send(msg);
                 }
-                sink.feed(msg.clone()).await?;
+                match sink.feed(msg.clone()).await {
+                    Ok(()) => {}
+                    // Refused before anything was written: drop this message only, the
+                    // connection is fine.
+                    Err(e) if e.kind == TransportErrorKind::TooLarge => {
+                        link.discarded_outbound.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(error = %e, "dropped an outbound message over the size limit");
+                        written += 1;
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
                 written += 1;
                 if matches!(msg, Message::Close(_)) {
                     sink.flush().await?;

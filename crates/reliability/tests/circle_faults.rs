@@ -373,9 +373,6 @@ async fn an_answer_larger_than_the_limit_is_refused_and_small_calls_still_work()
 }
 
 #[tokio::test]
-#[ignore = "bug: an outbound call over the transport's size limit kills the whole connection \
-            (every pending call fails with ConnectionLost) instead of failing alone with a \
-            size error; see report"]
 async fn a_request_larger_than_the_limit_fails_alone_with_a_size_error() {
     let rig = Rig::start(|b| b.configure_transport(|ws| ws.with_max_message_size(1024))).await;
     let outcome = within(

@@ -162,8 +162,6 @@ async fn a_pocketoption_client_refuses_a_certificate_for_another_name_without_re
 }
 
 #[tokio::test]
-#[ignore = "bug: binary_options_tools maps every fatal connect error (TLS, HTTP 404, bad URL) \
-            to Error::Authentication, which tells the user to get a fresh SSID; see report"]
 async fn a_certificate_failure_is_not_reported_as_a_rejected_session() {
     let ca = PrivateCa::new();
     let (chain, key) = ca.leaf(&["wrong.example"]);

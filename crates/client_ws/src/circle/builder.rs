@@ -170,6 +170,7 @@ impl CircleWsClientBuilder {
         let state = CircleState::new(settings, self.notification_capacity);
         let public_key = key.as_ref().map(|k| k.public_key_hex());
         let url = self.ws.url().to_owned();
+        let max_message_size = self.ws.max_message_size();
         // The runner's limit on one attempt covers opening plus both handshake steps.
         let attempt_limit =
             self.ws.connect_timeout() + self.request_timeout * 2 + Duration::from_secs(1);
@@ -203,6 +204,7 @@ impl CircleWsClientBuilder {
                 url,
                 public_key,
                 request_timeout: self.request_timeout,
+                max_message_size,
             }),
         })
     }

@@ -22,6 +22,8 @@ pub(crate) struct Inner {
     pub(crate) url: String,
     pub(crate) public_key: Option<String>,
     pub(crate) request_timeout: Duration,
+    /// The transport's limit: a larger request fails alone instead of killing the link.
+    pub(crate) max_message_size: usize,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -188,16 +190,19 @@ impl CircleWsClient {
         let started = Instant::now();
         self.ready_within(timeout).await?;
         let id = self.state_data().next_id();
+        let frame = rpc::request(id, method, &params);
+        if frame.len() > self.inner.max_message_size {
+            return Err(ClientWsError::TooLarge {
+                method: method.to_string(),
+                size: frame.len(),
+                max: self.inner.max_message_size,
+            });
+        }
         let reply = self
             .pending()
             .register(id)
             .map_err(|e| map_core(e, method))?;
-        if let Err(error) = self
-            .inner
-            .client
-            .send(rpc::request(id, method, &params))
-            .await
-        {
+        if let Err(error) = self.inner.client.send(frame).await {
             return Err(match error {
                 // The connection went away between the state check and the send.
                 CoreError::NotConnected { .. } => ClientWsError::ConnectionLost {
