@@ -397,3 +397,35 @@ mod tls {
         );
     }
 }
+
+#[tokio::test]
+async fn an_oversized_send_through_a_core_pre_client_is_dropped_alone_and_the_link_survives() {
+    let (url, _headers) = echo_server().await;
+    let (echoes_tx, mut echoes) = mpsc::channel::<String>(16);
+    let (client, runner) = ClientBuilder::new(WsConnector::new(
+        WsConfig::new(url).with_max_message_size(1024),
+    ))
+    .with_lightweight_handler(move |msg: &Message, _ctx: &core_pre::HandlerContext<()>| {
+        if let Some(text) = msg.as_text() {
+            let _ = echoes_tx.try_send(text.to_string());
+        }
+    })
+    .build();
+    let runner = runner.spawn();
+    within(client.wait_connected(WAIT)).await.unwrap();
+    client.send("x".repeat(4096)).await.unwrap();
+    client.send("small").await.unwrap();
+    assert_eq!(
+        within(echoes.recv()).await.unwrap(),
+        "small",
+        "only the small one arrives"
+    );
+    assert_eq!(
+        client.discarded_outbound(),
+        1,
+        "the oversized one is counted"
+    );
+    assert!(client.is_connected());
+    client.shutdown().await.unwrap();
+    within(runner).await.unwrap();
+}
