@@ -95,26 +95,32 @@ pub async fn pocketoption_ticks(
     let mut stream = client
         .subscribe(TICK_ASSET, SubscriptionKind::Ticks)
         .await?;
-    let mut delivered = 0u64;
-    let outcome = within("the tick flood (PocketOption client)", limit, async {
+    // The user's loop runs in a task of its own, as an application would spawn it: on a
+    // current-thread runtime the `block_on` future is polled only between batches of other
+    // tasks, and a stream read from there falls behind a burst (see the crate README).
+    let reader = tokio::spawn(async move {
+        let mut delivered = 0u64;
         while delivered + stream.dropped() < pairs {
             // A short wait, so that a last tick the stream dropped ends the loop too.
             match tokio::time::timeout(Duration::from_millis(50), stream.next()).await {
                 Ok(Some(_)) => delivered += 1,
-                Ok(None) => {
-                    return Err(BenchError::Protocol("the tick stream ended early".into()));
-                }
+                Ok(None) => return Err(delivered),
                 Err(_) => {}
             }
         }
-        Ok(())
-    })
-    .await;
-    let elapsed = started.elapsed();
-    let dropped = stream.dropped();
-    drop(stream);
+        Ok((delivered, stream.dropped(), started.elapsed()))
+    });
+    let outcome = within("the tick flood (PocketOption client)", limit, reader).await;
     client.shutdown().await?;
-    outcome??;
+    let (delivered, dropped, elapsed) = match outcome? {
+        Ok(Ok(done)) => done,
+        Ok(Err(delivered)) => {
+            return Err(BenchError::Protocol(format!(
+                "the tick stream ended after {delivered} ticks"
+            )));
+        }
+        Err(e) => return Err(BenchError::Protocol(format!("the reader task failed: {e}"))),
+    };
     Ok(TickDelivery {
         delivered: Throughput {
             units: delivered,
