@@ -15,8 +15,7 @@
 
 use binary_options_tools::Ssid;
 use libfuzzer_sys::fuzz_target;
-use resilient_ws_fuzz::Cursor;
-use serde_json::Value;
+use resilient_ws_fuzz::{Cursor, same_json};
 
 fuzz_target!(|data: &[u8]| {
     let mut input = Cursor::new(data);
@@ -160,26 +159,4 @@ fn check_parsed(ssid: &Ssid) {
         again.extra()
     );
     assert_eq!(again.real_session(), ssid.real_session(), "{frame}");
-}
-
-/// JSON equality, except that floats may differ in the last place: serde_json (without
-/// its `float_roundtrip` feature) may read a printed float back one ulp off.
-fn same_json(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) if x.is_f64() || y.is_f64() => {
-            match (x.as_f64(), y.as_f64()) {
-                (Some(x), Some(y)) => x == y || (x - y).abs() <= x.abs().max(y.abs()) * 1e-15,
-                _ => false,
-            }
-        }
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_json(x, y))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(key, value)| y.get(key).is_some_and(|v| same_json(v, value)))
-        }
-        _ => a == b,
-    }
 }

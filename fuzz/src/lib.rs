@@ -1,8 +1,10 @@
 //! Helpers shared by the fuzz targets: reading structured values out of libFuzzer's raw
-//! bytes, and lowercase hex.
+//! bytes, lowercase hex, and JSON comparison that allows for float printing.
 //!
 //! Each target documents its own input layout; the same layouts are written by the seed
 //! generator in `xtask/src/fuzz.rs`, so keep the two in step.
+
+use serde_json::Value;
 
 /// Reads values off the front of a fuzz input. Running out is never an error: reads return
 /// what is left (possibly nothing), so every input means something.
@@ -60,4 +62,26 @@ pub fn hex(bytes: &[u8]) -> String {
         out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
     }
     out
+}
+
+/// JSON equality, except that floats may differ in the last place: serde_json (without
+/// its `float_roundtrip` feature) may read a printed float back one ulp off.
+pub fn same_json(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) if x.is_f64() || y.is_f64() => {
+            match (x.as_f64(), y.as_f64()) {
+                (Some(x), Some(y)) => x == y || (x - y).abs() <= x.abs().max(y.abs()) * 1e-15,
+                _ => false,
+            }
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_json(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(key, value)| y.get(key).is_some_and(|v| same_json(v, value)))
+        }
+        _ => a == b,
+    }
 }

@@ -45,6 +45,7 @@ const USAGE: &str = "usage: cargo xtask fuzz [--seconds N] [--target NAME]... [-
 struct TargetRun {
     target: &'static str,
     executions: u64,
+    /// libFuzzer's own count when it reports one, else the wall time of the run.
     seconds: f64,
     corpus: usize,
     crash: Option<String>,
@@ -97,11 +98,15 @@ pub fn run(args: &[String]) -> Result<(), String> {
 /// is there (or can be installed), otherwise a compile check of the targets.
 pub fn smoke() -> Result<(), String> {
     let started = Instant::now();
-    let runnable = nightly_available() && ensure_cargo_fuzz().is_ok();
-    if !runnable {
-        println!(
-            "\n==> fuzz smoke: no nightly toolchain or cargo-fuzz here; compiling the targets only"
-        );
+    let missing = if !nightly_available() {
+        Some("no nightly toolchain".to_owned())
+    } else {
+        ensure_cargo_fuzz()
+            .err()
+            .map(|e| format!("cargo-fuzz could not be installed ({e})"))
+    };
+    if let Some(missing) = missing {
+        println!("\n==> fuzz smoke: {missing}; compiling the targets only");
         cmd::run(
             "fuzz targets compile (stable, no sanitizer)",
             Command::new(stable_cargo())
@@ -255,7 +260,8 @@ fn run_target(target: &'static str, seconds: u64, logs: &Path) -> Result<TargetR
         }
         Some(_) => None,
     };
-    let executions = executions(&output).unwrap_or(0);
+    let (executions, fuzz_seconds) = executions(&output);
+    let executions = executions.unwrap_or(0);
     if crash.is_none() && executions == 0 {
         return Err(format!(
             "fuzz target {target} finished without reporting executions; see {}",
@@ -265,26 +271,30 @@ fn run_target(target: &'static str, seconds: u64, logs: &Path) -> Result<TargetR
     Ok(TargetRun {
         target,
         executions,
-        seconds: started.elapsed().as_secs_f64(),
+        seconds: fuzz_seconds
+            .map(|s| s as f64)
+            .unwrap_or_else(|| started.elapsed().as_secs_f64()),
         corpus: fs::read_dir(&corpus).map(|d| d.count()).unwrap_or(0),
         crash,
     })
 }
 
-/// libFuzzer's final count of executed inputs: `stat::number_of_executed_units: N`, or
-/// the `Done N runs in S second(s)` line.
-fn executions(output: &str) -> Option<u64> {
+/// libFuzzer's final count of executed inputs (`stat::number_of_executed_units: N`, else
+/// `Done N runs in S second(s)`) and its own count of seconds, which leaves out any
+/// compiling `cargo fuzz run` did first.
+fn executions(output: &str) -> (Option<u64>, Option<u64>) {
+    let done = output.lines().rev().find_map(|line| {
+        let rest = line.strip_prefix("Done ")?;
+        let mut words = rest.split_whitespace();
+        let runs = words.next()?.parse().ok()?;
+        let seconds = words.nth(2)?.parse().ok()?;
+        Some((runs, seconds))
+    });
     let stat = output.lines().find_map(|line| {
         line.strip_prefix("stat::number_of_executed_units:")
             .and_then(|n| n.trim().parse().ok())
     });
-    stat.or_else(|| {
-        output.lines().rev().find_map(|line| {
-            line.strip_prefix("Done ")
-                .and_then(|rest| rest.split_whitespace().next())
-                .and_then(|n| n.parse().ok())
-        })
-    })
+    (stat.or(done.map(|d| d.0)), done.map(|d| d.1))
 }
 
 /// The panic or sanitizer message, the saved input, and how to replay it.
