@@ -522,7 +522,9 @@ async fn on_a_half_open_link_calls_fail_with_typed_errors_within_their_timeouts(
     assert!(
         matches!(
             history,
-            Err(Error::Core(CoreError::Timeout { .. } | CoreError::ConnectionLost))
+            Err(Error::Core(
+                CoreError::Timeout { .. } | CoreError::ConnectionLost
+            ))
         ),
         "{history:?}"
     );

@@ -23,6 +23,7 @@ mod report;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
+use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Once};
 use std::time::Duration;
@@ -166,15 +167,24 @@ fn count_panics() {
     });
 }
 
+/// A compact key for an id: the books keep 8 bytes per deal, not the deal, so that their
+/// growth does not hide (or fake) a leak in the RSS figures. (SipHash with fixed keys: a
+/// collision among a run's deals is out of reach.)
+fn key(id: &str) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    id.hash(&mut hasher);
+    hasher.finish()
+}
+
 /// Books the tasks keep while the run goes on.
 #[derive(Default)]
 struct Books {
-    /// Deal ids confirmed to a lane, by client.
-    confirmed: HashMap<String, usize>,
+    /// Deals confirmed to a lane.
+    confirmed: HashSet<u64>,
     /// Deals confirmed more than once.
     confirmed_twice: u64,
-    /// Deal ids whose results reached their client.
-    results: HashSet<String>,
+    /// Deals whose results reached their client.
+    results: HashSet<u64>,
     /// Orders whose outcome was unknown: (client, request id).
     unknown: Vec<(usize, String)>,
     errors: BTreeMap<String, u64>,
@@ -325,17 +335,13 @@ async fn trade_lane(
                 {
                     lock(&tally.orders).opened += 1;
                     let mut books = lock(&tally.books);
-                    if books
-                        .confirmed
-                        .insert(deal.id.clone(), soaker.index)
-                        .is_some()
-                    {
+                    if !books.confirmed.insert(key(&deal.id)) {
                         books.confirmed_twice += 1;
                     }
                 }
                 match bounded(limits.result, client.result(&deal.id)).await {
                     Some(Ok(result)) => {
-                        lock(&tally.books).results.insert(result.deal.id);
+                        lock(&tally.books).results.insert(key(&result.deal.id));
                     }
                     // The settlement looks for it in the client's deal book at the end.
                     Some(Err(error)) => tally.error("result", &error),
@@ -434,10 +440,24 @@ async fn sample_memory(
 }
 
 /// Every deal the platform opened for the soak's accounts. The simulator keeps only its
-/// most recent closed deals, so the ledger copies its books often enough to miss none.
+/// most recent closed deals, so the ledger copies its books often enough to miss none. It
+/// keeps keys of every deal and request, and in full only the deals whose results have
+/// not reached their client yet.
 struct Ledger {
     uids: HashSet<u64>,
-    deals: Mutex<HashMap<String, pocketoption_sim::Deal>>,
+    books: Mutex<LedgerBooks>,
+}
+
+#[derive(Default)]
+struct LedgerBooks {
+    /// Every deal placed.
+    placed: HashSet<u64>,
+    /// The request id of every deal placed.
+    requests: HashSet<u64>,
+    /// Deals placed by a request that had already placed one.
+    executed_twice: u64,
+    /// Placed deals without a known result: key → (deal id, account).
+    pending: HashMap<u64, (String, u64)>,
 }
 
 /// How often the ledger copies the simulator's books: far less time than the simulator
@@ -445,24 +465,44 @@ struct Ledger {
 const LEDGER_EVERY: Duration = Duration::from_millis(250);
 
 impl Ledger {
-    fn record(&self, sim: &SimulatorHandle) {
-        let mut deals = lock(&self.deals);
-        // Open first, then closed: a deal's closed form replaces its open form.
-        for deal in sim.open_deals().into_iter().chain(sim.closed_deals()) {
-            if self.uids.contains(&deal.uid) {
-                deals.insert(deal.id.clone(), deal);
+    fn record(&self, sim: &SimulatorHandle, tally: &Tally) {
+        let deals: Vec<pocketoption_sim::Deal> = sim
+            .open_deals()
+            .into_iter()
+            .chain(sim.closed_deals())
+            .filter(|deal| self.uids.contains(&deal.uid))
+            .collect();
+        // Lock order: the tally's books, then the ledger's (nothing takes them the other
+        // way round).
+        let tally_books = lock(&tally.books);
+        let results = &tally_books.results;
+        let mut books = lock(&self.books);
+        for deal in deals {
+            let id = key(&deal.id);
+            if !books.placed.insert(id) {
+                continue;
+            }
+            if let Some(request) = request_id_of(&deal) {
+                if !books.requests.insert(key(&request)) {
+                    books.executed_twice += 1;
+                }
+            }
+            if !results.contains(&id) {
+                books.pending.insert(id, (deal.id, deal.uid));
             }
         }
-    }
-
-    fn deals(&self) -> Vec<pocketoption_sim::Deal> {
-        lock(&self.deals).values().cloned().collect()
+        books.pending.retain(|id, _| !results.contains(id));
     }
 }
 
-async fn keep_ledger(sim: SimulatorHandle, ledger: Arc<Ledger>, mut stop: watch::Receiver<bool>) {
+async fn keep_ledger(
+    sim: SimulatorHandle,
+    ledger: Arc<Ledger>,
+    tally: Arc<Tally>,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
-        ledger.record(&sim);
+        ledger.record(&sim, &tally);
         tokio::select! {
             _ = tokio::time::sleep(LEDGER_EVERY) => {}
             _ = stop.changed() => return,
@@ -557,7 +597,7 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, ReliabilityError> {
     let uids: HashSet<u64> = (0..config.clients).map(|i| BASE_UID + i as u64).collect();
     let ledger = Arc::new(Ledger {
         uids: uids.clone(),
-        deals: Mutex::default(),
+        books: Mutex::default(),
     });
     let (stop_trading, trading_stopped) = watch::channel(false);
     let (stop_faults, faults_stopped) = watch::channel(false);
@@ -566,6 +606,7 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, ReliabilityError> {
     let bookkeeper = tokio::spawn(keep_ledger(
         sim.clone(),
         ledger.clone(),
+        tally.clone(),
         all_stopped.clone(),
     ));
     let sampler = tokio::spawn(sample_memory(
@@ -637,8 +678,8 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, ReliabilityError> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    ledger.record(&sim);
-    let books = reconcile(&ledger.deals(), &soakers, &tally, settle).await;
+    ledger.record(&sim, &tally);
+    let books = reconcile(&ledger, &soakers, &tally, settle).await;
 
     let _ = stop_all.send(true);
     let _ = bookkeeper.await;
@@ -729,24 +770,16 @@ struct Settled {
     missing: Vec<String>,
 }
 
-/// Settles the clients' books against the platform's `deals` (see the module docs).
+/// Settles the clients' books against the platform's, in `ledger` (see the module docs).
 /// Results that did not come through `result()` are looked up in the owning client's deal
 /// book, waiting up to `patience` for the platform's closed-deal lists.
 async fn reconcile(
-    deals: &[pocketoption_sim::Deal],
+    ledger: &Ledger,
     soakers: &[Arc<Soaker>],
     tally: &Tally,
     patience: Duration,
 ) -> Settled {
     let owner = |uid: u64| (uid - BASE_UID) as usize;
-    let mut per_request: HashMap<String, u64> = HashMap::new();
-    for deal in deals {
-        if let Some(request) = request_id_of(deal) {
-            *per_request.entry(request).or_default() += 1;
-        }
-    }
-    let executed_twice: u64 = per_request.values().map(|n| n.saturating_sub(1)).sum();
-
     let (mut results, confirmed_twice, unknown) = {
         let books = lock(&tally.books);
         (
@@ -755,48 +788,60 @@ async fn reconcile(
             books.unknown.clone(),
         )
     };
-    let unknown_requests: HashSet<&str> = unknown.iter().map(|(_, r)| r.as_str()).collect();
-    let unknown_that_opened = deals
-        .iter()
-        .filter(|d| request_id_of(d).is_some_and(|r| unknown_requests.contains(r.as_str())))
-        .count() as u64;
+    let (unknown_that_opened, pending, placed, executed_twice) = {
+        let books = lock(&ledger.books);
+        let unknown_that_opened = unknown
+            .iter()
+            .filter(|(_, request)| books.requests.contains(&key(request)))
+            .count() as u64;
+        let pending: Vec<(u64, String, u64)> = books
+            .pending
+            .iter()
+            .filter(|(id, _)| !results.contains(*id))
+            .map(|(id, (deal, uid))| (*id, deal.clone(), *uid))
+            .collect();
+        (
+            unknown_that_opened,
+            pending,
+            books.placed.clone(),
+            books.executed_twice,
+        )
+    };
 
     // Look up every placed deal without a result in its client's book.
     let deadline = Instant::now() + patience;
     loop {
-        for deal in deals {
-            if results.contains(&deal.id) {
-                continue;
-            }
-            let client = &soakers[owner(deal.uid)].client;
-            if client.deals().book().closed(&deal.id).is_some() {
-                results.insert(deal.id.clone());
+        for (id, deal, uid) in &pending {
+            if !results.contains(id)
+                && soakers[owner(*uid)]
+                    .client
+                    .deals()
+                    .book()
+                    .closed(deal)
+                    .is_some()
+            {
+                results.insert(*id);
             }
         }
-        let missing = deals.iter().filter(|d| !results.contains(&d.id)).count();
-        if missing == 0 || Instant::now() >= deadline {
+        let all_in = pending.iter().all(|(id, _, _)| results.contains(id));
+        if all_in || Instant::now() >= deadline {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    let placed_ids: HashSet<&str> = deals.iter().map(|d| d.id.as_str()).collect();
-    let received = results
+    let received = results.iter().filter(|id| placed.contains(id)).count() as u64;
+    let mut missing: Vec<String> = pending
         .iter()
-        .filter(|id| placed_ids.contains(id.as_str()))
-        .count() as u64;
-    let phantom = results.len() as u64 - received;
-    let mut missing: Vec<String> = deals
-        .iter()
-        .filter(|d| !results.contains(&d.id))
-        .map(|d| format!("{} (client {}, {:?})", d.id, owner(d.uid), d.outcome))
+        .filter(|(id, _, _)| !results.contains(id))
+        .map(|(_, deal, uid)| format!("{deal} (client {})", owner(*uid)))
         .collect();
     missing.sort();
     Settled {
-        placed: deals.len() as u64,
+        placed: placed.len() as u64,
         received,
         duplicates: executed_twice + confirmed_twice,
-        phantom,
+        phantom: results.len() as u64 - received,
         unknown_that_opened,
         missing,
     }
