@@ -432,3 +432,39 @@ fn summarize(results: &[CaseResult], reports: &Path) -> Result<(), String> {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case(case: &str, behavior: &str, close: &str) -> CaseResult {
+        CaseResult {
+            case: case.into(),
+            behavior: behavior.into(),
+            close: close.into(),
+            millis: 1,
+        }
+    }
+
+    #[test]
+    fn ok_non_strict_and_informational_pass() {
+        let results = [
+            case("1.1.1", "OK", "OK"),
+            case("6.4.3", "NON-STRICT", "OK"),
+            case("7.1.6", "INFORMATIONAL", "INFORMATIONAL"),
+        ];
+        assert!(summarize(&results, Path::new("reports")).is_ok());
+    }
+
+    #[test]
+    fn an_unclean_close_or_a_failed_exchange_fails_the_run_by_name() {
+        let results = [
+            case("1.1.1", "OK", "UNCLEAN"),
+            case("2.1", "FAILED", "OK"),
+            case("3.1", "OK", "OK"),
+        ];
+        let error = summarize(&results, Path::new("reports")).unwrap_err();
+        assert!(error.starts_with("2 of 3 Autobahn cases failed"), "{error}");
+        assert!(error.contains("1.1.1 (OK / UNCLEAN)") && error.contains("2.1 (FAILED / OK)"));
+    }
+}

@@ -499,3 +499,63 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
         _ => Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn executions_come_from_the_final_stats_or_the_done_line() {
+        let stats = "#910360\tDONE   cov: 1314\nDone 910360 runs in 21 second(s)\n\
+                     stat::number_of_executed_units: 910361\n";
+        assert_eq!(executions(stats), (Some(910361), Some(21)));
+        assert_eq!(
+            executions("Done 42 runs in 3 second(s)"),
+            (Some(42), Some(3))
+        );
+        assert_eq!(
+            executions("==1== ERROR: libFuzzer: deadly signal"),
+            (None, None)
+        );
+    }
+
+    #[test]
+    fn a_crash_report_names_the_panic_and_how_to_replay_it() {
+        let output = "#1 NEW\nthread '<unnamed>' panicked at fuzz_targets/x.rs:3:5:\nboom\n\
+                      stack backtrace:\nartifact_prefix='a/'; Test unit written to a/crash-1\n";
+        let text = describe_crash("x", output, "exit status: 1".into());
+        assert!(text.contains("panicked at fuzz_targets/x.rs:3:5"), "{text}");
+        assert!(text.contains("boom"), "{text}");
+        assert!(
+            text.contains("cargo +nightly fuzz run x a/crash-1"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn every_target_has_seeds_that_fit_its_input_layout() {
+        for target in TARGETS {
+            let seeds = seeds(target);
+            assert!(!seeds.is_empty(), "{target} has no seeds");
+            assert!(
+                seeds.iter().all(|s| s.len() <= 4096),
+                "{target}: seed over max_len"
+            );
+        }
+        // Reassembler records carry a one-byte length: every frame must fit it.
+        for seed in seeds("reassembler") {
+            let mut rest = &seed[1..];
+            while let [_kind, len, tail @ ..] = rest {
+                assert!(
+                    usize::from(*len) <= tail.len(),
+                    "a record runs past its seed"
+                );
+                rest = &tail[usize::from(*len)..];
+            }
+            assert!(
+                rest.is_empty(),
+                "a reassembler seed ends inside a record header"
+            );
+        }
+    }
+}
