@@ -65,8 +65,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     cmd::run("soak (release)", &mut command)
 }
 
-/// The short smoke run `cargo xtask ci` makes: 15 s, 4 clients, dev profile, handshakes
-/// spared.
+/// The short smoke run `cargo xtask ci` makes: 15 s, 4 clients, dev profile.
 ///
 /// The tests step that runs before it builds the `soak` binary (the reliability crate's
 /// tests run it), so the smoke run uses that binary directly instead of paying for a
@@ -78,10 +77,6 @@ pub fn smoke() -> Result<(), String> {
             "--seconds".to_string(),
             SMOKE_SECONDS.to_string(),
             "--smoke".to_string(),
-            // Until the PocketOption connector retries a connection lost during
-            // authentication (see crates/reliability/tests/po_faults.rs), the smoke run
-            // does not reset connections still in their handshake; the full soak does.
-            "--spare-handshakes".to_string(),
         ],
         "smoke.json",
     )?;

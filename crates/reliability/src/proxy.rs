@@ -149,7 +149,6 @@ impl Corruption {
 struct Link {
     cut: Arc<Cut>,
     inject: mpsc::Sender<Vec<u8>>,
-    opened: Instant,
 }
 
 /// The order to cut one connection. The flag takes effect at once: a pump checks it before
@@ -302,16 +301,6 @@ impl FaultProxy {
         ids
     }
 
-    /// The open connections with how long each has been open, oldest first.
-    pub fn connection_ages(&self) -> Vec<(u64, Duration)> {
-        let mut ages: Vec<(u64, Duration)> = lock(&self.shared.links)
-            .iter()
-            .map(|(id, link)| (*id, link.opened.elapsed()))
-            .collect();
-        ages.sort_unstable_by_key(|(id, _)| *id);
-        ages
-    }
-
     /// Stops (or resumes) forwarding in both directions on every connection, new ones
     /// included, while keeping the sockets open: each side sees a peer that went silent.
     pub fn set_stalled(&self, stalled: bool) {
@@ -426,7 +415,6 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             Link {
                 cut: cut.clone(),
                 inject,
-                opened: Instant::now(),
             },
         );
         shared.count(|s| {

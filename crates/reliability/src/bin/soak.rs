@@ -17,8 +17,6 @@ usage: soak (--minutes N | --seconds N) [options]
   --seed N           seed of prices and of the fault schedule (default 7)
   --fault-every A-B  seconds between faults, at random in A..B (default 0.5-3)
   --smoke            the CI settings: 4 clients, a fault every 0.4-1.5 s
-  --spare-handshakes never reset a connection younger than 500 ms (its handshake may
-                     still run: works around a known bug, for the CI smoke run)
   --json PATH        also write the report as JSON to PATH
 
 Exits with 1 when trades placed != results received, a call hung, something panicked,
@@ -54,7 +52,6 @@ fn parse(args: &[String]) -> Result<Options, String> {
     let mut seed = None;
     let mut faults = None;
     let mut json = None;
-    let mut spare = false;
     let mut args = args.iter();
     while let Some(flag) = args.next() {
         match flag.as_str() {
@@ -66,7 +63,6 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--lanes" => lanes = Some(count(flag, args.next())?),
             "--seed" => seed = Some(count(flag, args.next())? as u64),
             "--smoke" => smoke = true,
-            "--spare-handshakes" => spare = true,
             "--fault-every" => {
                 let value = args
                     .next()
@@ -93,9 +89,6 @@ fn parse(args: &[String]) -> Result<Options, String> {
     config.lanes = lanes.unwrap_or(config.lanes);
     config.seed = seed.unwrap_or(config.seed);
     config.fault_interval = faults.unwrap_or(config.fault_interval);
-    if spare {
-        config.spare_younger_than = Some(Duration::from_millis(500));
-    }
     Ok(Options { config, json })
 }
 

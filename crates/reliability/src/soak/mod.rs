@@ -64,11 +64,6 @@ pub struct SoakConfig {
     pub outage: Duration,
     /// The longest stall (forwarding stopped, sockets open); stalls last half to all of it.
     pub stall: Duration,
-    /// When set, resets spare connections younger than this (their handshake may still be
-    /// running). A PocketOption client cut off while waiting for `successauth` gives up for
-    /// good today (a known bug, see `po_faults.rs`); the CI smoke run spares handshakes so
-    /// that it fails only on new problems, the full soak does not.
-    pub spare_younger_than: Option<Duration>,
     /// How often RSS is sampled.
     pub sample_interval: Duration,
     /// The simulator's tick interval.
@@ -90,7 +85,6 @@ impl SoakConfig {
             fault_interval: (Duration::from_millis(500), Duration::from_secs(3)),
             outage: Duration::from_millis(300),
             stall: Duration::from_millis(1500),
-            spare_younger_than: None,
             sample_interval: (duration / 60).max(Duration::from_secs(1)),
             tick_interval: Duration::from_millis(100),
             time_scale: 10.0,
@@ -388,24 +382,13 @@ async fn inject_faults(
             _ = tokio::time::sleep(pause) => {}
             _ = stop.changed() => return (counts, last),
         }
-        // The connections a reset may hit.
-        let open: Vec<u64> = proxy
-            .connection_ages()
-            .into_iter()
-            .filter(|(_, age)| config.spare_younger_than.is_none_or(|young| *age >= young))
-            .map(|(id, _)| id)
-            .collect();
-        let cut_all = |counts: &mut FaultCounts| {
-            for id in &open {
-                counts.connections_reset += u64::from(proxy.cut(*id));
-            }
-        };
         match rng.below(100) {
             0..45 => {
-                cut_all(&mut counts);
+                counts.connections_reset += proxy.cut_all() as u64;
                 counts.cut_all += 1;
             }
             45..70 => {
+                let open = proxy.connections();
                 if !open.is_empty() {
                     let pick = open[rng.below(open.len() as u64) as usize];
                     counts.connections_reset += u64::from(proxy.cut(pick));
@@ -414,7 +397,7 @@ async fn inject_faults(
             }
             70..85 => {
                 proxy.refuse_for(config.outage);
-                cut_all(&mut counts);
+                counts.connections_reset += proxy.cut_all() as u64;
                 counts.outages += 1;
             }
             _ => {

@@ -170,7 +170,6 @@ impl SoakReport {
                 "clients": self.config.clients,
                 "lanes": self.config.lanes,
                 "seed": self.config.seed,
-                "spare_younger_than_s": self.config.spare_younger_than.map(|d| d.as_secs_f64()),
                 "fault_interval_s": [
                     self.config.fault_interval.0.as_secs_f64(),
                     self.config.fault_interval.1.as_secs_f64()
@@ -220,17 +219,13 @@ impl fmt::Display for SoakReport {
         let c = &self.config;
         writeln!(
             f,
-            "soak: {} clients × {} lanes for {:.0} s (seed {}), a fault every {:.1}–{:.1} s{}; {:.1} s in all",
+            "soak: {} clients × {} lanes for {:.0} s (seed {}), a fault every {:.1}–{:.1} s; {:.1} s in all",
             c.clients,
             c.lanes,
             c.duration.as_secs_f64(),
             c.seed,
             c.fault_interval.0.as_secs_f64(),
             c.fault_interval.1.as_secs_f64(),
-            match c.spare_younger_than {
-                Some(age) => format!(" (connections younger than {age:?} spared)"),
-                None => String::new(),
-            },
             self.elapsed.as_secs_f64()
         )?;
         writeln!(
