@@ -19,7 +19,7 @@ use resilient_ws_fuzz::Cursor;
 /// (the next binary frame is then paired with the header). A real deviation, reported to
 /// the crate's owner; the model accepts it while this is true. Set it to false to check
 /// a fix.
-const NON_UTF8_TEXT_KEEPS_PENDING: bool = true;
+const NON_UTF8_TEXT_KEEPS_PENDING: bool = false;
 
 /// The header waiting for attachments, as the model sees it.
 struct Pending {

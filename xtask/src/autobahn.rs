@@ -10,8 +10,6 @@
 //! fails unless every case's behavior and closing behavior are OK, NON-STRICT or
 //! INFORMATIONAL.
 //!
-//! `--strict` runs the client without its closing-handshake work-around for the core-pre
-//! runner (see `autobahn_client::CloseHandshakeConnector`), to check a fix there.
 //! `--cases 1.*,9.7.*` runs a subset. `cargo xtask ci` runs the full set (about 15 s).
 
 use std::collections::BTreeMap;
@@ -49,15 +47,13 @@ for agent, cases in index.items():
         print(f"{case}\t{entry['behavior']}\t{entry['behaviorClose']}\t{entry.get('duration') or 0}")
 "#;
 
-const USAGE: &str = "usage: cargo xtask autobahn [--strict] [--cases GLOB[,GLOB...]]";
+const USAGE: &str = "usage: cargo xtask autobahn [--cases GLOB[,GLOB...]]";
 
 pub fn run(args: &[String]) -> Result<(), String> {
-    let mut strict = false;
     let mut cases: Vec<String> = Vec::new();
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--strict" => strict = true,
             "--cases" => {
                 let value = args.next().ok_or("--cases needs a value")?;
                 cases.extend(value.split(',').map(str::to_owned));
@@ -65,15 +61,15 @@ pub fn run(args: &[String]) -> Result<(), String> {
             other => return Err(format!("autobahn: unknown option `{other}`\n{USAGE}")),
         }
     }
-    conformance(&cases, strict)
+    conformance(&cases)
 }
 
 /// The run `cargo xtask ci` makes: the full set (cases 1–10) takes about 15 s.
 pub fn smoke() -> Result<(), String> {
-    conformance(&[], false)
+    conformance(&[])
 }
 
-fn conformance(cases: &[String], strict: bool) -> Result<(), String> {
+fn conformance(cases: &[String]) -> Result<(), String> {
     let started = Instant::now();
     let kosoku = ensure_kosoku()?;
     cmd::run(
@@ -114,13 +110,7 @@ fn conformance(cases: &[String], strict: bool) -> Result<(), String> {
 
     let mut client = Command::new(&client_binary);
     client.args(["--server", &server.url, "--agent", AGENT]);
-    if strict {
-        client.arg("--strict");
-    }
-    println!(
-        "\n==> autobahn: client{}",
-        if strict { " (--strict)" } else { "" }
-    );
+    println!("\n==> autobahn: client");
     let client_status = wait_with_deadline(
         client
             .spawn()

@@ -14,12 +14,7 @@ use core_pre::{
     StatisticsSnapshot,
 };
 
-use crate::close_handshake::CloseHandshakeConnector;
 use crate::error::AutobahnError;
-
-/// How long a connection keeps reading after the server's Close, for the server to drop
-/// the TCP connection (it should do so at once).
-const CLOSE_LINGER: Duration = Duration::from_secs(2);
 
 /// The limits every connection of a run uses.
 ///
@@ -39,11 +34,6 @@ pub struct ConnectionSettings {
     /// Limit on one whole connection, from dialling to the end (default 120 s). The same
     /// bound is the read timeout: a server silent that long is presumed gone.
     pub case_timeout: Duration,
-    /// Complete server-initiated closing handshakes in this crate (default true), working
-    /// around the core-pre runner, which drops the connection without the Close reply. See
-    /// [`CloseHandshakeConnector`](crate::CloseHandshakeConnector); false tests the stack
-    /// as it is.
-    pub complete_close_handshake: bool,
 }
 
 impl Default for ConnectionSettings {
@@ -52,7 +42,6 @@ impl Default for ConnectionSettings {
             max_message_size: 64 << 20,
             connect_timeout: Duration::from_secs(10),
             case_timeout: Duration::from_secs(120),
-            complete_close_handshake: true,
         }
     }
 }
@@ -84,13 +73,8 @@ pub(crate) async fn run_connection(
     let transport = WsConfig::new(url)
         .with_max_message_size(settings.max_message_size)
         .with_connect_timeout(settings.connect_timeout);
-    let connector = WsConnector::new(transport);
-    let builder = if settings.complete_close_handshake {
-        ClientBuilder::new(CloseHandshakeConnector::new(connector, CLOSE_LINGER))
-    } else {
-        ClientBuilder::new(connector)
-    };
-    let builder = builder
+    // The runner itself completes server-initiated closing handshakes.
+    let builder = ClientBuilder::new(WsConnector::new(transport))
         .with_reconnect_policy(ReconnectPolicy::default().with_max_attempts(1))
         .without_keep_alive()
         .with_read_timeout(Some(settings.case_timeout))

@@ -11,8 +11,6 @@
 //!   [`update_reports`], [`run_all`];
 //! * [`Echo`] is the core-pre module that sends each message back;
 //! * [`ConnectionSettings`] holds the limits every connection runs with;
-//! * [`CloseHandshakeConnector`] completes server-initiated closing handshakes, which the
-//!   core-pre runner does not do yet (see its docs; `--strict` runs without it).
 //!
 //! `cargo xtask autobahn` starts a fuzzing server (the PyPI package `kosoku`), runs the
 //! `autobahn_client` binary against it and checks the report.
@@ -24,13 +22,11 @@
 
 #![warn(missing_docs)]
 
-mod close_handshake;
 mod connection;
 mod echo;
 mod error;
 mod fuzzing_server;
 
-pub use close_handshake::CloseHandshakeConnector;
 pub use connection::{ConnectionSettings, Ended};
 pub use echo::Echo;
 pub use error::AutobahnError;

@@ -8,12 +8,9 @@ use autobahn_client::{AutobahnError, ConnectionSettings, FuzzingServer};
 
 const USAGE: &str = "\
 usage: autobahn_client [--server ws://127.0.0.1:9001] [--agent core-pre] [--case-timeout SECS]
-                       [--strict]
 
 Runs getCaseCount, every case, then updateReports against an Autobahn fuzzing server,
 echoing each text and binary message. The server's report holds the verdicts.
---strict runs the stack as it is, without this crate's closing-handshake work-around
-(CloseHandshakeConnector) for the core-pre runner.
 Logs: RUST_LOG (default: warnings, without the per-connection runner logs).
 ";
 
@@ -21,7 +18,6 @@ struct Args {
     server: String,
     agent: String,
     case_timeout: Duration,
-    strict: bool,
 }
 
 fn parse_args(args: &[String]) -> Result<Option<Args>, AutobahnError> {
@@ -29,7 +25,6 @@ fn parse_args(args: &[String]) -> Result<Option<Args>, AutobahnError> {
         server: "ws://127.0.0.1:9001".to_owned(),
         agent: "core-pre".to_owned(),
         case_timeout: ConnectionSettings::default().case_timeout,
-        strict: false,
     };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -48,7 +43,6 @@ fn parse_args(args: &[String]) -> Result<Option<Args>, AutobahnError> {
                 })?;
                 parsed.case_timeout = Duration::from_secs(secs.max(1));
             }
-            "--strict" => parsed.strict = true,
             "--help" | "-h" => return Ok(None),
             other => return Err(AutobahnError::Usage(format!("unknown argument {other:?}"))),
         }
@@ -81,7 +75,6 @@ async fn run(args: &[String]) -> Result<(), AutobahnError> {
     };
     let settings = ConnectionSettings {
         case_timeout: args.case_timeout,
-        complete_close_handshake: !args.strict,
         ..ConnectionSettings::default()
     };
     let server = FuzzingServer::new(&args.server, &args.agent)?.with_settings(settings);

@@ -77,9 +77,16 @@ impl Reassembler {
         &mut self,
         frame: &'a [u8],
     ) -> Result<Option<Frame<'a>>, CodecError> {
-        let text = std::str::from_utf8(frame).map_err(|e| CodecError::InvalidUtf8 {
-            valid_up_to: e.valid_up_to(),
-        })?;
+        let text = match std::str::from_utf8(frame) {
+            Ok(text) => text,
+            Err(e) => {
+                // A text frame, even a broken one, ends any packet still missing attachments.
+                self.pending = None;
+                return Err(CodecError::InvalidUtf8 {
+                    valid_up_to: e.valid_up_to(),
+                });
+            }
+        };
         self.push_text(text)
     }
 

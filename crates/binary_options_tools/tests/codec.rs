@@ -278,6 +278,21 @@ fn text_while_attachments_pending_discards_the_packet_and_can_be_pushed_again() 
 }
 
 #[test]
+fn a_broken_text_frame_while_attachments_are_pending_also_discards_the_packet() {
+    let mut r = Reassembler::default();
+    r.push_text(r#"451-["updateStream",{"_placeholder":true,"num":0}]"#)
+        .unwrap();
+    let err = r.push_text_bytes(&[0x34, 0x32, 0xff]).unwrap_err();
+    assert!(matches!(err, CodecError::InvalidUtf8 { .. }), "{err:?}");
+    assert!(!r.is_pending(), "the half packet is gone");
+    assert_eq!(
+        r.push_binary(&b"[]"[..]).unwrap_err(),
+        CodecError::UnexpectedBinary,
+        "a later binary frame is not glued to the old header"
+    );
+}
+
+#[test]
 fn absurd_attachment_counts_are_refused() {
     let err = decode(br#"4599999999999999999999999-["x"]"#).unwrap_err();
     assert!(

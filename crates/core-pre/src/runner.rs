@@ -458,6 +458,14 @@ impl<S: AppState> ClientRunner<S> {
                 .await
                 .is_ok();
         }
+        if matches!(end, ConnectionEnd::PeerClosed(_)) {
+            // The transport queued its reply to the peer's close frame; it goes out as the
+            // stream is read to its end. Finish the closing handshake, briefly.
+            let _ = runtime::timeout(self.config.close_timeout, async {
+                while let Some(Ok(_)) = stream.next().await {}
+            })
+            .await;
+        }
         if !writer_done {
             writer.abort();
             let _ = writer.await;
