@@ -18,7 +18,7 @@ use std::task::{Context, Poll};
 
 use core_pre::{Message, MessageStream, Text, TransportError, TransportErrorKind};
 use futures::Stream;
-use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 use crate::limits::Limits;
 use crate::reassembler::Reassembler;
@@ -30,6 +30,10 @@ pub struct EventStream {
     reassembler: Reassembler,
     malformed: Arc<AtomicU64>,
     server_closed: bool,
+    /// The name of a pending canonical header (`451-["name",{placeholder 0}]`), handled
+    /// without the general decoder: the platform's hot path (every tick).
+    fast_pending: Option<String>,
+    max_payload: usize,
 }
 
 impl EventStream {
@@ -40,6 +44,8 @@ impl EventStream {
             reassembler: Reassembler::new(limits),
             malformed,
             server_closed: false,
+            fast_pending: None,
+            max_payload: limits.max_payload_bytes,
         }
     }
 
@@ -58,6 +64,27 @@ impl EventStream {
     fn on_message(&mut self, msg: Message) -> Option<Result<Message, TransportError>> {
         match msg {
             Message::Text(text) => self.on_text(text),
+            Message::Binary(bytes) if self.fast_pending.is_some() => {
+                let name = self.fast_pending.take().unwrap_or_default();
+                let payload = match std::str::from_utf8(&bytes) {
+                    Ok(payload) if payload.len() <= self.max_payload => payload,
+                    Ok(_) => {
+                        self.reject("binary", &"attachment over the payload limit");
+                        return None;
+                    }
+                    Err(_) => {
+                        self.reject("binary", &"attachment is not UTF-8 JSON");
+                        return None;
+                    }
+                };
+                let mut text = String::with_capacity(name.len() + payload.len() + 8);
+                text.push_str("42[\"");
+                text.push_str(&name);
+                text.push_str("\",");
+                text.push_str(payload);
+                text.push(']');
+                Some(Ok(Message::text(text)))
+            }
             Message::Binary(bytes) => match self.reassembler.push_binary(bytes) {
                 Ok(Some(packet)) => match normalize(&packet) {
                     Some(text) => Some(Ok(Message::text(text))),
@@ -78,7 +105,16 @@ impl EventStream {
 
     fn on_text(&mut self, text: Text) -> Option<Result<Message, TransportError>> {
         let s = text.as_str();
+        if self.fast_pending.take().is_some() {
+            self.reject("binary", &"attachment missing before the next text frame");
+        }
         if !self.reassembler.is_pending() {
+            if let Some(name) = canonical_header(s) {
+                if name.len() <= self.max_payload {
+                    self.fast_pending = Some(name.to_owned());
+                    return None;
+                }
+            }
             // The fast path: everything but binary headers passes through undecoded.
             if s.starts_with("42") || !s.starts_with('4') {
                 if s == "1" {
@@ -134,6 +170,16 @@ impl Stream for EventStream {
     }
 }
 
+/// The name in the platform's usual binary header, `451-["name",{"_placeholder":true,"num":0}]`
+/// (no namespace, no ack id, one attachment in the only argument). Anything else is left
+/// to the general decoder.
+fn canonical_header(frame: &str) -> Option<&str> {
+    const TAIL: &str = "\",{\"_placeholder\":true,\"num\":0}]";
+    let rest = frame.strip_prefix("451-[\"")?;
+    let name = rest.strip_suffix(TAIL)?;
+    (!name.is_empty() && !name.contains(['"', '\\'])).then_some(name)
+}
+
 /// Rebuilds a complete binary packet as the equivalent one-step text frame, placing each
 /// attachment's JSON where its placeholder was.
 pub fn normalize(packet: &Packet<'_>) -> Option<String> {
@@ -184,8 +230,24 @@ pub fn payload(text: &str) -> Option<&str> {
     }
 }
 
-/// Parses the payload of a normalized event frame into `T`.
-pub fn parse_payload<T: DeserializeOwned>(text: &str) -> Result<T, String> {
+/// Everything between the event name and the closing bracket of `42["name",…]`: the
+/// payload when the event has one argument, which is how the platform sends events. No
+/// decoding; callers parse it and fall back to [`payload`] if that fails.
+fn payload_after_name(text: &str) -> Option<&str> {
+    let name = crate::event_name(text)?;
+    let name_end = name.as_ptr() as usize - text.as_ptr() as usize + name.len();
+    text.get(name_end..)?.strip_prefix("\",")?.strip_suffix(']')
+}
+
+/// Parses the payload of a normalized event frame into `T` (borrowing from `text` where
+/// `T` can). The common one-argument frame is parsed in place, without decoding the frame
+/// first.
+pub fn parse_payload<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, String> {
+    if let Some(raw) = payload_after_name(text) {
+        if let Ok(value) = serde_json::from_str(raw) {
+            return Ok(value);
+        }
+    }
     let raw = payload(text).ok_or_else(|| "the event has no payload".to_owned())?;
     serde_json::from_str(raw).map_err(|e| e.to_string())
 }
@@ -249,6 +311,49 @@ mod tests {
         assert_eq!(first.as_text(), Some(r#"42["after"]"#));
         assert!(events.next().await.unwrap().is_err(), "41 ends the session");
         assert_eq!(counter.load(Ordering::Relaxed), 2);
+    }
+
+    #[tokio::test]
+    async fn general_binary_packets_are_normalized_too() {
+        let mut events = stream_of(vec![
+            // Two attachments, and an ack id: not the canonical shape.
+            Message::text(
+                r#"452-7["pair",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#,
+            ),
+            Message::binary(b"[1]".to_vec()),
+            Message::binary(br#"{"a":2}"#.to_vec()),
+        ]);
+        let got = events.next().await.unwrap().unwrap();
+        assert_eq!(got.as_text(), Some(r#"427["pair",[1],{"a":2}]"#));
+    }
+
+    #[test]
+    fn only_the_canonical_header_takes_the_fast_path() {
+        assert_eq!(
+            canonical_header(r#"451-["updateStream",{"_placeholder":true,"num":0}]"#),
+            Some("updateStream")
+        );
+        assert_eq!(
+            canonical_header(r#"451-["a\"b",{"_placeholder":true,"num":0}]"#),
+            None
+        );
+        assert_eq!(
+            canonical_header(r#"451-["x",{"_placeholder":true,"num":1}]"#),
+            None
+        );
+        assert_eq!(
+            canonical_header(r#"451-/ns,["x",{"_placeholder":true,"num":0}]"#),
+            None
+        );
+    }
+
+    #[test]
+    fn payloads_parse_in_place_and_fall_back_for_several_arguments() {
+        let one: Vec<u32> = parse_payload(r#"42["e",[1,2]]"#).unwrap();
+        assert_eq!(one, [1, 2]);
+        // Two arguments: the in-place slice is not one JSON value; the decoder takes over.
+        let first: Vec<u32> = parse_payload(r#"42["e",[1],[2]]"#).unwrap();
+        assert_eq!(first, [1]);
     }
 
     #[test]

@@ -26,6 +26,16 @@ impl Text {
         Ok(Text(bytes))
     }
 
+    /// Wraps `bytes` without checking them.
+    ///
+    /// # Safety
+    ///
+    /// `bytes` must be valid UTF-8 (for example, a transport's text payload that its own
+    /// library already validated). Everything else in this crate relies on it.
+    pub unsafe fn from_utf8_unchecked(bytes: Bytes) -> Self {
+        Text(bytes)
+    }
+
     /// The text as a string slice.
     pub fn as_str(&self) -> &str {
         // SAFETY: every constructor checks UTF-8 or starts from a `str`/`String`, and the

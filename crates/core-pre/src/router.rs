@@ -140,6 +140,8 @@ impl Route {
 /// Routes inbound messages to modules and handlers.
 pub(crate) struct Router<S> {
     routes: Vec<Route>,
+    /// Scratch list of the routes matching the current message (reused, no allocation).
+    matched: Vec<usize>,
     handlers: Vec<Box<dyn LightweightHandler<S>>>,
     handler_ctx: HandlerContext<S>,
     stall_timeout: Duration,
@@ -153,6 +155,7 @@ impl<S: AppState> Router<S> {
         stall_timeout: Duration,
     ) -> Self {
         Router {
+            matched: Vec::with_capacity(routes.len()),
             routes,
             handlers,
             handler_ctx,
@@ -168,13 +171,23 @@ impl<S: AppState> Router<S> {
     }
 
     /// Delivers to every module whose rule matches.
-    pub(crate) async fn route(&mut self, msg: &Message) {
+    /// Delivers to every module whose rule matches (the last one gets `msg` itself, the
+    /// others a cheap clone).
+    pub(crate) async fn route(&mut self, msg: Message) {
         let stall_timeout = self.stall_timeout;
-        for route in &mut self.routes {
-            if route.rule.matches(msg) {
-                route.deliver(msg.clone(), stall_timeout).await;
+        self.matched.clear();
+        for (index, route) in self.routes.iter_mut().enumerate() {
+            if route.rule.matches(&msg) {
+                self.matched.push(index);
             }
         }
+        let Some((&last, others)) = self.matched.split_last() else {
+            return;
+        };
+        for &index in others {
+            self.routes[index].deliver(msg.clone(), stall_timeout).await;
+        }
+        self.routes[last].deliver(msg, stall_timeout).await;
     }
 
     /// Clears rule state between connections.

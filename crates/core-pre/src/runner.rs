@@ -10,17 +10,19 @@
 //! Frames for modules are held (bounded) until the callbacks finish.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::task::Poll;
 use std::time::Duration;
 
-use futures::{FutureExt, SinkExt, StreamExt};
+use futures::{SinkExt, StreamExt};
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tracing::Instrument;
 
 use crate::builder::{ClientConfig, MaybeSendStarter};
-use crate::connector::{ConnectContext, Connection, Connector, MessageSink};
+use crate::connector::{ConnectContext, Connection, Connector, MessageSink, MessageStream};
 use crate::error::{ConnectError, TransportError, TransportErrorKind};
 use crate::link::{Link, Outbound};
 use crate::message::{CloseFrame, Message};
@@ -30,7 +32,7 @@ use crate::router::Router;
 use crate::runtime::{self, BoxFuture, Instant, TaskHandle};
 use crate::state::{AppState, ConnectionEnd, ConnectionState, DisconnectReason};
 
-/// How many already-buffered frames the reader handles before checking its other duties.
+/// How many ready frames the reader takes at once before checking its other duties.
 const READ_BATCH: usize = 64;
 /// How many queued messages the writer takes at once.
 const WRITE_BATCH: usize = 64;
@@ -381,6 +383,8 @@ impl<S: AppState> ClientRunner<S> {
             )))
         };
         let mut held: VecDeque<Message> = VecDeque::new();
+        let mut batch: Vec<Option<Result<Message, TransportError>>> =
+            Vec::with_capacity(READ_BATCH);
 
         let tick_period = self.tick_period(read_timeout);
         let mut tick = pin!(runtime::sleep(tick_period));
@@ -415,14 +419,9 @@ impl<S: AppState> ClientRunner<S> {
                         Err(e) => break 'conn (ConnectionEnd::TransportError(Arc::from(format!("writer {e}"))), None),
                     }
                 },
-                frame = stream.next() => {
+                () = read_batch(&mut stream, &mut batch) => {
                     last_frame = Instant::now();
-                    if let Some(end) = self.on_frame(frame, &mut held, &mut gate).await {
-                        break 'conn (end, None);
-                    }
-                    // Handle what is already buffered before going back to the select.
-                    for _ in 0..READ_BATCH {
-                        let Some(frame) = stream.next().now_or_never() else { break };
+                    for frame in batch.drain(..) {
                         if let Some(end) = self.on_frame(frame, &mut held, &mut gate).await {
                             break 'conn (end, None);
                         }
@@ -508,7 +507,7 @@ impl<S: AppState> ClientRunner<S> {
     /// Callbacks are done: release held frames to modules, and announce readiness.
     async fn open_gate(&mut self, held: &mut VecDeque<Message>) {
         while let Some(msg) = held.pop_front() {
-            self.router.route(&msg).await;
+            self.router.route(msg).await;
         }
         self.link.set_state(ConnectionState::Connected);
     }
@@ -536,7 +535,7 @@ impl<S: AppState> ClientRunner<S> {
             _ => None,
         };
         match gate {
-            None => self.router.route(&msg).await,
+            None => self.router.route(msg).await,
             Some(pending) => {
                 held.push_back(msg);
                 if held.len() >= self.config.inbox_capacity {
@@ -550,6 +549,32 @@ impl<S: AppState> ClientRunner<S> {
         }
         end
     }
+}
+
+/// Waits until the stream has frames ready and takes every ready one (at most
+/// [`READ_BATCH`]) into `batch`, polling with the task's own waker. The end of the stream or
+/// an error is taken as a last item. Cancel-safe: it only takes frames when it completes.
+fn read_batch<'a>(
+    stream: &'a mut MessageStream,
+    batch: &'a mut Vec<Option<Result<Message, TransportError>>>,
+) -> impl Future<Output = ()> + 'a {
+    std::future::poll_fn(move |cx| {
+        while batch.len() < READ_BATCH {
+            match stream.as_mut().poll_next(cx) {
+                Poll::Ready(Some(Ok(msg))) => batch.push(Some(Ok(msg))),
+                Poll::Ready(last) => {
+                    batch.push(last);
+                    break;
+                }
+                Poll::Pending => break,
+            }
+        }
+        if batch.is_empty() {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
 }
 
 async fn wait_gate(gate: &mut Option<BoxFuture<'static, ()>>) {

@@ -64,6 +64,22 @@ pub async fn sleep(duration: Duration) {
     imp::sleep(duration).await
 }
 
+/// Lets other tasks run before continuing. A loop that always finds work ready (a busy
+/// inbox) calls it between batches so the tasks it feeds get their turn.
+pub async fn yield_now() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            std::task::Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
+    .await
+}
+
 /// The error returned by [`timeout`] when the deadline passes first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("deadline elapsed")]

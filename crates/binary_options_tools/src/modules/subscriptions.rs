@@ -30,7 +30,7 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use crate::error::Error;
-use crate::events::{event_rule, payload};
+use crate::events::{event_rule, parse_payload};
 use crate::server_time::unix_seconds;
 use crate::socketio::encode_event;
 use crate::state::PocketOptionState;
@@ -389,10 +389,10 @@ impl ApiModule<PocketOptionState> for SubscriptionsModule {
                 return Ok(());
             }
             for msg in batch.drain(..) {
-                let Some(raw) = msg.as_text().and_then(payload) else {
+                let Some(text) = msg.as_text() else {
                     continue;
                 };
-                match serde_json::from_str::<Vec<TickRow<'_>>>(raw) {
+                match parse_payload::<Vec<TickRow<'_>>>(text) {
                     Ok(rows) => {
                         if let Some(newest) = self.ctx.state.subscriptions.dispatch(&rows) {
                             self.ctx.state.clock.observe(newest);
@@ -403,6 +403,9 @@ impl ApiModule<PocketOptionState> for SubscriptionsModule {
                     }
                 }
             }
+            // Let the streams' readers run before the next batch: a burst must not starve
+            // them into dropping ticks.
+            runtime::yield_now().await;
         }
     }
 }

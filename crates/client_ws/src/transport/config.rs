@@ -12,6 +12,9 @@ use std::time::Duration;
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 << 20;
 /// Default size the native write buffer reaches before it is written out: 128 KiB.
 pub const DEFAULT_WRITE_BUFFER_SIZE: usize = 128 << 10;
+/// Default read buffer: small, so idle connections stay cheap (tungstenite's own default is
+/// 128 KiB, resident per connection).
+pub const DEFAULT_READ_BUFFER_SIZE: usize = 8 * 1024;
 /// Default time allowed for TCP + TLS + WebSocket handshake: 10 s.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -49,6 +52,7 @@ pub struct WsConfig {
     pub(crate) max_message_size: usize,
     pub(crate) write_buffer_size: usize,
     pub(crate) max_write_buffer_size: usize,
+    pub(crate) read_buffer_size: usize,
     pub(crate) root_certificates: Vec<RootCertificate>,
     pub(crate) webpki_roots: bool,
 }
@@ -56,7 +60,8 @@ pub struct WsConfig {
 impl WsConfig {
     /// A configuration for `url` (`ws://` or `wss://`) with the defaults: no extra headers,
     /// 10 s connect timeout, 16 MiB message limit, 128 KiB write buffer bounded at
-    /// 128 KiB + the message limit, and the Mozilla (webpki) root certificates.
+    /// 128 KiB + the message limit, an 8 KiB read buffer, and the Mozilla (webpki) root
+    /// certificates.
     pub fn new(url: impl Into<String>) -> Self {
         WsConfig {
             url: url.into(),
@@ -65,6 +70,7 @@ impl WsConfig {
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             write_buffer_size: DEFAULT_WRITE_BUFFER_SIZE,
             max_write_buffer_size: DEFAULT_WRITE_BUFFER_SIZE + DEFAULT_MAX_MESSAGE_SIZE,
+            read_buffer_size: DEFAULT_READ_BUFFER_SIZE,
             root_certificates: Vec::new(),
             webpki_roots: true,
         }
@@ -145,6 +151,14 @@ impl WsConfig {
         self
     }
 
+    /// Sets how much is read from the socket at once (native only; default 8 KiB). The
+    /// buffer stays resident for the connection's life, so a small one keeps thousands of
+    /// idle connections cheap; large messages still arrive whole, over several reads.
+    pub fn with_read_buffer(mut self, bytes: usize) -> Self {
+        self.read_buffer_size = bytes.clamp(512, 16 << 20);
+        self
+    }
+
     /// Trusts one more root certificate (DER), for servers with a private CA or a
     /// self-signed certificate (native only; browsers use their own trust store).
     pub fn with_root_certificate_der(mut self, der: impl Into<Vec<u8>>) -> Self {
@@ -204,6 +218,7 @@ impl fmt::Debug for WsConfig {
             .field("connect_timeout", &self.connect_timeout)
             .field("max_message_size", &self.max_message_size)
             .field("write_buffer_size", &self.write_buffer_size)
+            .field("read_buffer_size", &self.read_buffer_size)
             .field("max_write_buffer_size", &self.max_write_buffer_size)
             .field("extra_root_certificates", &self.root_certificates.len())
             .field("webpki_roots", &self.webpki_roots)
