@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use crate::link::Outbound;
 use crate::message::Message;
 use crate::rule::Rule;
-use crate::runtime::{self, MaybeSend, MaybeSync};
+use crate::runtime::{self, BoxFuture, MaybeSend, MaybeSync};
 use crate::state::AppState;
 
 /// What a lightweight handler gets besides the message.
@@ -69,6 +69,13 @@ pub struct RouteStatsSnapshot {
     pub dropped: u64,
 }
 
+/// Adds one to a counter only the reader task writes: a plain load and store, cheaper than
+/// an atomic read-modify-write on every message (readers on other threads still see whole
+/// values).
+fn bump(counter: &AtomicU64) {
+    counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+}
+
 pub(crate) struct Route {
     module: &'static str,
     rule: Box<dyn Rule>,
@@ -96,7 +103,10 @@ impl Route {
         (self.module, self.stats.clone())
     }
 
-    async fn deliver(&mut self, msg: Message, stall_timeout: Duration) {
+    /// Delivers without waiting. Gives the message back when the inbox is full and the
+    /// module is not (yet) known to be stalled: the caller then waits with
+    /// [`deliver_waiting`](Self::deliver_waiting).
+    fn try_deliver(&mut self, msg: Message) -> Result<(), Message> {
         match self.tx.try_send(msg) {
             Ok(()) => {
                 if self.stalled {
@@ -107,32 +117,40 @@ impl Route {
                         "module caught up; delivering again"
                     );
                 }
-                self.stats.delivered.fetch_add(1, Ordering::Relaxed);
+                bump(&self.stats.delivered);
+                Ok(())
             }
             Err(mpsc::error::TrySendError::Full(msg)) => {
                 if self.stalled {
-                    self.stats.dropped.fetch_add(1, Ordering::Relaxed);
-                    return;
-                }
-                match runtime::timeout(stall_timeout, self.tx.reserve()).await {
-                    Ok(Ok(permit)) => {
-                        permit.send(msg);
-                        self.stats.delivered.fetch_add(1, Ordering::Relaxed);
-                    }
-                    // The module is gone (shutting down): nothing to deliver to.
-                    Ok(Err(_)) => {}
-                    Err(_) => {
-                        self.stalled = true;
-                        self.stats.dropped.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(
-                            module = self.module,
-                            ?stall_timeout,
-                            "module inbox full: dropping its messages until it catches up"
-                        );
-                    }
+                    bump(&self.stats.dropped);
+                    Ok(())
+                } else {
+                    Err(msg)
                 }
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
+            // The module is gone (shutting down): nothing to deliver to.
+            Err(mpsc::error::TrySendError::Closed(_)) => Ok(()),
+        }
+    }
+
+    /// Waits up to `stall_timeout` for room; past it, the module is stalled.
+    async fn deliver_waiting(&mut self, msg: Message, stall_timeout: Duration) {
+        match runtime::timeout(stall_timeout, self.tx.reserve()).await {
+            Ok(Ok(permit)) => {
+                permit.send(msg);
+                bump(&self.stats.delivered);
+            }
+            // The module is gone (shutting down): nothing to deliver to.
+            Ok(Err(_)) => {}
+            Err(_) => {
+                self.stalled = true;
+                bump(&self.stats.dropped);
+                tracing::warn!(
+                    module = self.module,
+                    ?stall_timeout,
+                    "module inbox full: dropping its messages until it catches up"
+                );
+            }
         }
     }
 }
@@ -172,22 +190,59 @@ impl<S: AppState> Router<S> {
 
     /// Delivers to every module whose rule matches.
     /// Delivers to every module whose rule matches (the last one gets `msg` itself, the
-    /// others a cheap clone).
-    pub(crate) async fn route(&mut self, msg: Message) {
-        let stall_timeout = self.stall_timeout;
+    /// others a cheap clone). Returns `None` when every inbox took the message at once — the
+    /// hot path, with no future built — or the future that waits for room (see the module
+    /// docs) and delivers the rest.
+    pub(crate) fn route(&mut self, msg: Message) -> Option<BoxFuture<'_, ()>> {
         self.matched.clear();
         for (index, route) in self.routes.iter_mut().enumerate() {
             if route.rule.matches(&msg) {
                 self.matched.push(index);
             }
         }
-        let Some((&last, others)) = self.matched.split_last() else {
-            return;
-        };
-        for &index in others {
-            self.routes[index].deliver(msg.clone(), stall_timeout).await;
+        let (&last, others) = self.matched.split_last()?;
+        for (position, &index) in others.iter().enumerate() {
+            if let Err(blocked) = self.routes[index].try_deliver(msg.clone()) {
+                return Some(runtime::boxed(self.route_waiting(
+                    position,
+                    blocked,
+                    Some(msg),
+                )));
+            }
         }
-        self.routes[last].deliver(msg, stall_timeout).await;
+        let blocked = self.routes[last].try_deliver(msg).err()?;
+        let position = self.matched.len() - 1;
+        Some(runtime::boxed(self.route_waiting(position, blocked, None)))
+    }
+
+    /// The slow path of [`route`](Self::route): waits for the route at `position` of the
+    /// matched list, then delivers to the ones after it (`rest` is the message for them).
+    async fn route_waiting(
+        &mut self,
+        position: usize,
+        blocked: Message,
+        mut rest: Option<Message>,
+    ) {
+        let stall_timeout = self.stall_timeout;
+        let index = self.matched[position];
+        self.routes[index]
+            .deliver_waiting(blocked, stall_timeout)
+            .await;
+        let count = self.matched.len();
+        for next in position + 1..count {
+            let index = self.matched[next];
+            let msg = if next + 1 == count {
+                rest.take()
+            } else {
+                rest.clone()
+            };
+            let Some(msg) = msg else { return };
+            if let Err(blocked) = self.routes[index].try_deliver(msg) {
+                self.routes[index]
+                    .deliver_waiting(blocked, stall_timeout)
+                    .await;
+            }
+        }
     }
 
     /// Clears rule state between connections.

@@ -507,7 +507,9 @@ impl<S: AppState> ClientRunner<S> {
     /// Callbacks are done: release held frames to modules, and announce readiness.
     async fn open_gate(&mut self, held: &mut VecDeque<Message>) {
         while let Some(msg) = held.pop_front() {
-            self.router.route(msg).await;
+            if let Some(wait) = self.router.route(msg) {
+                wait.await;
+            }
         }
         self.link.set_state(ConnectionState::Connected);
     }
@@ -535,7 +537,11 @@ impl<S: AppState> ClientRunner<S> {
             _ => None,
         };
         match gate {
-            None => self.router.route(msg).await,
+            None => {
+                if let Some(wait) = self.router.route(msg) {
+                    wait.await;
+                }
+            }
             Some(pending) => {
                 held.push_back(msg);
                 if held.len() >= self.config.inbox_capacity {
