@@ -465,7 +465,10 @@ struct LedgerBooks {
 const LEDGER_EVERY: Duration = Duration::from_millis(250);
 
 impl Ledger {
-    fn record(&self, sim: &SimulatorHandle, tally: &Tally) {
+    /// Copies the simulator's books, and counts the results that reached a client's deal
+    /// book without `result()` (an order reported unknown, a `result()` that gave up)
+    /// while that book still holds them: it keeps only the most recent closed deals.
+    fn record(&self, sim: &SimulatorHandle, tally: &Tally, soakers: &[Arc<Soaker>]) {
         let deals: Vec<pocketoption_sim::Deal> = sim
             .open_deals()
             .into_iter()
@@ -474,8 +477,7 @@ impl Ledger {
             .collect();
         // Lock order: the tally's books, then the ledger's (nothing takes them the other
         // way round).
-        let tally_books = lock(&tally.books);
-        let results = &tally_books.results;
+        let mut tally_books = lock(&tally.books);
         let mut books = lock(&self.books);
         for deal in deals {
             let id = key(&deal.id);
@@ -487,22 +489,38 @@ impl Ledger {
                     books.executed_twice += 1;
                 }
             }
-            if !results.contains(&id) {
+            if !tally_books.results.contains(&id) {
                 books.pending.insert(id, (deal.id, deal.uid));
             }
         }
-        books.pending.retain(|id, _| !results.contains(id));
+        books.pending.retain(|id, (deal, uid)| {
+            if tally_books.results.contains(id) {
+                return false;
+            }
+            let book = soakers[owner(*uid)].client.deals().book();
+            if book.closed(deal).is_some() {
+                tally_books.results.insert(*id);
+                return false;
+            }
+            true
+        });
     }
+}
+
+/// The index of the client trading as `uid`.
+fn owner(uid: u64) -> usize {
+    (uid - BASE_UID) as usize
 }
 
 async fn keep_ledger(
     sim: SimulatorHandle,
     ledger: Arc<Ledger>,
     tally: Arc<Tally>,
+    soakers: Vec<Arc<Soaker>>,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
-        ledger.record(&sim, &tally);
+        ledger.record(&sim, &tally, &soakers);
         tokio::select! {
             _ = tokio::time::sleep(LEDGER_EVERY) => {}
             _ = stop.changed() => return,
@@ -607,6 +625,7 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, ReliabilityError> {
         sim.clone(),
         ledger.clone(),
         tally.clone(),
+        soakers.clone(),
         all_stopped.clone(),
     ));
     let sampler = tokio::spawn(sample_memory(
@@ -678,7 +697,7 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, ReliabilityError> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    ledger.record(&sim, &tally);
+    ledger.record(&sim, &tally, &soakers);
     let books = reconcile(&ledger, &soakers, &tally, settle).await;
 
     let _ = stop_all.send(true);
@@ -779,7 +798,6 @@ async fn reconcile(
     tally: &Tally,
     patience: Duration,
 ) -> Settled {
-    let owner = |uid: u64| (uid - BASE_UID) as usize;
     let (mut results, confirmed_twice, unknown) = {
         let books = lock(&tally.books);
         (
