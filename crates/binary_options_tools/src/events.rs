@@ -32,7 +32,7 @@ pub struct EventStream {
     server_closed: bool,
     /// The name of a pending canonical header (`451-["name",{placeholder 0}]`), handled
     /// without the general decoder: the platform's hot path (every tick).
-    fast_pending: Option<String>,
+    fast_pending: Option<(Text, usize)>,
     max_payload: usize,
 }
 
@@ -65,7 +65,9 @@ impl EventStream {
         match msg {
             Message::Text(text) => self.on_text(text),
             Message::Binary(bytes) if self.fast_pending.is_some() => {
-                let name = self.fast_pending.take().unwrap_or_default();
+                let (header, name_len) = self.fast_pending.take()?;
+                // `canonical_header` checked the header's prefix and its name's length.
+                let name = header.as_str().get(6..6 + name_len).unwrap_or_default();
                 let payload = match std::str::from_utf8(&bytes) {
                     Ok(payload) if payload.len() <= self.max_payload => payload,
                     Ok(_) => {
@@ -79,7 +81,7 @@ impl EventStream {
                 };
                 let mut text = String::with_capacity(name.len() + payload.len() + 8);
                 text.push_str("42[\"");
-                text.push_str(&name);
+                text.push_str(name);
                 text.push_str("\",");
                 text.push_str(payload);
                 text.push(']');
@@ -110,10 +112,9 @@ impl EventStream {
         }
         if !self.reassembler.is_pending() {
             if let Some(name) = canonical_header(s) {
-                if name.len() <= self.max_payload {
-                    self.fast_pending = Some(name.to_owned());
-                    return None;
-                }
+                let name_len = name.len();
+                self.fast_pending = Some((text, name_len));
+                return None;
             }
             // The fast path: everything but binary headers passes through undecoded.
             if s.starts_with("42") || !s.starts_with('4') {
@@ -252,13 +253,34 @@ pub fn parse_payload<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, String>
     serde_json::from_str(raw).map_err(|e| e.to_string())
 }
 
-/// A rule matching normalized events whose name is one of `names`.
+/// Whether `frame` is the event `name`. The normalized form `42["name",…` is compared in
+/// place (a few bytes, no scan); anything else goes through [`crate::event_name`].
+pub fn is_event(frame: &str, name: &str) -> bool {
+    match frame.strip_prefix("42[\"") {
+        Some(rest) => rest
+            .strip_prefix(name)
+            .is_some_and(|after| after.starts_with('"')),
+        None => crate::event_name(frame) == Some(name),
+    }
+}
+
+/// A rule matching normalized events whose name is one of `names`. It runs for every
+/// inbound frame, so it compares prefixes instead of parsing.
 pub fn event_rule(names: &'static [&'static str]) -> Box<dyn core_pre::Rule> {
     Box::new(move |msg: &Message| {
         msg.as_text()
-            .and_then(crate::event_name)
-            .is_some_and(|name| names.contains(&name))
+            .is_some_and(|text| names.iter().any(|name| is_event(text, name)))
     })
+}
+
+/// The payload of the one-argument event `42["name",payload]` when `frame` is exactly that
+/// (the normalized shape), sliced in place.
+pub fn payload_of<'a>(frame: &'a str, name: &str) -> Option<&'a str> {
+    frame
+        .strip_prefix("42[\"")?
+        .strip_prefix(name)?
+        .strip_prefix("\",")?
+        .strip_suffix(']')
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]

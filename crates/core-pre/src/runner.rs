@@ -383,8 +383,8 @@ impl<S: AppState> ClientRunner<S> {
             )))
         };
         let mut held: VecDeque<Message> = VecDeque::new();
-        let mut batch: Vec<Option<Result<Message, TransportError>>> =
-            Vec::with_capacity(READ_BATCH);
+        // Grows on the first burst; an idle connection keeps it empty.
+        let mut batch: Vec<Option<Result<Message, TransportError>>> = Vec::new();
 
         let tick_period = self.tick_period(read_timeout);
         let mut tick = pin!(runtime::sleep(tick_period));
@@ -616,7 +616,8 @@ async fn write_loop<S: AppState>(
     link: Arc<Link>,
 ) -> Result<(), TransportError> {
     let mut queue = queue.lock_owned().await;
-    let mut batch = Vec::with_capacity(WRITE_BATCH);
+    // Grows on the first burst; an idle connection keeps it empty.
+    let mut batch = Vec::new();
     loop {
         if queue.recv_many(&mut batch, WRITE_BATCH).await == 0 {
             // Every sender is gone: the client is being dropped.

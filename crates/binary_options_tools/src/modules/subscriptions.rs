@@ -30,7 +30,7 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use crate::error::Error;
-use crate::events::{event_rule, parse_payload};
+use crate::events::{event_rule, parse_payload, payload_of};
 use crate::server_time::unix_seconds;
 use crate::socketio::encode_event;
 use crate::state::PocketOptionState;
@@ -228,7 +228,7 @@ impl SubscriptionRegistry {
     }
 
     /// Hands each tick to every stream of its asset. Returns the newest tick time seen.
-    fn dispatch(&self, rows: &[TickRow<'_>]) -> Option<f64> {
+    fn dispatch<'a>(&self, rows: impl IntoIterator<Item = (&'a str, f64, f64)>) -> Option<f64> {
         let mut inner = self.lock();
         let mut newest = None;
         for row in rows {
@@ -382,32 +382,117 @@ impl ApiModule<PocketOptionState> for SubscriptionsModule {
     }
 
     async fn run(&mut self) -> Result<(), BoxError> {
-        let mut batch = Vec::with_capacity(64);
+        let mut batch = Vec::new();
+        let mut rows = Vec::new();
+        let registry = &self.ctx.state.subscriptions;
         loop {
             if self.ctx.inbox.recv_many(&mut batch, 64).await == 0 {
-                self.ctx.state.subscriptions.close();
+                registry.close();
                 return Ok(());
             }
+            let mut newest: Option<f64> = None;
             for msg in batch.drain(..) {
                 let Some(text) = msg.as_text() else {
                     continue;
                 };
-                match parse_payload::<Vec<TickRow<'_>>>(text) {
-                    Ok(rows) => {
-                        if let Some(newest) = self.ctx.state.subscriptions.dispatch(&rows) {
-                            self.ctx.state.clock.observe(newest);
+                let seen = match payload_of(text, "updateStream") {
+                    // The usual shape, parsed by hand without allocating.
+                    Some(payload) if parse_ticks(payload, &mut rows) => registry
+                        .dispatch(rows.iter().map(|(symbol, time, price)| {
+                            (&payload[symbol.clone()], *time, *price)
+                        })),
+                    _ => match parse_payload::<Vec<TickRow<'_>>>(text) {
+                        Ok(parsed) => registry.dispatch(parsed.iter().map(|r| (&*r.0, r.1, r.2))),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "ignoring a malformed updateStream payload");
+                            None
                         }
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "ignoring a malformed updateStream payload")
-                    }
-                }
+                    },
+                };
+                newest = match (newest, seen) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+            // One clock sample per batch is plenty, and keeps the clock off the hot path.
+            if let Some(newest) = newest {
+                self.ctx.state.clock.observe(newest);
             }
             // Let the streams' readers run before the next batch: a burst must not starve
             // them into dropping ticks.
             runtime::yield_now().await;
         }
     }
+}
+
+/// Parses the usual tick payload, `[["EURUSD_otc",1732288888.123,1.05123],…]`, into
+/// (symbol range, time, price) rows without allocating (beyond `rows`, reused). Returns
+/// false for anything it does not recognise (escapes, extra fields…): the caller then uses
+/// the general JSON parser.
+fn parse_ticks(payload: &str, rows: &mut Vec<(std::ops::Range<usize>, f64, f64)>) -> bool {
+    fn skip_ws(b: &[u8], i: &mut usize) {
+        while b.get(*i).is_some_and(u8::is_ascii_whitespace) {
+            *i += 1;
+        }
+    }
+    fn expect(b: &[u8], i: &mut usize, byte: u8) -> Option<()> {
+        skip_ws(b, i);
+        (b.get(*i) == Some(&byte)).then(|| *i += 1)
+    }
+    fn number(s: &str, i: &mut usize) -> Option<f64> {
+        let b = s.as_bytes();
+        skip_ws(b, i);
+        let start = *i;
+        while b
+            .get(*i)
+            .is_some_and(|c| c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.' | b'e' | b'E'))
+        {
+            *i += 1;
+        }
+        s.get(start..*i)?
+            .parse()
+            .ok()
+            .filter(|n: &f64| n.is_finite())
+    }
+    fn parse(s: &str, rows: &mut Vec<(std::ops::Range<usize>, f64, f64)>) -> Option<()> {
+        let b = s.as_bytes();
+        let mut i = 0;
+        expect(b, &mut i, b'[')?;
+        skip_ws(b, &mut i);
+        if b.get(i) == Some(&b']') {
+            i += 1;
+        } else {
+            loop {
+                expect(b, &mut i, b'[')?;
+                expect(b, &mut i, b'"')?;
+                let start = i;
+                let len = b[start..].iter().position(|&c| c == b'"' || c == b'\\')?;
+                if b[start + len] != b'"' {
+                    return None;
+                }
+                i = start + len + 1;
+                expect(b, &mut i, b',')?;
+                let time = number(s, &mut i)?;
+                expect(b, &mut i, b',')?;
+                let price = number(s, &mut i)?;
+                expect(b, &mut i, b']')?;
+                rows.push((start..start + len, time, price));
+                skip_ws(b, &mut i);
+                match b.get(i) {
+                    Some(b',') => i += 1,
+                    Some(b']') => {
+                        i += 1;
+                        break;
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        skip_ws(b, &mut i);
+        (i == b.len()).then_some(())
+    }
+    rows.clear();
+    parse(payload, rows).is_some()
 }
 
 /// Removes a stream's subscriber when the stream is dropped.
@@ -627,6 +712,30 @@ mod tests {
             asset: Arc::from("X"),
             time,
             price,
+        }
+    }
+
+    #[test]
+    fn tick_payloads_parse_by_hand_and_odd_ones_fall_back() {
+        let mut rows = Vec::new();
+        let payload =
+            r##"[["EURUSD_otc",1732288888.123,1.05123], ["#AAPL_otc", 1732288888124, 190.5]]"##;
+        assert!(parse_ticks(payload, &mut rows));
+        assert_eq!(rows.len(), 2);
+        assert_eq!(&payload[rows[0].0.clone()], "EURUSD_otc");
+        assert_eq!((rows[0].1, rows[0].2), (1732288888.123, 1.05123));
+        assert_eq!(&payload[rows[1].0.clone()], "#AAPL_otc");
+        assert!(parse_ticks("[]", &mut rows) && rows.is_empty());
+        for odd in [
+            r#"[["A\"B",1,2]]"#,
+            r#"[["A",1,2,null]]"#,
+            r#"[["A",1,"2"]]"#,
+            r#"[["A",1,2]"#,
+            r#"[["A",1,2]] x"#,
+            r#"{"a":1}"#,
+            "",
+        ] {
+            assert!(!parse_ticks(odd, &mut rows), "{odd}");
         }
     }
 

@@ -14,7 +14,7 @@ pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 << 20;
 pub const DEFAULT_WRITE_BUFFER_SIZE: usize = 128 << 10;
 /// Default read buffer: small, so idle connections stay cheap (tungstenite's own default is
 /// 128 KiB, resident per connection).
-pub const DEFAULT_READ_BUFFER_SIZE: usize = 8 * 1024;
+pub const DEFAULT_READ_BUFFER_SIZE: usize = 4 * 1024;
 /// Default time allowed for TCP + TLS + WebSocket handshake: 10 s.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -60,7 +60,7 @@ pub struct WsConfig {
 impl WsConfig {
     /// A configuration for `url` (`ws://` or `wss://`) with the defaults: no extra headers,
     /// 10 s connect timeout, 16 MiB message limit, 128 KiB write buffer bounded at
-    /// 128 KiB + the message limit, an 8 KiB read buffer, and the Mozilla (webpki) root
+    /// 128 KiB + the message limit, a 4 KiB read buffer, and the Mozilla (webpki) root
     /// certificates.
     pub fn new(url: impl Into<String>) -> Self {
         WsConfig {
@@ -151,7 +151,7 @@ impl WsConfig {
         self
     }
 
-    /// Sets how much is read from the socket at once (native only; default 8 KiB). The
+    /// Sets how much is read from the socket at once (native only; default 4 KiB). The
     /// buffer stays resident for the connection's life, so a small one keeps thousands of
     /// idle connections cheap; large messages still arrive whole, over several reads.
     pub fn with_read_buffer(mut self, bytes: usize) -> Self {
