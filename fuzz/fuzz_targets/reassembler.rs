@@ -14,13 +14,6 @@ use binary_options_tools::{CodecError, Frame, Limits, Reassembler, decode_with};
 use libfuzzer_sys::fuzz_target;
 use resilient_ws_fuzz::Cursor;
 
-/// The reassembler checks UTF-8 before it looks for a pending header, so a text frame that
-/// is not UTF-8 keeps a half-received packet pending instead of dropping it as documented
-/// (the next binary frame is then paired with the header). A real deviation, reported to
-/// the crate's owner; the model accepts it while this is true. Set it to false to check
-/// a fix.
-const NON_UTF8_TEXT_KEEPS_PENDING: bool = false;
-
 /// The header waiting for attachments, as the model sees it.
 struct Pending {
     expected: usize,
@@ -74,10 +67,12 @@ fn push_text(
             };
             assert_eq!(missing, pending.expected - pending.frames.len());
         }
-        Err(CodecError::InvalidUtf8 { .. })
-            if was_pending
-                && NON_UTF8_TEXT_KEEPS_PENDING
-                && std::str::from_utf8(frame).is_err() => {}
+        // A text frame that is not UTF-8 also ends a half-received packet (it is dropped,
+        // so a later binary frame is never paired with the old header).
+        Err(CodecError::InvalidUtf8 { .. }) if was_pending => {
+            assert!(std::str::from_utf8(frame).is_err());
+            *model = None;
+        }
         Err(_) => {
             assert!(!was_pending, "a pending header must be reported first");
             assert!(decode_with(frame, limits).is_err());
