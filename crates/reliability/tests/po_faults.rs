@@ -177,6 +177,53 @@ async fn an_order_lost_on_the_way_is_reported_unknown_and_never_executed_later()
 }
 
 #[tokio::test]
+async fn an_order_held_up_past_its_timeout_is_reported_unknown_and_its_late_result_still_arrives() {
+    let rig = PoRig::start().await;
+    within("assets", rig.client.assets()).await.unwrap();
+    // The link stalls with the order on it (the server's ping window is long: nobody
+    // notices a dead link in the meantime).
+    rig.proxy.set_stalled(true);
+    let started = Instant::now();
+    let outcome = within("the order", rig.client.buy(ASSET, Decimal::from(2), SHORT)).await;
+    let request_id = match outcome {
+        Err(Error::OrderOutcomeUnknown { request_id, .. }) => request_id,
+        other => panic!("expected an unknown outcome, got {other:?}"),
+    };
+    // Request timeout 2 s, then up to 2 s looking for it in the deal lists.
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        rig.sim.open_deals().is_empty(),
+        "nothing reached the platform yet"
+    );
+    // The link recovers and delivers the order late: the platform executes it once, and
+    // the caller, told the outcome was unknown, finds it by its request id.
+    rig.proxy.set_stalled(false);
+    let book = rig.client.deals().book();
+    until("the late deal to reach the client's books", || {
+        book.find_by_request(&request_id)
+            .is_some_and(|deal| deal.is_closed())
+    })
+    .await;
+    let executed: Vec<_> = rig
+        .sim
+        .closed_deals()
+        .into_iter()
+        .filter(|d| d.request_id.to_string().trim_matches('"') == request_id)
+        .collect();
+    assert_eq!(executed.len(), 1, "executed once");
+    assert_eq!(
+        book.find_by_request(&request_id).map(|d| d.id),
+        Some(executed[0].id.clone())
+    );
+    assert_eq!(rig.client.statistics().reconnects, 0);
+    rig.shut_down_cleanly(vec![]).await;
+}
+
+#[tokio::test]
 async fn refused_connections_are_retried_with_growing_jittered_delays_up_to_the_cap() {
     let initial = Duration::from_millis(40);
     let cap = Duration::from_millis(320);
