@@ -13,6 +13,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use zeroize::Zeroize;
 
 use serde_json::{Map, Value};
 
@@ -120,6 +121,21 @@ impl RealSession {
         php::serialize(&array, &mut out);
         out.push_str(&self.signature);
         out
+    }
+}
+
+/// The session token is a credential: wipe it when the SSID goes away (best effort: the
+/// auth frame built from it is a short-lived copy handed to the transport).
+impl Drop for Ssid {
+    fn drop(&mut self) {
+        self.session.zeroize();
+    }
+}
+
+impl Drop for RealSession {
+    fn drop(&mut self) {
+        self.session_id.zeroize();
+        self.signature.zeroize();
     }
 }
 
