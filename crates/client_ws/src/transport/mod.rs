@@ -42,6 +42,26 @@ use core_pre::{ConnectError, Connection};
 ///
 /// Frames map one to one onto [`core_pre::Message`]; an inbound message over
 /// [`WsConfig::with_max_message_size`] ends the stream with a
+/// Refuses an outbound message over the limit before it reaches the socket (close frames,
+/// whose reason is capped anyway, always pass). Both backends call it.
+fn check_outbound_size(
+    msg: &core_pre::Message,
+    max: usize,
+) -> Result<(), core_pre::TransportError> {
+    if msg.len() <= max || matches!(msg, core_pre::Message::Close(_)) {
+        return Ok(());
+    }
+    Err(core_pre::TransportError::new(
+        core_pre::TransportErrorKind::TooLarge,
+        format!(
+            "outbound {} message of {} bytes exceeds the {max}-byte limit; split it or raise \
+             WsConfig::with_max_message_size",
+            msg.kind(),
+            msg.len(),
+        ),
+    ))
+}
+
 /// [`TransportErrorKind::TooLarge`](core_pre::TransportErrorKind::TooLarge) error.
 pub async fn connect(config: &WsConfig) -> Result<Connection, ConnectError> {
     imp::connect(config).await

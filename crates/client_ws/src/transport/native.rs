@@ -337,18 +337,7 @@ impl Sink<Message> for WsSink {
     }
 
     fn start_send(mut self: Pin<&mut Self>, msg: Message) -> Result<(), TransportError> {
-        if msg.len() > self.max_message_size {
-            return Err(TransportError::new(
-                TransportErrorKind::TooLarge,
-                format!(
-                    "outbound {} message of {} bytes exceeds the {}-byte limit; split it or raise \
-                     WsConfig::with_max_message_size",
-                    msg.kind(),
-                    msg.len(),
-                    self.max_message_size
-                ),
-            ));
-        }
+        super::check_outbound_size(&msg, self.max_message_size)?;
         self.inner
             .start_send_unpin(outbound(msg))
             .map_err(transport_error)

@@ -187,18 +187,7 @@ impl Sink<Message> for BrowserSink {
     fn start_send(self: Pin<&mut Self>, msg: Message) -> Result<(), TransportError> {
         // A send on a closing or closed socket would be silently dropped by the browser.
         self.ensure_open()?;
-        if msg.len() > self.max_message_size && !matches!(msg, Message::Close(_)) {
-            return Err(TransportError::new(
-                TransportErrorKind::TooLarge,
-                format!(
-                    "outbound {} message of {} bytes exceeds the {}-byte limit; split it or raise \
-                     WsConfig::with_max_message_size",
-                    msg.kind(),
-                    msg.len(),
-                    self.max_message_size
-                ),
-            ));
-        }
+        super::check_outbound_size(&msg, self.max_message_size)?;
         let sent = match &msg {
             Message::Text(text) => self.handle.send_with_str(text.as_str()),
             Message::Binary(bytes) => self.handle.send_with_u8_array(bytes),
