@@ -154,7 +154,8 @@ impl<S: AppState> Assembly<S> {
         }
         let shutdown = self.link.watch_shutdown();
         let (inbox_tx, inbox_rx) = mpsc::channel(self.config.inbox_capacity.max(1));
-        let (command_tx, command_rx) = mpsc::channel(self.config.command_capacity.max(1));
+        let (command_tx, command_rx) =
+            crate::module::command_channel(self.config.command_capacity.max(1));
         let handle = M::create_handle(HandleContext {
             commander: Commander::new(command_tx, self.link.clone(), M::NAME),
             state: self.state.clone(),

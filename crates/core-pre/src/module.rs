@@ -246,14 +246,26 @@ impl<R> Responder<R> {
     }
 }
 
+/// The command queue's channel. Commands are rare next to inbound messages, and many
+/// modules never receive any: this channel allocates per message instead of a block up
+/// front, which keeps an idle client small.
+type CommandTx<C, R> = futures::channel::mpsc::Sender<Request<C, R>>;
+type CommandRx<C, R> = futures::channel::mpsc::Receiver<Request<C, R>>;
+
+/// A bounded command queue for one module.
+pub(crate) fn command_channel<C, R>(capacity: usize) -> (CommandTx<C, R>, CommandRx<C, R>) {
+    // The bound is `capacity` plus one slot per sender (each handle clone).
+    futures::channel::mpsc::channel(capacity)
+}
+
 /// A module's queue of commands. Yields `None` once the client shuts down.
 pub struct Commands<C, R> {
-    rx: mpsc::Receiver<Request<C, R>>,
+    rx: CommandRx<C, R>,
     shutdown: watch::Receiver<bool>,
 }
 
 impl<C, R> Commands<C, R> {
-    pub(crate) fn new(rx: mpsc::Receiver<Request<C, R>>, shutdown: watch::Receiver<bool>) -> Self {
+    pub(crate) fn new(rx: CommandRx<C, R>, shutdown: watch::Receiver<bool>) -> Self {
         Commands { rx, shutdown }
     }
 
@@ -264,7 +276,7 @@ impl<C, R> Commands<C, R> {
         }
         tokio::select! {
             biased;
-            req = self.rx.recv() => req,
+            req = futures::StreamExt::next(&mut self.rx) => req,
             _ = self.shutdown.wait_for(|stop| *stop) => None,
         }
     }
@@ -272,7 +284,7 @@ impl<C, R> Commands<C, R> {
 
 /// Sends commands to a module and waits for the answers: the inside of a module handle.
 pub struct Commander<C, R> {
-    tx: mpsc::Sender<Request<C, R>>,
+    tx: CommandTx<C, R>,
     link: Arc<Link>,
     module: &'static str,
 }
@@ -288,11 +300,7 @@ impl<C, R> Clone for Commander<C, R> {
 }
 
 impl<C: MaybeSend, R: MaybeSend> Commander<C, R> {
-    pub(crate) fn new(
-        tx: mpsc::Sender<Request<C, R>>,
-        link: Arc<Link>,
-        module: &'static str,
-    ) -> Self {
+    pub(crate) fn new(tx: CommandTx<C, R>, link: Arc<Link>, module: &'static str) -> Self {
         Commander { tx, link, module }
     }
 
@@ -308,8 +316,11 @@ impl<C: MaybeSend, R: MaybeSend> Commander<C, R> {
             command,
             reply: Responder(tx),
         };
+        let mut tx = self.tx.clone();
         let exchange = async {
-            self.tx.send(request).await.map_err(|_| self.stopped())?;
+            futures::SinkExt::send(&mut tx, request)
+                .await
+                .map_err(|_| self.stopped())?;
             rx.await.map_err(|_| self.stopped())
         };
         match runtime::timeout(timeout, exchange).await {

@@ -205,7 +205,9 @@ impl<S: AppState> ClientRunner<S> {
                     delay,
                 });
                 tokio::select! {
-                    _ = runtime::sleep(delay) => {}
+                    // Boxed, like the other cold paths below: the runner's future stays as
+                    // small as serving a connection needs (it lives as long as the client).
+                    _ = runtime::boxed(runtime::sleep(delay)) => {}
                     cmd = self.control.recv() => match interrupt(cmd) {
                         Interrupt::Shutdown(a) => break 'life a,
                         Interrupt::Disconnect(a) => {
@@ -225,9 +227,9 @@ impl<S: AppState> ClientRunner<S> {
             let ctx = ConnectContext::new(self.state.clone(), failures);
             let connect_timeout = self.config.connect_timeout;
             let result = {
-                let mut attempt = pin!(runtime::timeout(
+                let mut attempt = runtime::boxed(runtime::timeout(
                     connect_timeout,
-                    self.connector.connect(ctx.clone())
+                    self.connector.connect(ctx.clone()),
                 ));
                 loop {
                     tokio::select! {
@@ -294,7 +296,7 @@ impl<S: AppState> ClientRunner<S> {
             }
         };
 
-        self.shut_down(tasks, shutdown_ack).await;
+        runtime::boxed(self.shut_down(tasks, shutdown_ack)).await;
     }
 
     /// Stops modules, joins every task, and marks the client closed.
@@ -447,37 +449,9 @@ impl<S: AppState> ClientRunner<S> {
             }
         };
 
-        // Tear down.
+        // Tear down (a cold path, boxed so the runner's future stays small).
         self.link.set_up(false);
-        if !end.is_unexpected() && !writer_done {
-            // A graceful close: let the writer flush what is queued, then a close frame.
-            self.outbound
-                .push(Message::Close(Some(CloseFrame::normal("client closing"))));
-            writer_done = runtime::timeout(self.config.close_timeout, &mut writer)
-                .await
-                .is_ok();
-        }
-        if matches!(end, ConnectionEnd::PeerClosed(_)) {
-            // The transport queued its reply to the peer's close frame; it goes out as the
-            // stream is read to its end. Finish the closing handshake, briefly.
-            let _ = runtime::timeout(self.config.close_timeout, async {
-                while let Some(Ok(_)) = stream.next().await {}
-            })
-            .await;
-        }
-        if !writer_done {
-            writer.abort();
-            let _ = writer.await;
-        }
-        drop(stream);
-        let discarded = {
-            let mut rx = self.outbound_rx.lock().await;
-            let mut n = 0u64;
-            while rx.try_recv().is_ok() {
-                n += 1;
-            }
-            n
-        };
+        let discarded = runtime::boxed(self.close_link(stream, writer, writer_done, &end)).await;
         if discarded > 0 {
             self.link
                 .discarded_outbound
@@ -502,6 +476,45 @@ impl<S: AppState> ClientRunner<S> {
             ack: pending_ack,
             uptime,
         }
+    }
+
+    /// Lets a graceful close or the peer's close finish (bounded by the close timeout),
+    /// stops the writer, and empties the outbound queue; returns how many queued messages
+    /// were discarded.
+    async fn close_link(
+        &mut self,
+        mut stream: MessageStream,
+        mut writer: TaskHandle<Result<(), TransportError>>,
+        mut writer_done: bool,
+        end: &ConnectionEnd,
+    ) -> u64 {
+        if !end.is_unexpected() && !writer_done {
+            // A graceful close: let the writer flush what is queued, then a close frame.
+            self.outbound
+                .push(Message::Close(Some(CloseFrame::normal("client closing"))));
+            writer_done = runtime::timeout(self.config.close_timeout, &mut writer)
+                .await
+                .is_ok();
+        }
+        if matches!(end, ConnectionEnd::PeerClosed(_)) {
+            // The transport queued its reply to the peer's close frame; it goes out as the
+            // stream is read to its end. Finish the closing handshake, briefly.
+            let _ = runtime::timeout(self.config.close_timeout, async {
+                while let Some(Ok(_)) = stream.next().await {}
+            })
+            .await;
+        }
+        if !writer_done {
+            writer.abort();
+            let _ = writer.await;
+        }
+        drop(stream);
+        let mut rx = self.outbound_rx.lock().await;
+        let mut discarded = 0u64;
+        while rx.try_recv().is_ok() {
+            discarded += 1;
+        }
+        discarded
     }
 
     /// Callbacks are done: release held frames to modules, and announce readiness.

@@ -529,7 +529,9 @@ async fn a_burst_while_one_consumer_stalls_costs_only_that_streams_excess() {
     assert_eq!(reader.dropped(), 0, "a reader that keeps up loses nothing");
     // The stalled consumer resumes: its buffer first, then live ticks.
     let stale = fresh_ticks(&mut stalled, rig.client.server_time().unix, 3).await;
-    assert!(stale <= 16, "at most a buffer's worth is kept: {stale}");
+    // Its buffer, plus at most the one tick the module may still be holding for it (a
+    // full stream gets up to 100 ms of backpressure before it counts as stalled).
+    assert!(stale <= 17, "at most a buffer's worth is kept: {stale}");
     assert_eq!(rig.client.statistics().reconnects, 0);
     rig.shut_down_cleanly(vec![stalled, reader]).await;
 }

@@ -12,8 +12,11 @@
 //! Subscriptions survive reconnects: after every (re)connection each live asset is
 //! re-subscribed exactly once, before the modules see the new connection's traffic.
 //!
-//! Each stream has a bounded buffer; a consumer that stops polling loses the oldest-arriving
-//! excess ticks (counted in [`SubscriptionStream::dropped`]), never the connection.
+//! Each stream has a bounded buffer. When it is full, the module waits up to 100 ms for
+//! the reader (a slow reader gets backpressure and loses nothing); a reader that makes no
+//! room in that time counts as stalled and loses its own new ticks (counted in
+//! [`SubscriptionStream::dropped`]) until it reads again — never anyone else's ticks,
+//! never the connection.
 
 use std::borrow::Cow;
 use std::pin::Pin;
@@ -228,7 +231,15 @@ impl SubscriptionRegistry {
     }
 
     /// Hands each tick to every stream of its asset. Returns the newest tick time seen.
-    fn dispatch<'a>(&self, rows: impl IntoIterator<Item = (&'a str, f64, f64)>) -> Option<f64> {
+    /// Hands each tick to every stream of its asset without waiting. A tick whose stream is
+    /// full goes to `blocked` (in order; later ticks of that stream follow it there), for
+    /// the module to wait for room; a stream known to be stalled just loses it (counted).
+    /// Returns the newest tick time seen.
+    fn dispatch<'a>(
+        &self,
+        rows: impl IntoIterator<Item = (&'a str, f64, f64)>,
+        blocked: &mut Vec<Blocked>,
+    ) -> Option<f64> {
         let mut inner = self.lock();
         let mut newest = None;
         for row in rows {
@@ -243,21 +254,44 @@ impl SubscriptionRegistry {
                     time,
                     price: row.2,
                 };
-                match sub.tx.try_send(tick) {
-                    Ok(()) => sub.lagging = false,
-                    Err(mpsc::error::TrySendError::Full(_)) => {
-                        sub.dropped.fetch_add(1, Ordering::Relaxed);
-                        if !sub.lagging {
-                            sub.lagging = true;
-                            tracing::warn!(asset = %entry.asset, "a subscription stream is not being read; dropping its ticks");
+                let tick = if blocked.iter().any(|b| b.id == sub.id) {
+                    tick // keep the order: behind this stream's blocked ticks
+                } else {
+                    match sub.tx.try_send(tick) {
+                        Ok(()) => {
+                            sub.lagging = false;
+                            continue;
                         }
+                        Err(mpsc::error::TrySendError::Full(tick)) if !sub.lagging => tick,
+                        Err(mpsc::error::TrySendError::Full(_)) => {
+                            sub.dropped.fetch_add(1, Ordering::Relaxed);
+                            continue;
+                        }
+                        // The stream was dropped; its guard removes it.
+                        Err(mpsc::error::TrySendError::Closed(_)) => continue,
                     }
-                    // The stream was dropped; its guard removes it.
-                    Err(mpsc::error::TrySendError::Closed(_)) => {}
-                }
+                };
+                blocked.push(Blocked {
+                    id: sub.id,
+                    tx: sub.tx.clone(),
+                    dropped: sub.dropped.clone(),
+                    tick,
+                });
             }
         }
         newest
+    }
+
+    /// Marks a stream as not being read: its ticks are dropped (counted) until it reads
+    /// again.
+    fn mark_stalled(&self, id: u64) {
+        let mut inner = self.lock();
+        for entry in &mut inner.entries {
+            if let Some(sub) = entry.subscribers.iter_mut().find(|s| s.id == id) {
+                sub.lagging = true;
+                tracing::warn!(asset = %entry.asset, "a subscription stream is not being read; dropping its ticks until it reads again");
+            }
+        }
     }
 
     /// Ends every stream (on shutdown).
@@ -265,6 +299,41 @@ impl SubscriptionRegistry {
         let mut inner = self.lock();
         inner.closed = true;
         inner.entries.clear();
+    }
+}
+
+/// A tick whose stream's buffer was full when it arrived.
+struct Blocked {
+    id: u64,
+    tx: mpsc::Sender<Tick>,
+    dropped: Arc<AtomicU64>,
+    tick: Tick,
+}
+
+/// How long the module waits for a full stream to make room before it counts the stream
+/// as stalled (the same policy as core-pre's router: a slow reader gets backpressure, a
+/// stalled one loses its own ticks and nobody else's).
+const STREAM_STALL_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// Delivers the blocked ticks, waiting for room; a stream that makes none in time is
+/// marked stalled and loses the rest of its blocked ticks.
+async fn deliver_blocked(registry: &SubscriptionRegistry, blocked: &mut Vec<Blocked>) {
+    let mut stalled: Vec<u64> = Vec::new();
+    for b in blocked.drain(..) {
+        if stalled.contains(&b.id) {
+            b.dropped.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        match runtime::timeout(STREAM_STALL_TIMEOUT, b.tx.reserve()).await {
+            Ok(Ok(permit)) => permit.send(b.tick),
+            // The stream was dropped meanwhile.
+            Ok(Err(_)) => {}
+            Err(_) => {
+                b.dropped.fetch_add(1, Ordering::Relaxed);
+                registry.mark_stalled(b.id);
+                stalled.push(b.id);
+            }
+        }
     }
 }
 
@@ -384,6 +453,7 @@ impl ApiModule<PocketOptionState> for SubscriptionsModule {
     async fn run(&mut self) -> Result<(), BoxError> {
         let mut batch = Vec::new();
         let mut rows = Vec::new();
+        let mut blocked = Vec::new();
         let registry = &self.ctx.state.subscriptions;
         loop {
             if self.ctx.inbox.recv_many(&mut batch, 64).await == 0 {
@@ -397,12 +467,14 @@ impl ApiModule<PocketOptionState> for SubscriptionsModule {
                 };
                 let seen = match payload_of(text, "updateStream") {
                     // The usual shape, parsed by hand without allocating.
-                    Some(payload) if parse_ticks(payload, &mut rows) => registry
-                        .dispatch(rows.iter().map(|(symbol, time, price)| {
-                            (&payload[symbol.clone()], *time, *price)
-                        })),
+                    Some(payload) if parse_ticks(payload, &mut rows) => registry.dispatch(
+                        rows.iter()
+                            .map(|(symbol, time, price)| (&payload[symbol.clone()], *time, *price)),
+                        &mut blocked,
+                    ),
                     _ => match parse_payload::<Vec<TickRow<'_>>>(text) {
-                        Ok(parsed) => registry.dispatch(parsed.iter().map(|r| (&*r.0, r.1, r.2))),
+                        Ok(parsed) => registry
+                            .dispatch(parsed.iter().map(|r| (&*r.0, r.1, r.2)), &mut blocked),
                         Err(e) => {
                             tracing::warn!(error = %e, "ignoring a malformed updateStream payload");
                             None
@@ -413,6 +485,10 @@ impl ApiModule<PocketOptionState> for SubscriptionsModule {
                     (Some(a), Some(b)) => Some(a.max(b)),
                     (a, b) => a.or(b),
                 };
+                if !blocked.is_empty() {
+                    // A full stream: wait for its reader (briefly), in order.
+                    deliver_blocked(registry, &mut blocked).await;
+                }
             }
             // One clock sample per batch is plenty, and keeps the clock off the hot path.
             if let Some(newest) = newest {
