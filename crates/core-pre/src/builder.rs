@@ -393,7 +393,8 @@ impl<S: AppState> ClientBuilder<S> {
     pub fn build(self) -> (Client<S>, ClientRunner<S>) {
         let link = Link::new();
         let (outbound_tx, outbound_rx) = mpsc::channel(self.config.outbound_capacity.max(1));
-        let (control_tx, control_rx) = mpsc::channel(16);
+        // Control commands are rare: a channel that allocates per message, not up front.
+        let (control_tx, control_rx) = futures::channel::mpsc::channel(16);
         let outbound = Outbound::new(outbound_tx, link.clone(), self.config.send_timeout);
         let mut asm = Assembly {
             state: self.state.clone(),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 
 use crate::error::{CoreError, CoreResult};
 use crate::link::{ConnectionWatch, Link, Outbound};
@@ -29,7 +29,7 @@ cfg_if::cfg_if! {
 struct ClientInner<S> {
     link: Arc<Link>,
     outbound: Outbound,
-    control: mpsc::Sender<Control>,
+    control: futures::channel::mpsc::Sender<Control>,
     handles: HashMap<TypeId, AnyHandle>,
     state: Arc<S>,
     health: Vec<Arc<ModuleHealth>>,
@@ -67,7 +67,7 @@ impl<S: AppState> Client<S> {
     pub(crate) fn new(
         link: Arc<Link>,
         outbound: Outbound,
-        control: mpsc::Sender<Control>,
+        control: futures::channel::mpsc::Sender<Control>,
         handles: HashMap<TypeId, AnyHandle>,
         state: Arc<S>,
         health: Vec<Arc<ModuleHealth>>,
@@ -190,9 +190,7 @@ impl<S: AppState> Client<S> {
         let (ack_tx, ack_rx) = oneshot::channel();
         let wait = self.inner.wait_timeout;
         let exchange = async {
-            self.inner
-                .control
-                .send(make(ack_tx))
+            futures::SinkExt::send(&mut self.inner.control.clone(), make(ack_tx))
                 .await
                 .map_err(|_| CoreError::ClientClosed)?;
             ack_rx.await.map_err(|_| CoreError::ClientClosed)

@@ -90,7 +90,7 @@ pub struct ClientRunner<S: AppState> {
     state: Arc<S>,
     link: Arc<Link>,
     config: ClientConfig,
-    control: mpsc::Receiver<Control>,
+    control: futures::channel::mpsc::Receiver<Control>,
     outbound: Outbound,
     outbound_rx: Arc<Mutex<mpsc::Receiver<Message>>>,
     router: Router<S>,
@@ -114,7 +114,7 @@ impl<S: AppState> ClientRunner<S> {
         state: Arc<S>,
         link: Arc<Link>,
         config: ClientConfig,
-        control: mpsc::Receiver<Control>,
+        control: futures::channel::mpsc::Receiver<Control>,
         outbound: Outbound,
         outbound_rx: mpsc::Receiver<Message>,
         router: Router<S>,
@@ -165,7 +165,7 @@ impl<S: AppState> ClientRunner<S> {
             if let Some((reason, pending_ack)) = idle.take() {
                 self.link.set_state(ConnectionState::Disconnected(reason));
                 ack(pending_ack);
-                match self.control.recv().await {
+                match self.control.next().await {
                     None => break 'life None,
                     Some(Control::Shutdown(a)) => break 'life Some(a),
                     Some(Control::Disconnect(a)) => {
@@ -208,7 +208,7 @@ impl<S: AppState> ClientRunner<S> {
                     // Boxed, like the other cold paths below: the runner's future stays as
                     // small as serving a connection needs (it lives as long as the client).
                     _ = runtime::boxed(runtime::sleep(delay)) => {}
-                    cmd = self.control.recv() => match interrupt(cmd) {
+                    cmd = self.control.next() => match interrupt(cmd) {
                         Interrupt::Shutdown(a) => break 'life a,
                         Interrupt::Disconnect(a) => {
                             idle = Some((DisconnectReason::Requested, a));
@@ -234,7 +234,7 @@ impl<S: AppState> ClientRunner<S> {
                 loop {
                     tokio::select! {
                         result = &mut attempt => break result,
-                        cmd = self.control.recv() => match interrupt(cmd) {
+                        cmd = self.control.next() => match interrupt(cmd) {
                             Interrupt::Shutdown(a) => break 'life a,
                             Interrupt::Disconnect(a) => {
                                 idle = Some((DisconnectReason::Requested, a));
@@ -400,7 +400,7 @@ impl<S: AppState> ClientRunner<S> {
         let (end, pending_ack): (ConnectionEnd, Ack) = 'conn: loop {
             tokio::select! {
                 biased;
-                cmd = self.control.recv() => match cmd {
+                cmd = self.control.next() => match cmd {
                     None => break 'conn (ConnectionEnd::Shutdown, None),
                     Some(Control::Shutdown(a)) => break 'conn (ConnectionEnd::Shutdown, Some(a)),
                     Some(Control::Disconnect(a)) => break 'conn (ConnectionEnd::Requested, Some(a)),
