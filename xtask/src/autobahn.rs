@@ -20,7 +20,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::cmd::{self, root};
+use crate::cmd::{self, target_dir};
 
 /// The kosoku release the run is pinned to.
 const KOSOKU_VERSION: &str = "0.1.0";
@@ -141,12 +141,6 @@ fn conformance(cases: &[String]) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"))
 }
 
 /// Creates the virtual environment and installs kosoku, unless already done; returns the

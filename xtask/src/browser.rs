@@ -21,9 +21,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::cmd::{self, cargo, root};
+use crate::cmd::{self, cargo, target_dir};
+use crate::tools::{WASM_TARGET, find_program, lock_version, wasm_bindgen_runner};
 
-const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// How long the reference server may take to print its address (it is already built).
 const SERVER_START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long the server may take to exit once its stdin is closed.
@@ -94,33 +94,13 @@ struct Browser {
     chromedriver: PathBuf,
 }
 
-fn which(program: &str) -> Option<PathBuf> {
-    let paths = std::env::var_os("PATH")?;
-    std::env::split_paths(&paths)
-        .map(|dir| dir.join(program))
-        .find(|path| path.is_file())
-}
-
-fn first_existing(candidates: &[&str]) -> Option<PathBuf> {
-    candidates.iter().find_map(|name| {
-        let path = Path::new(name);
-        if path.is_absolute() {
-            path.is_file().then(|| path.to_path_buf())
-        } else if cmd::on_path(name) {
-            which(name)
-        } else {
-            None
-        }
-    })
-}
-
 /// Chromium and chromedriver, or `None` (skip) locally when they are missing.
 fn find_browser() -> Result<Option<Browser>, String> {
     let chromedriver = std::env::var_os("CHROMEDRIVER")
         .map(PathBuf::from)
         .filter(|path| path.is_file())
-        .or_else(|| first_existing(&["/usr/bin/chromedriver", "chromedriver"]));
-    let chromium = first_existing(&[
+        .or_else(|| find_program(&["/usr/bin/chromedriver", "chromedriver"]));
+    let chromium = find_program(&[
         "/usr/bin/chromium",
         "chromium",
         "chromium-browser",
@@ -140,8 +120,8 @@ fn find_browser() -> Result<Option<Browser>, String> {
                 missing.push("chromium-driver");
             }
             let advice = format!(
-                "the browser tests need {}: install with `apt-get install -y chromium chromium-driver` \
-                 (Debian; .ci/run does this), or set CHROMEDRIVER to a chromedriver",
+                "the browser tests need {}: `cargo xtask setup` installs it (as root or with sudo), \
+                 or `apt-get install -y chromium chromium-driver`; or set CHROMEDRIVER",
                 missing.join(" and ")
             );
             if cmd::in_ci() {
@@ -154,47 +134,12 @@ fn find_browser() -> Result<Option<Browser>, String> {
     }
 }
 
-/// The version of `package` recorded in Cargo.lock.
-fn lock_version(package: &str) -> Result<String, String> {
-    let lock = std::fs::read_to_string(root().join("Cargo.lock"))
-        .map_err(|e| format!("cannot read Cargo.lock: {e}"))?;
-    let wanted = format!("name = \"{package}\"");
-    let mut lines = lock.lines();
-    while let Some(line) = lines.next() {
-        if line.trim() == wanted {
-            if let Some(version) = lines
-                .next()
-                .and_then(|l| l.trim().strip_prefix("version = \""))
-                .and_then(|l| l.strip_suffix('"'))
-            {
-                return Ok(version.to_string());
-            }
-        }
-    }
-    Err(format!(
-        "{package} is not in Cargo.lock; build client_ws for {WASM_TARGET} first"
-    ))
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|dir| {
-            if dir.is_absolute() {
-                dir
-            } else {
-                root().join(dir)
-            }
-        })
-        .unwrap_or_else(|| root().join("target"))
-}
-
 /// `wasm-bindgen-test-runner` at exactly the Cargo.lock version of wasm-bindgen (the two
 /// must match), installed into `target/tools` when missing or outdated.
 fn ensure_test_runner() -> Result<PathBuf, String> {
     let version = lock_version("wasm-bindgen")?;
     let tools = target_dir().join("tools");
-    let runner = tools.join("bin").join("wasm-bindgen-test-runner");
+    let runner = wasm_bindgen_runner();
     let installed = Command::new(&runner)
         .arg("--version")
         .output()

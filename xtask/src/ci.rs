@@ -1,10 +1,13 @@
 //! `cargo xtask ci`: every check, in order, failing loudly on the first failure.
+//!
+//! It sets itself up first ([`tools::ensure`]): missing system tools are installed with
+//! apt-get (as root or through `sudo -n`), or named with the command that installs them.
 
 use crate::cmd::{self, cargo, root};
+use crate::tools::{self, WASM_TARGET};
 
 /// Library crates that claim browser support: each must pass clippy and build for wasm32.
 const BROWSER_CRATES: &[&str] = &["core-pre", "client_ws", "binary_options_tools"];
-const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// The browser crates present in this checkout.
 fn browser_crates() -> Vec<&'static str> {
@@ -25,31 +28,15 @@ fn package_args(crates: &[&'static str]) -> Vec<&'static str> {
     crates.iter().flat_map(|name| ["-p", *name]).collect()
 }
 
-/// Makes sure the wasm32 target is installed, installing it when rustup is available.
-pub fn ensure_wasm_target() -> Result<(), String> {
-    let installed = std::process::Command::new("rustup")
-        .args(["target", "list", "--installed"])
-        .output()
-        .map(|out| String::from_utf8_lossy(&out.stdout).contains(WASM_TARGET));
-    match installed {
-        Ok(true) => Ok(()),
-        Ok(false) => cmd::run(
-            "install the wasm32 target",
-            std::process::Command::new("rustup").args(["target", "add", WASM_TARGET]),
-        ),
-        Err(_) => Err(format!(
-            "rustup is not available to install the {WASM_TARGET} target; install it by hand"
-        )),
-    }
-}
-
 pub fn run(args: &[String]) -> Result<(), String> {
     let skip_browser = args.iter().any(|a| a == "--skip-browser");
     if let Some(unknown) = args.iter().find(|a| *a != "--skip-browser") {
         return Err(format!("ci: unknown option `{unknown}`"));
     }
     let started = std::time::Instant::now();
-    ensure_wasm_target()?;
+    // Before any build: a missing tool is installed (or named) now, not after minutes of
+    // compiling.
+    tools::ensure(!skip_browser)?;
     let wasm = browser_crates();
     let wasm_packages = package_args(&wasm);
 
@@ -94,8 +81,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
     crate::fuzz::smoke()?;
     crate::autobahn::smoke()?;
 
+    println!("\nci: time per step");
+    for (step, seconds) in cmd::step_times() {
+        println!("    {seconds:>7.1}s  {step}");
+    }
     println!(
-        "\nci: all checks passed in {:.0}s",
+        "ci: all checks passed in {:.0}s",
         started.elapsed().as_secs_f64()
     );
     Ok(())

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 use std::time::Instant;
 
 /// The workspace root (the parent of this crate's directory).
@@ -19,6 +20,14 @@ pub fn cargo(args: &[&str]) -> Command {
     command
 }
 
+/// Every step run so far, with its seconds, for the closing summary of `cargo xtask ci`.
+static STEPS: Mutex<Vec<(String, f64)>> = Mutex::new(Vec::new());
+
+/// The steps run so far and how long each took, in order.
+pub fn step_times() -> Vec<(String, f64)> {
+    STEPS.lock().map(|steps| steps.clone()).unwrap_or_default()
+}
+
 /// Runs `command`, echoing it; fails with the step name if it fails.
 pub fn run(step: &str, command: &mut Command) -> Result<(), String> {
     let shown = format!("{command:?}").replace('"', "");
@@ -28,6 +37,9 @@ pub fn run(step: &str, command: &mut Command) -> Result<(), String> {
         .status()
         .map_err(|e| format!("step `{step}`: could not start {shown}: {e}"))?;
     let took = started.elapsed().as_secs_f64();
+    if let Ok(mut steps) = STEPS.lock() {
+        steps.push((step.to_string(), took));
+    }
     if status.success() {
         println!("    ok: {step} ({took:.1}s)");
         Ok(())
@@ -38,10 +50,31 @@ pub fn run(step: &str, command: &mut Command) -> Result<(), String> {
     }
 }
 
+/// Where `program` is on PATH, if it is.
+pub fn which(program: &str) -> Option<PathBuf> {
+    let paths = std::env::var_os("PATH")?;
+    std::env::split_paths(&paths)
+        .map(|dir| dir.join(program))
+        .find(|path| path.is_file())
+}
+
 /// True when `program` can be found on PATH.
 pub fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+    which(program).is_some()
+}
+
+/// Cargo's target directory (`CARGO_TARGET_DIR`, relative to the root, or `target/`).
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|dir| {
+            if dir.is_absolute() {
+                dir
+            } else {
+                root().join(dir)
+            }
+        })
+        .unwrap_or_else(|| root().join("target"))
 }
 
 /// True on a CI machine (`CI` set to anything but empty/false/0).

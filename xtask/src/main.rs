@@ -2,7 +2,10 @@
 //!
 //! ```text
 //! cargo xtask ci                 every check CI runs (fmt, clippy native + wasm32, tests,
-//!                                docs, wasm32 builds, browser tests, smoke runs)
+//!                                docs, wasm32 builds, browser tests, smoke runs); installs
+//!                                the system tools it needs first
+//! cargo xtask doctor             every tool the checks use: present or not, which version
+//! cargo xtask setup              install the missing tools (apt-get as root or via sudo)
 //! cargo xtask bench [--quick]    the benchmark suite; writes target/bench/report.json
 //! cargo xtask fuzz --seconds N   every fuzz target for N seconds each
 //! cargo xtask autobahn           the Autobahn WebSocket conformance cases
@@ -16,6 +19,7 @@ mod ci;
 mod cmd;
 mod fuzz;
 mod soak;
+mod tools;
 
 use std::process::ExitCode;
 
@@ -23,8 +27,12 @@ const USAGE: &str = "\
 usage: cargo xtask <command> [options]
 
 commands:
-  ci                 run every check CI runs; fails on the first failure
+  ci                 run every check CI runs; fails on the first failure. Installs the
+                     system tools it needs first (apt-get, as root or with sudo -n)
                      options: --skip-browser   skip the headless browser tests
+  doctor             list every tool the checks use, present or missing, with versions;
+                     exits non-zero when one is missing
+  setup              install the missing tools, as `ci` does before it starts
   browser            run only the headless browser tests
   bench [--quick]    run the benchmarks and write target/bench/report.json
   fuzz --seconds N   run every fuzz target for N seconds (needs nightly + cargo-fuzz,
@@ -44,6 +52,8 @@ fn main() -> ExitCode {
     let result = match command.as_str() {
         "ci" => ci::run(rest),
         "browser" => browser::run(),
+        "doctor" => tools::doctor(),
+        "setup" => tools::ensure(true),
         "bench" => bench::run(rest),
         "fuzz" => fuzz::run(rest),
         "autobahn" => autobahn::run(rest),
