@@ -47,21 +47,8 @@ for agent, cases in index.items():
         print(f"{case}\t{entry['behavior']}\t{entry['behaviorClose']}\t{entry.get('duration') or 0}")
 "#;
 
-const USAGE: &str = "usage: cargo xtask autobahn [--cases GLOB[,GLOB...]]";
-
-pub fn run(args: &[String]) -> Result<(), String> {
-    let mut cases: Vec<String> = Vec::new();
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--cases" => {
-                let value = args.next().ok_or("--cases needs a value")?;
-                cases.extend(value.split(',').map(str::to_owned));
-            }
-            other => return Err(format!("autobahn: unknown option `{other}`\n{USAGE}")),
-        }
-    }
-    conformance(&cases)
+pub fn run(cases: &[String]) -> Result<(), String> {
+    conformance(cases)
 }
 
 /// The run `cargo xtask ci` makes: the full set (cases 1–10) takes about 15 s.

@@ -11,7 +11,9 @@
 
 use std::path::PathBuf;
 
-use crate::cmd::{self, cargo, root};
+use serde_json::Value;
+
+use crate::cmd::{self, cargo, target_dir};
 
 /// The figures every run must produce (the suite's `report::REQUIRED`).
 const REQUIRED: &[&str] = &[
@@ -26,20 +28,10 @@ const REQUIRED: &[&str] = &[
 ];
 
 fn bench_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"))
-        .join("bench")
+    target_dir().join("bench")
 }
 
-pub fn run(args: &[String]) -> Result<(), String> {
-    let mut quick = false;
-    for arg in args {
-        match arg.as_str() {
-            "--quick" => quick = true,
-            other => return Err(format!("bench: unknown option `{other}` (try --quick)")),
-        }
-    }
+pub fn run(quick: bool) -> Result<(), String> {
     let out = bench_dir().join("report.json");
     let out_arg = out.to_string_lossy().into_owned();
     let mut suite_args = vec!["bench", "-p", "bench", "--bench", "suite", "--"];
@@ -97,198 +89,33 @@ fn check_report(path: &std::path::Path) -> Result<Vec<String>, String> {
 /// A report is a JSON list of objects, each with a string `name` and `unit` and numbers
 /// `value`, `baseline` and `ratio`; every required figure is there.
 fn check_figures(text: &str) -> Result<Vec<String>, String> {
-    let mut parser = json::Parser::new(text);
-    let value = parser.document()?;
-    let json::Value::List(items) = value else {
+    let value: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let Value::Array(items) = value else {
         return Err("the report is not a list".into());
     };
     let mut names = Vec::new();
     for (i, item) in items.iter().enumerate() {
-        let name = match item.get("name") {
-            Some(json::Value::Str(name)) => name.clone(),
-            _ => return Err(format!("entry {i} has no string `name`")),
+        let Some(name) = item.get("name").and_then(Value::as_str) else {
+            return Err(format!("entry {i} has no string `name`"));
         };
-        if !matches!(item.get("unit"), Some(json::Value::Str(_))) {
+        if item.get("unit").and_then(Value::as_str).is_none() {
             return Err(format!("`{name}` has no string `unit`"));
         }
         for key in ["value", "baseline", "ratio"] {
-            if !matches!(item.get(key), Some(json::Value::Num(n)) if n.is_finite()) {
+            if !item
+                .get(key)
+                .and_then(Value::as_f64)
+                .is_some_and(f64::is_finite)
+            {
                 return Err(format!("`{name}`: `{key}` is not a number"));
             }
         }
-        names.push(name);
+        names.push(name.to_owned());
     }
     if let Some(missing) = REQUIRED.iter().find(|r| !names.iter().any(|n| n == *r)) {
         return Err(format!("figure `{missing}` is missing"));
     }
     Ok(names)
-}
-
-/// A small JSON reader (xtask has no dependencies): enough to check a report's shape.
-mod json {
-    pub enum Value {
-        Null,
-        Bool,
-        Num(f64),
-        Str(String),
-        List(Vec<Value>),
-        Object(Vec<(String, Value)>),
-    }
-
-    impl Value {
-        pub fn get(&self, key: &str) -> Option<&Value> {
-            match self {
-                Value::Object(fields) => fields.iter().find(|(k, _)| k == key).map(|(_, v)| v),
-                _ => None,
-            }
-        }
-    }
-
-    pub struct Parser<'a> {
-        bytes: &'a [u8],
-        at: usize,
-    }
-
-    impl<'a> Parser<'a> {
-        pub fn new(text: &'a str) -> Self {
-            Parser {
-                bytes: text.as_bytes(),
-                at: 0,
-            }
-        }
-
-        /// One value and nothing after it but whitespace.
-        pub fn document(&mut self) -> Result<Value, String> {
-            let value = self.value(0)?;
-            self.space();
-            if self.at != self.bytes.len() {
-                return Err(format!("trailing characters at byte {}", self.at));
-            }
-            Ok(value)
-        }
-
-        fn space(&mut self) {
-            while self.bytes.get(self.at).is_some_and(u8::is_ascii_whitespace) {
-                self.at += 1;
-            }
-        }
-
-        fn expect(&mut self, byte: u8) -> Result<(), String> {
-            self.space();
-            if self.bytes.get(self.at) == Some(&byte) {
-                self.at += 1;
-                Ok(())
-            } else {
-                Err(format!("expected `{}` at byte {}", byte as char, self.at))
-            }
-        }
-
-        fn literal(&mut self, word: &str, value: Value) -> Result<Value, String> {
-            if self.bytes[self.at..].starts_with(word.as_bytes()) {
-                self.at += word.len();
-                Ok(value)
-            } else {
-                Err(format!("unexpected input at byte {}", self.at))
-            }
-        }
-
-        fn value(&mut self, depth: usize) -> Result<Value, String> {
-            if depth > 32 {
-                return Err("nested too deeply".into());
-            }
-            self.space();
-            match self.bytes.get(self.at) {
-                Some(b'{') => {
-                    self.at += 1;
-                    let mut fields = Vec::new();
-                    self.space();
-                    if self.bytes.get(self.at) == Some(&b'}') {
-                        self.at += 1;
-                        return Ok(Value::Object(fields));
-                    }
-                    loop {
-                        self.space();
-                        let key = self.string()?;
-                        self.expect(b':')?;
-                        fields.push((key, self.value(depth + 1)?));
-                        self.space();
-                        match self.bytes.get(self.at) {
-                            Some(b',') => self.at += 1,
-                            Some(b'}') => {
-                                self.at += 1;
-                                return Ok(Value::Object(fields));
-                            }
-                            _ => return Err(format!("expected `,` or `}}` at byte {}", self.at)),
-                        }
-                    }
-                }
-                Some(b'[') => {
-                    self.at += 1;
-                    let mut items = Vec::new();
-                    self.space();
-                    if self.bytes.get(self.at) == Some(&b']') {
-                        self.at += 1;
-                        return Ok(Value::List(items));
-                    }
-                    loop {
-                        items.push(self.value(depth + 1)?);
-                        self.space();
-                        match self.bytes.get(self.at) {
-                            Some(b',') => self.at += 1,
-                            Some(b']') => {
-                                self.at += 1;
-                                return Ok(Value::List(items));
-                            }
-                            _ => return Err(format!("expected `,` or `]` at byte {}", self.at)),
-                        }
-                    }
-                }
-                Some(b'"') => self.string().map(Value::Str),
-                Some(b't') => self.literal("true", Value::Bool),
-                Some(b'f') => self.literal("false", Value::Bool),
-                Some(b'n') => self.literal("null", Value::Null),
-                Some(b'-' | b'0'..=b'9') => {
-                    let start = self.at;
-                    while self
-                        .bytes
-                        .get(self.at)
-                        .is_some_and(|b| b"+-.eE0123456789".contains(b))
-                    {
-                        self.at += 1;
-                    }
-                    std::str::from_utf8(&self.bytes[start..self.at])
-                        .ok()
-                        .and_then(|s| s.parse().ok())
-                        .map(Value::Num)
-                        .ok_or_else(|| format!("bad number at byte {start}"))
-                }
-                _ => Err(format!("unexpected input at byte {}", self.at)),
-            }
-        }
-
-        fn string(&mut self) -> Result<String, String> {
-            self.expect(b'"')?;
-            let mut out = Vec::new();
-            loop {
-                match self.bytes.get(self.at) {
-                    None => return Err("unterminated string".into()),
-                    Some(b'"') => {
-                        self.at += 1;
-                        return String::from_utf8(out).map_err(|_| "a string is not UTF-8".into());
-                    }
-                    Some(b'\\') => {
-                        // Escapes are kept as written: names and units never use them.
-                        out.extend_from_slice(self.bytes.get(self.at..self.at + 2).unwrap_or(b""));
-                        self.at += 2;
-                    }
-                    Some(&b) => {
-                        out.push(b);
-                        self.at += 1;
-                    }
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]

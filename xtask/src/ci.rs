@@ -28,11 +28,7 @@ fn package_args(crates: &[&'static str]) -> Vec<&'static str> {
     crates.iter().flat_map(|name| ["-p", *name]).collect()
 }
 
-pub fn run(args: &[String]) -> Result<(), String> {
-    let skip_browser = args.iter().any(|a| a == "--skip-browser");
-    if let Some(unknown) = args.iter().find(|a| *a != "--skip-browser") {
-        return Err(format!("ci: unknown option `{unknown}`"));
-    }
+pub fn run(skip_browser: bool) -> Result<(), String> {
     let started = std::time::Instant::now();
     // Before any build: a missing tool is installed (or named) now, not after minutes of
     // compiling.

@@ -39,8 +39,6 @@ const GRACE: Duration = Duration::from_secs(120);
 /// default of 1, for slightly slower inputs per second.
 const CODEGEN_UNITS: &str = "16";
 
-const USAGE: &str = "usage: cargo xtask fuzz [--seconds N] [--target NAME]... [--build-only]";
-
 /// What one target's run came to.
 struct TargetRun {
     target: &'static str,
@@ -51,33 +49,17 @@ struct TargetRun {
     crash: Option<String>,
 }
 
-pub fn run(args: &[String]) -> Result<(), String> {
-    let mut seconds: u64 = 60;
-    let mut targets: Vec<&'static str> = Vec::new();
-    let mut build_only = false;
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--seconds" => {
-                let value = args.next().ok_or("--seconds needs a value")?;
-                seconds = value
-                    .parse()
-                    .map_err(|_| format!("--seconds {value:?} is not a whole number"))?;
-            }
-            "--target" => {
-                let value = args.next().ok_or("--target needs a value")?;
-                let target = TARGETS.iter().find(|t| **t == value).ok_or_else(|| {
-                    format!("unknown fuzz target {value:?}; the targets are {TARGETS:?}")
-                })?;
-                targets.push(target);
-            }
-            "--build-only" => build_only = true,
-            other => return Err(format!("fuzz: unknown option `{other}`\n{USAGE}")),
-        }
-    }
-    if targets.is_empty() {
-        targets = TARGETS.to_vec();
-    }
+pub fn run(seconds: u64, targets: &[String], build_only: bool) -> Result<(), String> {
+    // clap accepts only names from TARGETS; keep them in TARGETS' order.
+    let targets: Vec<&'static str> = if targets.is_empty() {
+        TARGETS.to_vec()
+    } else {
+        TARGETS
+            .iter()
+            .copied()
+            .filter(|t| targets.iter().any(|wanted| wanted == t))
+            .collect()
+    };
     if !nightly_available() {
         return Err(
             "fuzzing needs a nightly toolchain (cargo-fuzz uses -Zsanitizer); \

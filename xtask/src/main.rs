@@ -1,16 +1,5 @@
-//! Project automation, in Rust rather than shell scripts.
-//!
-//! ```text
-//! cargo xtask ci                 every check CI runs (fmt, clippy native + wasm32, tests,
-//!                                docs, wasm32 builds, browser tests, smoke runs); installs
-//!                                the system tools it needs first
-//! cargo xtask doctor             every tool the checks use: present or not, which version
-//! cargo xtask setup              install the missing tools (apt-get as root or via sudo)
-//! cargo xtask bench [--quick]    the benchmark suite; writes target/bench/report.json
-//! cargo xtask fuzz --seconds N   every fuzz target for N seconds each
-//! cargo xtask autobahn           the Autobahn WebSocket conformance cases
-//! cargo xtask soak --minutes N   many clients streaming and trading while links are cut
-//! ```
+//! Project automation, in Rust rather than shell scripts: `cargo xtask --help` lists the
+//! commands (the help text is generated from the declarations below).
 
 mod autobahn;
 mod bench;
@@ -23,46 +12,86 @@ mod tools;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "\
-usage: cargo xtask <command> [options]
+use clap::{Parser, Subcommand};
 
-commands:
-  ci                 run every check CI runs; fails on the first failure. Installs the
-                     system tools it needs first (apt-get, as root or with sudo -n)
-                     options: --skip-browser   skip the headless browser tests
-  doctor             list every tool the checks use, present or missing, with versions;
-                     exits non-zero when one is missing
-  setup              install the missing tools, as `ci` does before it starts
-  browser            run only the headless browser tests
-  bench [--quick]    run the benchmarks and write target/bench/report.json
-  fuzz --seconds N   run every fuzz target for N seconds (needs nightly + cargo-fuzz,
-                     installed on first use)
-  autobahn           run the Autobahn fuzzing-server cases against our client
-  soak --minutes N   many clients streaming and trading while connections are cut
-  help               show this text
-";
+/// Build and CI automation for this workspace.
+#[derive(Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Every check CI runs, failing on the first failure.
+    ///
+    /// fmt, clippy (native and wasm32), wasm32 builds, tests, docs, browser tests, smoke
+    /// runs of the benchmarks, soak, fuzzers and Autobahn. Installs the system tools it
+    /// needs first (apt-get as root or with `sudo -n`), or names them with the command.
+    Ci {
+        /// Skip the headless browser tests (and do not install Chromium).
+        #[arg(long)]
+        skip_browser: bool,
+    },
+    /// Every tool the checks use, present or missing, with its version.
+    ///
+    /// Exits non-zero when a tool the checks need is missing.
+    Doctor,
+    /// Install the missing tools, as `ci` does before it starts.
+    Setup,
+    /// Only the headless browser tests (client_ws and binary_options_tools in Chromium).
+    Browser,
+    /// The benchmark suite; writes target/bench/report.json.
+    Bench {
+        /// Short sizes, for iterating.
+        #[arg(long)]
+        quick: bool,
+    },
+    /// Every fuzz target (or those named) for N seconds each.
+    ///
+    /// Needs the nightly toolchain; cargo-fuzz is installed into target/tools on first use.
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Run only this target (repeatable).
+        #[arg(long = "target", value_parser = clap::builder::PossibleValuesParser::new(fuzz::TARGETS))]
+        targets: Vec<String>,
+        /// Build the targets, run nothing.
+        #[arg(long)]
+        build_only: bool,
+    },
+    /// The Autobahn WebSocket conformance cases against our client.
+    Autobahn {
+        /// Case globs, comma-separated (e.g. `1.*,9.7.*`); all of 1–10 when absent.
+        #[arg(long, value_delimiter = ',')]
+        cases: Vec<String>,
+    },
+    /// Many clients streaming and trading while connections are cut.
+    ///
+    /// Options go to the soak binary: `--minutes N` or `--seconds N` (required),
+    /// `--clients N`, `--lanes N`, `--seed N`, `--fault-every A-B`, `--json PATH`.
+    Soak {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        args: Vec<String>,
+    },
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some(command) = args.first() else {
-        eprint!("{USAGE}");
-        return ExitCode::FAILURE;
-    };
-    let rest = &args[1..];
-    let result = match command.as_str() {
-        "ci" => ci::run(rest),
-        "browser" => browser::run(),
-        "doctor" => tools::doctor(),
-        "setup" => tools::ensure(true),
-        "bench" => bench::run(rest),
-        "fuzz" => fuzz::run(rest),
-        "autobahn" => autobahn::run(rest),
-        "soak" => soak::run(rest),
-        "help" | "--help" | "-h" => {
-            print!("{USAGE}");
-            Ok(())
-        }
-        other => Err(format!("unknown command `{other}`\n\n{USAGE}")),
+    let result = match Cli::parse().command {
+        Command::Ci { skip_browser } => ci::run(skip_browser),
+        Command::Doctor => tools::doctor(),
+        Command::Setup => tools::ensure(true),
+        Command::Browser => browser::run(),
+        Command::Bench { quick } => bench::run(quick),
+        Command::Fuzz {
+            seconds,
+            targets,
+            build_only,
+        } => fuzz::run(seconds, &targets, build_only),
+        Command::Autobahn { cases } => autobahn::run(&cases),
+        Command::Soak { args } => soak::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -70,5 +99,35 @@ fn main() -> ExitCode {
             eprintln!("\nxtask: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn options_parse_into_their_commands() {
+        let cli =
+            Cli::try_parse_from(["xtask", "fuzz", "--seconds", "5", "--target", "ssid_parse"])
+                .expect("valid");
+        assert!(matches!(
+            cli.command,
+            Command::Fuzz { seconds: 5, ref targets, build_only: false } if targets == &["ssid_parse"]
+        ));
+        assert!(Cli::try_parse_from(["xtask", "fuzz", "--target", "nope"]).is_err());
+        let cli = Cli::try_parse_from(["xtask", "soak", "--minutes", "3", "--clients", "2"])
+            .expect("valid");
+        assert!(matches!(cli.command, Command::Soak { ref args } if args.len() == 4));
+        let cli =
+            Cli::try_parse_from(["xtask", "autobahn", "--cases", "1.*,9.7.*"]).expect("valid");
+        assert!(matches!(cli.command, Command::Autobahn { ref cases } if cases.len() == 2));
+        assert!(Cli::try_parse_from(["xtask", "ci", "--bogus"]).is_err());
     }
 }

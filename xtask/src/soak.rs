@@ -8,24 +8,14 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::cmd::{self, cargo, root};
+use crate::cmd::{self, cargo, root, target_dir};
 
 /// How long the CI smoke run trades.
 const SMOKE_SECONDS: &str = "15";
 
 /// Where reports go: `target/soak/`.
 fn report_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|dir| {
-            if dir.is_relative() {
-                root().join(dir)
-            } else {
-                dir
-            }
-        })
-        .unwrap_or_else(|| root().join("target"));
-    target.join("soak")
+    target_dir().join("soak")
 }
 
 fn with_report(args: &[String], name: &str) -> Result<Vec<String>, String> {
