@@ -22,7 +22,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::cmd::{self, cargo, target_dir};
-use crate::tools::{WASM_TARGET, find_program, lock_version, wasm_bindgen_runner};
+use crate::tools::{WASM_TARGET, cargo_install, find_program, lock_version, wasm_bindgen_runner};
 
 /// How long the reference server may take to print its address (it is already built).
 const SERVER_START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -151,20 +151,7 @@ fn ensure_test_runner() -> Result<PathBuf, String> {
         return Ok(runner);
     }
     // Not `--locked`: the CLI's own lock file may pin crates this toolchain rejects.
-    let exact = format!("={version}");
-    let root_dir = tools.display().to_string();
-    cmd::run(
-        &format!("install wasm-bindgen-cli {version} (once; cached in target/tools)"),
-        &mut cargo(&[
-            "install",
-            "wasm-bindgen-cli",
-            "--version",
-            &exact,
-            "--root",
-            &root_dir,
-            "--force",
-        ]),
-    )?;
+    cargo_install("wasm-bindgen-cli", &version, false)?;
     Ok(runner)
 }
 

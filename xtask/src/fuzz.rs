@@ -160,13 +160,7 @@ fn ensure_cargo_fuzz() -> Result<(), String> {
     if installed {
         return Ok(());
     }
-    let spec = format!("cargo-fuzz@{CARGO_FUZZ_VERSION}");
-    cmd::run(
-        "install cargo-fuzz into target/tools",
-        Command::new(stable_cargo())
-            .args(["install", "--locked", "--root", "target/tools", &spec])
-            .current_dir(root()),
-    )
+    crate::tools::cargo_install("cargo-fuzz", CARGO_FUZZ_VERSION, true)
 }
 
 fn build() -> Result<(), String> {

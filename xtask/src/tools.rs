@@ -235,6 +235,41 @@ pub fn wasm_bindgen_runner() -> PathBuf {
     target_dir().join("tools/bin/wasm-bindgen-test-runner")
 }
 
+/// `cargo install`s `krate` at exactly `version` into `target/tools`, as a build tool: with
+/// `opt-level = 1`, no LTO, no debug info and many codegen units (its own release profile
+/// may ask for LTO and one unit, which costs minutes on two cores for a tool that only
+/// runs a few seconds per CI run). `locked`: use the crate's own lock file.
+pub fn cargo_install(krate: &str, version: &str, locked: bool) -> Result<(), String> {
+    let root_dir = target_dir().join("tools").display().to_string();
+    let exact = format!("={version}");
+    let mut args = vec![
+        "install",
+        krate,
+        "--version",
+        &exact,
+        "--root",
+        &root_dir,
+        "--force",
+    ];
+    if locked {
+        args.push("--locked");
+    }
+    let mut command = cmd::cargo(&args);
+    for (key, value) in [
+        ("CARGO_PROFILE_RELEASE_OPT_LEVEL", "1"),
+        ("CARGO_PROFILE_RELEASE_LTO", "off"),
+        ("CARGO_PROFILE_RELEASE_DEBUG", "false"),
+        ("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16"),
+        ("CARGO_PROFILE_RELEASE_INCREMENTAL", "false"),
+    ] {
+        command.env(key, value);
+    }
+    cmd::run(
+        &format!("install {krate} {version} into target/tools (once; cached there)"),
+        &mut command,
+    )
+}
+
 /// The version of `package` recorded in Cargo.lock.
 pub fn lock_version(package: &str) -> Result<String, String> {
     let lock = std::fs::read_to_string(root().join("Cargo.lock"))
