@@ -45,6 +45,16 @@ pub enum HistoryItems {
     Prices,
 }
 
+/// The shape of `successcloseOrder` (the platform has been seen sending both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CloseOrderForm {
+    /// `{"profit":<gross return>,"deals":[Deal,…]}` (default).
+    #[default]
+    Object,
+    /// `[Deal,…]`: the deals alone, without the top-level `profit`.
+    BareArray,
+}
+
 /// The settings of one simulator.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
@@ -66,6 +76,7 @@ pub(crate) struct Config {
     pub default_delivery: Delivery,
     pub delivery: HashMap<String, Delivery>,
     pub history_items: HistoryItems,
+    pub close_order_form: CloseOrderForm,
     pub history_points: usize,
     pub max_streams: usize,
     pub push_state_after_auth: bool,
@@ -129,6 +140,7 @@ impl Default for SimulatorBuilder {
                 default_delivery: Delivery::TwoStep,
                 delivery: HashMap::new(),
                 history_items: HistoryItems::Candles,
+                close_order_form: CloseOrderForm::Object,
                 history_points: 120,
                 max_streams: 4,
                 push_state_after_auth: true,
@@ -251,6 +263,13 @@ impl SimulatorBuilder {
     /// Shape of `loadHistoryPeriod` items (default candles).
     pub fn history_items(mut self, items: HistoryItems) -> Self {
         self.config.history_items = items;
+        self
+    }
+
+    /// Shape of `successcloseOrder`: an object with the top-level `profit` (default) or a
+    /// bare array of deals.
+    pub fn close_order_form(mut self, form: CloseOrderForm) -> Self {
+        self.config.close_order_form = form;
         self
     }
 

@@ -494,10 +494,20 @@ impl Connection {
                 self.reply(frames).await
             }
             "subfor" => {
-                if let Some(asset) = parse::<String>(payload) {
-                    self.subscribe(&asset);
+                let Some(asset) = parse::<String>(payload) else {
+                    return Ok(());
+                };
+                if !self.subscribe(&asset) {
+                    return Ok(());
                 }
-                Ok(())
+                // The platform follows `subfor` with the asset's sentiment (`chafor`).
+                match shared.market.sentiment_payload(&asset, now_ms()) {
+                    Some(sentiment) => {
+                        let frames = shared.event_frames("chafor", &sentiment);
+                        self.reply(frames).await
+                    }
+                    None => Ok(()),
+                }
             }
             "unsubfor" => {
                 if let Some(asset) = parse::<String>(payload) {

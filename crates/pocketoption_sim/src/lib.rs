@@ -44,7 +44,7 @@ mod prng;
 mod server;
 mod trading;
 
-pub use config::{AuthPolicy, Delivery, HistoryItems, SimulatorBuilder};
+pub use config::{AuthPolicy, CloseOrderForm, Delivery, HistoryItems, SimulatorBuilder};
 pub use error::SimError;
 pub use faults::MalformedFrame;
 pub use market::{AssetKind, AssetSpec, DEFAULT_EXPIRIES, default_assets};

@@ -11,7 +11,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use pocketoption_sim::{
-    AuthPolicy, Delivery, HistoryItems, MalformedFrame, Simulator, SimulatorHandle,
+    AuthPolicy, CloseOrderForm, Delivery, HistoryItems, MalformedFrame, Simulator, SimulatorHandle,
 };
 use tokio::sync::mpsc;
 
@@ -33,6 +33,7 @@ SERVER:
     --demo-balance AMOUNT        Starting demo balance of new accounts [default: 50000]
     --real-balance AMOUNT        Starting real balance of new accounts [default: 1000]
     --history-items KIND         loadHistoryPeriod items: candles | prices [default: candles]
+    --close-order FORM           successcloseOrder shape: object | array [default: object]
     --delivery MODE              Delivery of every event: one-step | two-step [default: two-step]
     --delivery-for EVENT=MODE    Delivery of one event (repeatable)
 
@@ -155,6 +156,13 @@ fn parse_args(
                     Some("candles") => HistoryItems::Candles,
                     Some("prices") => HistoryItems::Prices,
                     _ => return Err("--history-items takes candles or prices".to_owned()),
+                })
+            }
+            "--close-order" => {
+                builder = builder.close_order_form(match next().as_deref() {
+                    Some("object") => CloseOrderForm::Object,
+                    Some("array") => CloseOrderForm::BareArray,
+                    _ => return Err("--close-order takes object or array".to_owned()),
                 })
             }
             "--delivery" => {

@@ -160,6 +160,7 @@ pub fn default_assets() -> Vec<AssetSpec> {
 const SEGMENT_BITS: u32 = 22;
 const SEGMENT_MS: i64 = 1 << SEGMENT_BITS;
 const ANCHOR_TAG: u64 = u64::MAX;
+const SENTIMENT_TAG: u64 = u64::MAX - 1;
 
 /// A price forced from an instant on.
 #[derive(Debug, Clone, Copy)]
@@ -426,6 +427,23 @@ impl Market {
             start_s += period_s;
         }
         candles
+    }
+
+    /// The `chafor` payload pushed after `subfor`: `[[symbol, percent]]`, the share of
+    /// traders on the call side, deterministic per (seed, asset, minute). The platform's
+    /// items are documented only by their second element (a sentiment percentage); the
+    /// symbol in first place is this simulator's choice.
+    pub(crate) fn sentiment_payload(&self, symbol: &str, now_ms: i64) -> Option<Value> {
+        let spec = self.asset(symbol)?;
+        let minute = now_ms.div_euclid(60_000) as u64;
+        let z = gaussian(hash(&[
+            self.seed,
+            u64::from(spec.id),
+            minute,
+            SENTIMENT_TAG,
+        ]));
+        let percent = (50.0 + 15.0 * z).round().clamp(0.0, 100.0) as u8;
+        Some(json!([[spec.symbol, percent]]))
     }
 
     /// The `updateAssets` payload: an array of 19-element rows.

@@ -20,7 +20,7 @@ use tokio::time::{Instant, sleep, sleep_until, timeout};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::clock::now_ms;
-use crate::config::{AuthPolicy, Config, Delivery, SimulatorBuilder};
+use crate::config::{AuthPolicy, CloseOrderForm, Config, Delivery, SimulatorBuilder};
 use crate::connection;
 use crate::error::SimError;
 use crate::faults::{Faults, MalformedFrame};
@@ -414,14 +414,24 @@ fn settle(shared: &Shared) {
             .push(deal);
     }
     for ((uid, demo), deals) in by_account {
-        let total: i64 = deals.iter().map(|d| d.profit_cents).sum();
-        let payload = json!({
-            "profit": total as f64 / 100.0,
-            "deals": deals.iter().map(Deal::to_json).collect::<Vec<_>>(),
-        });
+        let payload = close_order_payload(&deals, shared.config.close_order_form);
         let mut frames = shared.event_frames("successcloseOrder", &payload);
         frames.extend(shared.account_state_frames(uid, demo));
         shared.push_to_account(uid, demo, &frames);
+    }
+}
+
+/// The `successcloseOrder` payload. The top-level `profit` is the gross return of the
+/// closed deals (stake + winnings: a won deal of 1 at 92 % gives 1.92, a lost one 0), not
+/// their net sum; each deal carries its own net `profit` (fact sheet §6).
+fn close_order_payload(deals: &[Deal], form: CloseOrderForm) -> Value {
+    let list: Vec<Value> = deals.iter().map(Deal::to_json).collect();
+    match form {
+        CloseOrderForm::Object => {
+            let gross: i64 = deals.iter().filter_map(Deal::returned_cents).sum();
+            json!({ "profit": gross as f64 / 100.0, "deals": list })
+        }
+        CloseOrderForm::BareArray => Value::Array(list),
     }
 }
 

@@ -69,7 +69,9 @@ pub struct Deal {
     pub outcome: Option<Outcome>,
     /// Net profit in cents once closed: `-amount`, `0` or the winnings.
     pub profit_cents: i64,
-    pub(crate) open_ms: i64,
+    /// Wall-clock unix ms of the opening instant (`openTimestamp` is its second,
+    /// `openMs` its millisecond within that second).
+    pub(crate) open_unix_ms: i64,
     /// Wall-clock ms of the real closing instant (scaled by `time_scale`).
     pub(crate) settle_ms: i64,
     pub(crate) settle_at: Instant,
@@ -90,19 +92,30 @@ impl Deal {
         (self.amount_cents * i64::from(self.payout) + 50) / 100
     }
 
-    /// The Deal object of the wire protocol.
+    /// What the deal paid back to the balance when it closed, in cents: the gross return
+    /// (stake + winnings on a win, the stake on a draw, 0 on a loss). `None` while open.
+    /// `successcloseOrder`'s top-level `profit` is the sum of these.
+    pub fn returned_cents(&self) -> Option<i64> {
+        self.outcome.map(|_| self.amount_cents + self.profit_cents)
+    }
+
+    /// The Deal object of the wire protocol (fact sheet §6).
+    ///
+    /// `openMs`/`closeMs` are the milliseconds *within the second* (0–999), as the platform
+    /// sends them, never epoch milliseconds: clients in the wild keep them in 32-bit
+    /// integers. `closeTimestamp` is whole-second platform time (`open + time`), so
+    /// `closeMs` is 0, as in the captured real frame. `amountUSD` appears once closed.
     pub(crate) fn to_json(&self) -> Value {
         let profit = match self.outcome {
             None => self.potential_profit_cents(),
             Some(_) => self.profit_cents,
         };
-        json!({
+        let mut deal = json!({
             "id": self.id,
             "openTime": format_utc(self.open_timestamp),
             "closeTime": format_utc(self.close_timestamp),
             "openTimestamp": self.open_timestamp,
             "closeTimestamp": self.close_timestamp,
-            "openMs": self.open_ms,
             "uid": self.uid,
             "requestId": self.request_id,
             "amount": money(self.amount_cents),
@@ -114,10 +127,18 @@ impl Deal {
             "command": match self.direction { Direction::Call => 0, Direction::Put => 1 },
             "asset": self.asset,
             "isDemo": u8::from(self.is_demo),
-            "optionType": self.option_type,
-            "currency": "USD",
             "copyTicket": "",
-        })
+            "openMs": self.open_unix_ms.rem_euclid(1000),
+            "closeMs": 0,
+            "optionType": self.option_type,
+            "isCopySignal": false,
+            "currency": "USD",
+        });
+        if self.outcome.is_some() {
+            // Every account is in USD here, so the USD amount is the amount.
+            deal["amountUSD"] = json!(money(self.amount_cents));
+        }
+        deal
     }
 }
 
@@ -286,7 +307,7 @@ impl Book {
             option_type: order.option_type.unwrap_or(100),
             outcome: None,
             profit_cents: 0,
-            open_ms: now_ms,
+            open_unix_ms: now_ms,
             settle_ms: now_ms + real_ms,
             settle_at: now + Duration::from_millis(real_ms.max(0) as u64),
         };

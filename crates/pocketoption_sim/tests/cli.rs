@@ -26,6 +26,7 @@ fn help_documents_every_flag() {
         "--demo-balance",
         "--real-balance",
         "--history-items",
+        "--close-order",
         "--delivery",
         "--delivery-for",
         "--accept-session",
@@ -56,6 +57,7 @@ fn bad_arguments_exit_with_a_message() {
         &["--seed"],
         &["--tick-ms", "fast"],
         &["--delivery", "three"],
+        &["--close-order", "list"],
     ] {
         let out = Command::new(BIN).args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");

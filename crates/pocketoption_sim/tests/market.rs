@@ -332,3 +332,23 @@ async fn one_step_ticks_carry_the_same_batches() {
     assert_eq!(item.as_array().unwrap().len(), 3);
     stop(sim).await;
 }
+
+#[tokio::test]
+async fn subfor_is_followed_by_the_assets_sentiment() {
+    let sim = start(Simulator::builder()).await;
+    let mut c = logged_in(&sim).await;
+    c.emit("subfor", json!("NOT_AN_ASSET")).await;
+    c.assert_no_event("chafor", Duration::from_millis(200))
+        .await;
+    for asset in ["EURUSD_otc", "#AAPL_otc"] {
+        c.emit("subfor", json!(asset)).await;
+        let sentiment = c.expect_event_full("chafor").await;
+        assert!(sentiment.two_step, "delivered like every other event");
+        // Clients read `payload[0][1]`: a percentage.
+        let item = &sentiment.payload[0];
+        assert_eq!(item[0], asset);
+        let percent = item[1].as_u64().expect("a whole percentage");
+        assert!(percent <= 100, "{percent}");
+    }
+    stop(sim).await;
+}

@@ -55,6 +55,18 @@ async fn winning_call_pays_the_stake_plus_payout() {
     assert_eq!(deal["uid"], 500);
     assert_eq!(deal["optionType"], 100);
     assert_eq!(deal["currency"], "USD");
+    assert_eq!(deal["copyTicket"], "");
+    assert_eq!(deal["isCopySignal"], false);
+    assert!(
+        deal.get("amountUSD").is_none(),
+        "amountUSD only once closed"
+    );
+    let open_ms = deal["openMs"].as_i64().unwrap();
+    assert!(
+        (0..=999).contains(&open_ms),
+        "ms within the second: {open_ms}"
+    );
+    assert_eq!(deal["closeMs"], 0);
     let (open_ts, close_ts) = (
         deal["openTimestamp"].as_i64().unwrap(),
         deal["closeTimestamp"].as_i64().unwrap(),
@@ -77,11 +89,15 @@ async fn winning_call_pays_the_stake_plus_payout() {
     assert_eq!(sim.open_deals().len(), 1);
 
     let closed = c.expect_event("successcloseOrder").await;
-    assert_eq!(closed["profit"], 9.2);
+    // Top level: the gross return (stake + winnings); the deal's own profit is net.
+    assert_eq!(closed["profit"], 19.2);
     let d = &closed["deals"][0];
     assert_eq!(d["id"], id.as_str());
     assert_eq!(d["closePrice"], 1.2);
     assert_eq!(d["profit"], 9.2);
+    assert_eq!(d["amountUSD"], 10.0);
+    assert_eq!(d["openMs"], open_ms);
+    assert_eq!(d["closeMs"], 0);
     assert_eq!(
         c.expect_event("successupdateBalance").await["balance"],
         50009.2
@@ -108,6 +124,7 @@ async fn losing_deals_lose_the_stake_whichever_the_direction() {
     let mut profits = Vec::new();
     while profits.len() < 2 {
         let closed = c.expect_event("successcloseOrder").await;
+        assert_eq!(closed["profit"], 0.0, "lost deals return nothing");
         for d in closed["deals"].as_array().unwrap() {
             assert_eq!(
                 d["profit"].as_f64().unwrap(),
@@ -254,7 +271,9 @@ async fn every_session_of_an_account_sees_its_deals_and_balance() {
     let opened = b.expect_event("updateOpenedDeals").await;
     assert_eq!(opened.as_array().unwrap().len(), 1);
     let closed = b.expect_event("successcloseOrder").await;
-    assert_eq!(closed["profit"], 0.0);
+    // A draw: net 0, the stake comes back.
+    assert_eq!(closed["deals"][0]["profit"], 0.0);
+    assert_eq!(closed["profit"], 10.0);
     stop(sim).await;
 }
 

@@ -14,7 +14,7 @@ use std::time::Duration;
 use core_pre::rule::Rule;
 use core_pre::runtime::{self, Instant};
 use core_pre::{ApiModule, BoxError, HandleContext, ModuleContext};
-use serde::Deserialize;
+use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::error::Error;
@@ -151,11 +151,31 @@ impl DealBook {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum CloseOrder {
-    Wrapped { deals: Vec<Deal> },
-    Bare(Vec<Deal>),
+/// The deals of a deal event (`successopenOrder` aside): a bare array of Deals, or an
+/// object carrying them under `deals` (`successcloseOrder`).
+///
+/// Only each deal's own fields are read. `successcloseOrder`'s top-level `profit` is the
+/// gross return of the closed deals (stake + winnings), not a result, so it is ignored
+/// whatever it holds; `openMs`/`closeMs` are ignored too (the platform sends milliseconds
+/// within the second, which no result depends on). A deal that does not parse is skipped
+/// with a warning, so one odd entry never hides the others' results.
+fn deals_in(text: &str) -> Result<Vec<Deal>, String> {
+    let items = match parse_payload::<Value>(text)? {
+        Value::Array(items) => items,
+        Value::Object(mut fields) => match fields.remove("deals") {
+            Some(Value::Array(items)) => items,
+            _ => return Err("the object carries no `deals` array".to_owned()),
+        },
+        other => return Err(format!("expected deals, found {other}")),
+    };
+    let mut deals = Vec::with_capacity(items.len());
+    for item in items {
+        match serde_json::from_value::<Deal>(item) {
+            Ok(deal) => deals.push(deal),
+            Err(e) => tracing::warn!(error = %e, "skipping a deal that does not parse"),
+        }
+    }
+    Ok(deals)
 }
 
 /// Keeps the deal book from the platform's events.
@@ -236,17 +256,10 @@ impl ApiModule<PocketOptionState> for DealsModule {
                     }
                     book.on_opened(d)
                 }),
-                Some("updateOpenedDeals") => {
-                    parse_payload::<Vec<Deal>>(text).map(|d| book.replace_opened(d))
+                Some("updateOpenedDeals") => deals_in(text).map(|d| book.replace_opened(d)),
+                Some("updateClosedDeals") | Some("successcloseOrder") => {
+                    deals_in(text).map(|d| book.on_closed(d))
                 }
-                Some("updateClosedDeals") => {
-                    parse_payload::<Vec<Deal>>(text).map(|d| book.on_closed(d))
-                }
-                Some("successcloseOrder") => parse_payload::<CloseOrder>(text).map(|c| {
-                    book.on_closed(match c {
-                        CloseOrder::Wrapped { deals } | CloseOrder::Bare(deals) => deals,
-                    })
-                }),
                 _ => Ok(()),
             };
             if let Err(e) = result {
@@ -254,5 +267,185 @@ impl ApiModule<PocketOptionState> for DealsModule {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal::Decimal;
+    use serde_json::json;
+
+    use super::*;
+    use crate::types::Outcome;
+
+    /// A closed deal as the platform sends it (fact sheet §6: `openMs` within the second,
+    /// `closeMs` 0, `copyTicket`, `isCopySignal`, `amountUSD`), with `profit` its own net
+    /// result; `openMs` replaced by `open_ms` (or removed when `None`).
+    fn closed_deal(id: &str, amount: f64, profit: f64, open_ms: Option<Value>) -> Value {
+        let mut deal = json!({
+            "id": id, "openTime": "2025-03-21 19:03:25", "closeTime": "2025-03-21 19:04:25",
+            "openTimestamp": 1742583805, "closeTimestamp": 1742583865, "refundTime": null,
+            "refundTimestamp": null, "uid": 12345678, "requestId": "7e1d3b2a-5c4f-4e6d-8a9b-0c1d2e3f4a5b",
+            "amount": amount, "profit": profit, "percentProfit": 92, "percentLoss": 100,
+            "openPrice": 1.08234, "closePrice": 1.08251, "command": 0, "asset": "EURUSD_otc",
+            "isDemo": 1, "copyTicket": "", "closeMs": 0, "optionType": 100,
+            "isRollover": false, "isCopySignal": false, "isAI": false, "currency": "USD",
+            "amountUSD": amount,
+        });
+        if let Some(ms) = open_ms {
+            deal["openMs"] = ms;
+        }
+        deal
+    }
+
+    fn frame(event: &str, payload: &Value) -> String {
+        format!(r#"42["{event}",{payload}]"#)
+    }
+
+    fn results(text: &str) -> Vec<(String, Outcome, Decimal)> {
+        deals_in(text)
+            .unwrap()
+            .into_iter()
+            .map(|d| {
+                let r = DealResult::from_closed(d);
+                (r.deal.id.clone(), r.outcome, r.profit)
+            })
+            .collect()
+    }
+
+    fn dec(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_real_close_order_is_read_from_each_deals_own_profit() {
+        // The captured frame: top-level 1.92 (gross return) for one won deal of 1 at 0.92.
+        let won = closed_deal("d-win", 1.0, 0.92, Some(json!(370)));
+        let text = frame(
+            "successcloseOrder",
+            &json!({"profit": 1.92, "deals": [won]}),
+        );
+        assert_eq!(
+            results(&text),
+            [("d-win".to_owned(), Outcome::Win, dec("0.92"))]
+        );
+
+        // A draw returns the stake (top level 1) and a loss returns nothing (top level 0):
+        // a client reading the top level would call the draw a win and the loss a draw.
+        let draw = closed_deal("d-draw", 1.0, 0.0, Some(json!(5)));
+        let text = frame("successcloseOrder", &json!({"profit": 1, "deals": [draw]}));
+        assert_eq!(
+            results(&text),
+            [("d-draw".to_owned(), Outcome::Draw, Decimal::ZERO)]
+        );
+        let lost = closed_deal("d-loss", 1.0, -1.0, Some(json!(999)));
+        let text = frame("successcloseOrder", &json!({"profit": 0, "deals": [lost]}));
+        assert_eq!(
+            results(&text),
+            [("d-loss".to_owned(), Outcome::Loss, dec("-1"))]
+        );
+    }
+
+    #[test]
+    fn no_value_of_open_ms_changes_a_deal_or_its_result() {
+        for open_ms in [
+            Some(json!(370)),
+            Some(json!(1_795_869_531_899_i64)), // epoch milliseconds
+            Some(json!(-1)),
+            Some(json!(4_294_967_296_u64)),
+            Some(json!(1e300)),
+            Some(json!(3.5)),
+            Some(json!("370")),
+            Some(json!(null)),
+            Some(json!({"ms": 370})),
+            None,
+        ] {
+            let deal = closed_deal("d1", 2.5, 2.3, open_ms.clone());
+            let list = frame("updateClosedDeals", &json!([deal.clone()]));
+            assert_eq!(
+                results(&list),
+                [("d1".to_owned(), Outcome::Win, dec("2.3"))],
+                "openMs {open_ms:?}"
+            );
+            // The opened deal of `successopenOrder` (read by the trades module) too.
+            let opened: Deal = parse_payload(&frame("successopenOrder", &deal))
+                .unwrap_or_else(|e| panic!("openMs {open_ms:?}: {e}"));
+            assert_eq!((opened.id.as_str(), opened.amount), ("d1", dec("2.5")));
+        }
+    }
+
+    #[test]
+    fn the_top_level_profit_is_never_read_whatever_it_holds() {
+        let deal = closed_deal("d1", 10.0, -10.0, Some(json!(0)));
+        let expected = [("d1".to_owned(), Outcome::Loss, dec("-10"))];
+        for top in [
+            json!({"deals": [deal]}),
+            json!({"profit": null, "deals": [deal]}),
+            json!({"profit": "lots", "deals": [deal]}),
+            json!({"profit": {"gross": 0}, "deals": [deal]}),
+            json!({"profit": 1e308, "deals": [deal]}),
+            json!({"profit": -10, "deals": [deal]}),
+            json!([deal]), // the bare-array form
+        ] {
+            assert_eq!(
+                results(&frame("successcloseOrder", &top)),
+                expected,
+                "{top}"
+            );
+        }
+    }
+
+    #[test]
+    fn one_unreadable_deal_does_not_hide_the_others() {
+        let good = closed_deal("good", 1.0, 0.92, Some(json!(1)));
+        let no_id = json!({"amount": 1, "profit": 0.92});
+        let mut bad_amount = closed_deal("bad", 1.0, 0.0, None);
+        bad_amount["amount"] = json!("one dollar");
+        let text = frame(
+            "successcloseOrder",
+            &json!({"profit": 1.92, "deals": [no_id, good, 42, bad_amount]}),
+        );
+        assert_eq!(
+            results(&text),
+            [("good".to_owned(), Outcome::Win, dec("0.92"))]
+        );
+    }
+
+    #[test]
+    fn payloads_that_hold_no_deals_are_errors() {
+        for payload in [
+            json!(42),
+            json!("deals"),
+            json!({"profit": 1.92}),
+            json!({"deals": {"id": "d1"}}),
+        ] {
+            assert!(
+                deals_in(&frame("successcloseOrder", &payload)).is_err(),
+                "{payload}"
+            );
+        }
+        assert!(deals_in(r#"42["successcloseOrder"]"#).is_err());
+        assert_eq!(
+            deals_in(&frame("updateOpenedDeals", &json!([]))).unwrap(),
+            []
+        );
+    }
+
+    #[test]
+    fn the_book_records_results_from_the_real_frames() {
+        let book = DealBook::default();
+        let mut open = closed_deal("d1", 1.0, 0.92, Some(json!(370)));
+        open["closePrice"] = json!(0);
+        book.replace_opened(deals_in(&frame("updateOpenedDeals", &json!([open]))).unwrap());
+        assert!(book.opened("d1").is_some());
+        let won = closed_deal("d1", 1.0, 0.92, Some(json!(370)));
+        let text = frame(
+            "successcloseOrder",
+            &json!({"profit": 1.92, "deals": [won]}),
+        );
+        book.on_closed(deals_in(&text).unwrap());
+        assert!(book.opened("d1").is_none());
+        let result = DealResult::from_closed(book.closed("d1").unwrap());
+        assert_eq!((result.outcome, result.profit), (Outcome::Win, dec("0.92")));
     }
 }
