@@ -37,6 +37,7 @@ pub fn run(skip_browser: bool) -> Result<(), String> {
     let wasm_packages = package_args(&wasm);
 
     cmd::run("format", &mut cargo(&["fmt", "--all", "--", "--check"]))?;
+    crate::tidy::run()?;
     cmd::run(
         "clippy (native)",
         &mut cargo(&[

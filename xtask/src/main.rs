@@ -8,6 +8,7 @@ mod ci;
 mod cmd;
 mod fuzz;
 mod soak;
+mod tidy;
 mod tools;
 
 use std::process::ExitCode;
@@ -40,6 +41,11 @@ enum Command {
     Doctor,
     /// Install the missing tools, as `ci` does before it starts.
     Setup,
+    /// The layering rules of ARCHITECTURE.md, checked from the sources.
+    ///
+    /// Crates depend only downward, core-pre names no socket library or protocol, target
+    /// cfgs only in their homes, no module cycles inside a crate.
+    Tidy,
     /// Only the headless browser tests (client_ws and binary_options_tools in Chromium).
     Browser,
     /// The benchmark suite; writes target/bench/report.json.
@@ -83,6 +89,7 @@ fn main() -> ExitCode {
         Command::Ci { skip_browser } => ci::run(skip_browser),
         Command::Doctor => tools::doctor(),
         Command::Setup => tools::ensure(true),
+        Command::Tidy => tidy::run(),
         Command::Browser => browser::run(),
         Command::Bench { quick } => bench::run(quick),
         Command::Fuzz {
