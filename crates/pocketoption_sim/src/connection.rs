@@ -29,7 +29,8 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::clock::now_ms;
 use crate::config::{AuthPolicy, HistoryItems};
-use crate::server::{ConnEntry, Shared, lock};
+use crate::lock::lock;
+use crate::shared::{ConnEntry, Shared};
 use crate::trading::{OrderRequest, PendingRequest, balance_json};
 
 /// How long the HTTP upgrade may take.
@@ -455,7 +456,7 @@ impl Connection {
 
     async fn on_event(&mut self, name: &str, payload: Option<&str>) -> Result<(), End> {
         if name == "auth" || self.account.is_some() {
-            *crate::server::lock(&self.shared.events)
+            *lock(&self.shared.events)
                 .entry(name.to_owned())
                 .or_default() += 1;
         }

@@ -6,13 +6,14 @@
 //! owns the sockets; this module holds the switches the connections read.
 
 use std::sync::Mutex;
-use std::sync::PoisonError;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
+
+use crate::lock::lock;
 
 /// A malformed (or merely unexpected) frame sequence the simulator can send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,17 +110,11 @@ impl Faults {
     }
 
     pub(crate) fn refuse_for(&self, duration: Duration) {
-        *self
-            .refuse_until
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now() + duration);
+        *lock(&self.refuse_until) = Some(Instant::now() + duration);
     }
 
     pub(crate) fn is_refusing(&self) -> bool {
-        self.refuse_until
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_some_and(|until| Instant::now() < until)
+        lock(&self.refuse_until).is_some_and(|until| Instant::now() < until)
     }
 
     pub(crate) fn set_reply_delay(&self, delay: Duration) {

@@ -15,6 +15,20 @@
 //!
 //! The codec and the SSID parser are `binary_options_tools`'s, shared with the client.
 //!
+//! Modules, lowest first; each uses only modules listed before it (no cycles):
+//!
+//! 1. `prng`, `clock`, `error`, `lock`: use nothing.
+//! 2. `market`: `prng`, `lock`.
+//! 3. `faults`: `lock`.
+//! 4. `config`: `error`, `market`.
+//! 5. `trading`: `clock`, `config`, `market`, `prng`.
+//! 6. `shared`: `config`, `faults`, `lock`, `market`, `prng`, `trading`.
+//! 7. `connection`: `clock`, `config`, `lock`, `shared`, `trading`.
+//! 8. `server`: `clock`, `config`, `connection`, `error`, `lock`, `shared`, `trading`.
+//! 9. `handle`: `clock`, `config`, `error`, `faults`, `lock`, `market`, `server`, `shared`,
+//!    `trading`.
+//! 10. `builder`: `config`, `error`, `handle`, `market`, `server`.
+//!
 //! ```no_run
 //! # #[tokio::main] async fn main() -> Result<(), pocketoption_sim::SimError> {
 //! use pocketoption_sim::Simulator;
@@ -34,19 +48,24 @@
 
 #![warn(missing_docs)]
 
+mod builder;
 mod clock;
 mod config;
 mod connection;
 mod error;
 mod faults;
+mod handle;
+mod lock;
 mod market;
 mod prng;
 mod server;
+mod shared;
 mod trading;
 
-pub use config::{AuthPolicy, CloseOrderForm, Delivery, HistoryItems, SimulatorBuilder};
+pub use builder::{Simulator, SimulatorBuilder};
+pub use config::{AuthPolicy, CloseOrderForm, Delivery, HistoryItems};
 pub use error::SimError;
 pub use faults::MalformedFrame;
+pub use handle::{AccountSnapshot, SimulatorHandle};
 pub use market::{AssetKind, AssetSpec, DEFAULT_EXPIRIES, default_assets};
-pub use server::{AccountSnapshot, Simulator, SimulatorHandle};
 pub use trading::{Deal, Direction, Outcome, PendingOrder, PendingTrigger};

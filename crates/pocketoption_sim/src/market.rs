@@ -12,10 +12,11 @@
 //! Tests can *pin* an asset's price from now on to force trade outcomes.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 
 use serde_json::{Value, json};
 
+use crate::lock::lock;
 use crate::prng::{gaussian, hash};
 
 /// What kind of instrument an asset is (position 3 of an `updateAssets` row).
@@ -274,7 +275,7 @@ impl Market {
     fn with_assets<R>(&self, f: impl FnOnce(&mut Vec<AssetSpec>) -> R) -> R {
         // A panic while holding this lock cannot leave the catalog half-updated (every
         // mutation is a single field store), so a poisoned lock is still usable.
-        f(&mut self.assets.lock().unwrap_or_else(PoisonError::into_inner))
+        f(&mut lock(&self.assets))
     }
 
     pub(crate) fn asset(&self, symbol: &str) -> Option<AssetSpec> {
@@ -297,13 +298,7 @@ impl Market {
 
     pub(crate) fn sampler(&self, symbol: &str) -> Option<Sampler> {
         let spec = self.asset(symbol)?;
-        let pins = self
-            .pins
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(symbol)
-            .cloned()
-            .unwrap_or_default();
+        let pins = lock(&self.pins).get(symbol).cloned().unwrap_or_default();
         Some(Sampler {
             seed: self.seed,
             asset_key: u64::from(spec.id) ^ hash(&[spec.symbol.len() as u64]),
@@ -326,7 +321,7 @@ impl Market {
             return false;
         }
         let from_ms = self.grid(now_ms);
-        let mut pins = self.pins.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut pins = lock(&self.pins);
         let list = pins.entry(symbol.to_owned()).or_default();
         for p in list.iter_mut().filter(|p| p.until_ms.is_none()) {
             p.until_ms = Some(from_ms);
@@ -342,7 +337,7 @@ impl Market {
     /// Ends the pin of `symbol` at the current grid point (the path resumes).
     pub(crate) fn unpin(&self, symbol: &str, now_ms: i64) {
         let until = self.grid(now_ms);
-        let mut pins = self.pins.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut pins = lock(&self.pins);
         if let Some(list) = pins.get_mut(symbol) {
             for p in list.iter_mut().filter(|p| p.until_ms.is_none()) {
                 p.until_ms = Some(until.max(p.from_ms + 1));

@@ -1,227 +1,68 @@
-//! The server: the listener and its accept loop, the settlement loop, the state every
-//! connection shares, and [`SimulatorHandle`], the steering wheel tests hold.
+//! The server: the listener and its accept loop, and the settlement loop.
 //!
 //! Two long-lived tasks run per simulator: the accept loop (which owns every connection
 //! task in a `JoinSet`, so none outlives it) and the settlement loop (which closes deals at
-//! expiry whether or not their owner is still connected, as the platform does). Both stop
-//! on [`SimulatorHandle::shutdown`] or when the last handle is dropped.
+//! expiry whether or not their owner is still connected, as the platform does). [`start`]
+//! binds the listener and spawns both; the handle built from what it returns stops them.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::{Instant, sleep, sleep_until, timeout};
-use tokio_tungstenite::tungstenite::Message;
 
 use crate::clock::now_ms;
-use crate::config::{AuthPolicy, CloseOrderForm, Config, Delivery, SimulatorBuilder};
+use crate::config::{CloseOrderForm, Config};
 use crate::connection;
 use crate::error::SimError;
-use crate::faults::{Faults, MalformedFrame};
-use crate::market::{AssetSpec, Market};
-use crate::prng::Sequence;
-use crate::trading::{Book, CLOSED_LIST_LEN, Deal, PendingOrder, balance_json};
+use crate::lock::lock;
+use crate::shared::{Control, Shared};
+use crate::trading::Deal;
 
 /// How long shutdown waits for connections to close before aborting them.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// The entry point: [`Simulator::builder`].
-#[derive(Debug)]
-pub struct Simulator;
+/// A started simulator: its state, the accept loop's command queue and its two tasks.
+pub(crate) struct Running {
+    pub shared: Arc<Shared>,
+    pub commands: mpsc::Sender<Command>,
+    pub accept: JoinHandle<()>,
+    pub settle: JoinHandle<()>,
+}
 
-impl Simulator {
-    /// A builder with the defaults (loopback, any port, seed 1, 500 ms ticks).
-    pub fn builder() -> SimulatorBuilder {
-        SimulatorBuilder::default()
-    }
-
-    pub(crate) async fn start(config: Config) -> Result<SimulatorHandle, SimError> {
-        let listener = TcpListener::bind(config.addr)
-            .await
-            .map_err(|e| SimError::Bind {
-                addr: config.addr,
-                source: Arc::new(e),
-            })?;
-        let addr = listener.local_addr().map_err(|e| SimError::Bind {
+/// Binds the listener and spawns the accept and settlement loops.
+pub(crate) async fn start(config: Config) -> Result<Running, SimError> {
+    let listener = TcpListener::bind(config.addr)
+        .await
+        .map_err(|e| SimError::Bind {
             addr: config.addr,
             source: Arc::new(e),
         })?;
-        let shared = Arc::new(Shared {
-            market: Market::new(
-                config.seed,
-                config.tick.as_millis().max(1) as u64,
-                config.assets.clone(),
-            ),
-            book: Mutex::new(Book::new(config.seed)),
-            faults: Faults::new(),
-            auth: Mutex::new(config.auth.clone()),
-            registry: Mutex::new(HashMap::new()),
-            control: watch::Sender::new(Control::default()),
-            settle_wake: Notify::new(),
-            active: watch::Sender::new(0),
-            accepted: AtomicU64::new(0),
-            events: Mutex::new(HashMap::new()),
-            ids: Mutex::new(Sequence::new(config.seed, 1)),
-            addr,
-            config,
-        });
-        let (commands, command_rx) = mpsc::channel(8);
-        let accept = tokio::spawn(accept_loop(shared.clone(), listener, command_rx));
-        let settle = tokio::spawn(settlement_loop(shared.clone()));
-        tracing::info!(%addr, seed = shared.config.seed, "simulator listening");
-        Ok(SimulatorHandle {
-            inner: Arc::new(HandleInner {
-                shared,
-                commands,
-                tasks: Mutex::new(Some((accept, settle))),
-            }),
-        })
-    }
+    let addr = listener.local_addr().map_err(|e| SimError::Bind {
+        addr: config.addr,
+        source: Arc::new(e),
+    })?;
+    let shared = Arc::new(Shared::new(config, addr));
+    let (commands, command_rx) = mpsc::channel(8);
+    let accept = tokio::spawn(accept_loop(shared.clone(), listener, command_rx));
+    let settle = tokio::spawn(settlement_loop(shared.clone()));
+    tracing::info!(%addr, seed = shared.config.seed, "simulator listening");
+    Ok(Running {
+        shared,
+        commands,
+        accept,
+        settle,
+    })
 }
 
-/// What every connection watches: a generation bumped to drop them all, and shutdown.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Control {
-    pub drop_generation: u64,
-    pub shutdown: bool,
-}
-
-/// A live connection, as the rest of the simulator can reach it.
-#[derive(Debug)]
-pub(crate) struct ConnEntry {
-    pub account: Option<(u64, bool)>,
-    pub tx: mpsc::Sender<Vec<Message>>,
-    pub kick: Arc<Notify>,
-}
-
-/// State shared by the accept loop, the connections, the settlement loop and the handle.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub config: Config,
-    pub market: Market,
-    pub book: Mutex<Book>,
-    pub faults: Faults,
-    pub auth: Mutex<AuthPolicy>,
-    pub registry: Mutex<HashMap<u64, ConnEntry>>,
-    pub control: watch::Sender<Control>,
-    pub settle_wake: Notify,
-    pub active: watch::Sender<usize>,
-    pub accepted: AtomicU64,
-    /// Client events received (after auth, plus `auth` itself), by name.
-    pub events: Mutex<HashMap<String, u64>>,
-    pub ids: Mutex<Sequence>,
-    pub addr: SocketAddr,
-}
-
-/// Locks a mutex whose data stays consistent even if a holder panicked (every critical
-/// section here either completes its update or makes none).
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-impl Shared {
-    /// The frames of `event` carrying `payload`, one- or two-step as configured.
-    pub(crate) fn event_frames(&self, event: &str, payload: &Value) -> Vec<Message> {
-        let json = payload.to_string();
-        match self.config.delivery_of(event) {
-            Delivery::OneStep => vec![Message::text(binary_options_tools::socketio::encode_event(
-                event,
-                Some(&json),
-            ))],
-            Delivery::TwoStep => vec![
-                Message::text(binary_options_tools::socketio::encode_binary_event_header(
-                    event, 1,
-                )),
-                Message::binary(json.into_bytes()),
-            ],
-        }
-    }
-
-    /// Queues frames on every connection logged into (uid, demo); a connection whose queue
-    /// is full is kicked as too slow.
-    pub(crate) fn push_to_account(&self, uid: u64, demo: bool, frames: &[Message]) {
-        for entry in lock(&self.registry).values() {
-            if entry.account == Some((uid, demo)) {
-                push_or_kick(entry, frames.to_vec());
-            }
-        }
-    }
-
-    /// The account's state pushes: balance, open deals, closed deals.
-    pub(crate) fn account_state_frames(&self, uid: u64, demo: bool) -> Vec<Message> {
-        let (balance, opened, closed) = {
-            let book = lock(&self.book);
-            let balance = book
-                .existing_account(uid)
-                .map(|a| if demo { a.demo_cents } else { a.real_cents })
-                .unwrap_or(0);
-            let opened: Vec<Value> = book
-                .open_deals(uid, demo)
-                .iter()
-                .map(|d| d.to_json())
-                .collect();
-            let closed: Vec<Value> = book
-                .closed_deals(uid, demo, CLOSED_LIST_LEN)
-                .iter()
-                .map(|d| d.to_json())
-                .collect();
-            (balance, opened, closed)
-        };
-        let mut frames =
-            self.event_frames("successupdateBalance", &balance_json(uid, demo, balance));
-        frames.extend(self.event_frames("updateOpenedDeals", &Value::Array(opened)));
-        frames.extend(self.event_frames("updateClosedDeals", &Value::Array(closed)));
-        frames
-    }
-
-    fn set_active(&self) {
-        let n = lock(&self.registry).len();
-        self.active.send_replace(n);
-    }
-
-    pub(crate) fn register(&self, id: u64, entry: ConnEntry) {
-        lock(&self.registry).insert(id, entry);
-        self.set_active();
-    }
-
-    pub(crate) fn unregister(&self, id: u64) {
-        lock(&self.registry).remove(&id);
-        self.set_active();
-    }
-
-    pub(crate) fn set_account(&self, id: u64, account: Option<(u64, bool)>) {
-        if let Some(entry) = lock(&self.registry).get_mut(&id) {
-            entry.account = account;
-        }
-    }
-
-    pub(crate) fn next_sid(&self) -> String {
-        lock(&self.ids).token(20)
-    }
-
-    fn drop_all(&self) {
-        self.control.send_modify(|c| c.drop_generation += 1);
-    }
-}
-
-fn push_or_kick(entry: &ConnEntry, frames: Vec<Message>) -> bool {
-    match entry.tx.try_send(frames) {
-        Ok(()) => true,
-        Err(mpsc::error::TrySendError::Full(_)) => {
-            entry.kick.notify_one();
-            false
-        }
-        Err(mpsc::error::TrySendError::Closed(_)) => false,
-    }
-}
-
-enum Command {
+/// A request to the accept loop.
+pub(crate) enum Command {
     Restart {
         downtime: Duration,
         done: oneshot::Sender<Result<(), SimError>>,
@@ -432,262 +273,5 @@ fn close_order_payload(deals: &[Deal], form: CloseOrderForm) -> Value {
             json!({ "profit": gross as f64 / 100.0, "deals": list })
         }
         CloseOrderForm::BareArray => Value::Array(list),
-    }
-}
-
-/// A snapshot of one account.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct AccountSnapshot {
-    /// Demo balance.
-    pub demo_balance: f64,
-    /// Real balance.
-    pub real_balance: f64,
-}
-
-/// Steers a running simulator: addresses, inspection, market knobs and fault injection.
-///
-/// Cheap to clone. The simulator stops on [`SimulatorHandle::shutdown`], or when the last
-/// clone is dropped.
-#[derive(Debug, Clone)]
-pub struct SimulatorHandle {
-    inner: Arc<HandleInner>,
-}
-
-#[derive(Debug)]
-struct HandleInner {
-    shared: Arc<Shared>,
-    commands: mpsc::Sender<Command>,
-    tasks: Mutex<Option<(JoinHandle<()>, JoinHandle<()>)>>,
-}
-
-impl Drop for HandleInner {
-    fn drop(&mut self) {
-        self.shared.control.send_modify(|c| c.shutdown = true);
-    }
-}
-
-impl SimulatorHandle {
-    fn shared(&self) -> &Shared {
-        &self.inner.shared
-    }
-
-    /// The address it listens on.
-    pub fn addr(&self) -> SocketAddr {
-        self.shared().addr
-    }
-
-    /// The WebSocket URL a client connects to:
-    /// `ws://<addr>/socket.io/?EIO=4&transport=websocket`.
-    pub fn url(&self) -> String {
-        format!("ws://{}/socket.io/?EIO=4&transport=websocket", self.addr())
-    }
-
-    /// The seed in use.
-    pub fn seed(&self) -> u64 {
-        self.shared().config.seed
-    }
-
-    /// The tick interval (also the price grid).
-    pub fn tick_interval(&self) -> Duration {
-        self.shared().config.tick
-    }
-
-    /// Connections open right now (WebSocket established).
-    pub fn active_connections(&self) -> usize {
-        *self.shared().active.borrow()
-    }
-
-    /// TCP connections accepted since start.
-    pub fn connections_accepted(&self) -> u64 {
-        self.shared().accepted.load(Ordering::Relaxed)
-    }
-
-    /// How many `event` frames clients have sent (all connections, since start). Counts
-    /// `auth` and every event of an authenticated session, e.g. `changeSymbol`, `subfor`,
-    /// `openOrder`.
-    pub fn events_received(&self, event: &str) -> u64 {
-        lock(&self.shared().events).get(event).copied().unwrap_or(0)
-    }
-
-    /// Waits until exactly `n` connections are open.
-    pub async fn wait_for_connections(&self, n: usize, within: Duration) -> Result<(), SimError> {
-        let mut rx = self.shared().active.subscribe();
-        timeout(within, rx.wait_for(|&active| active == n))
-            .await
-            .map_err(|_| SimError::Timeout {
-                after: within,
-                waiting_for: "the number of open connections",
-            })?
-            .map(|_| ())
-            .map_err(|_| SimError::ShutDown)
-    }
-
-    /// The asset catalog as configured now.
-    pub fn assets(&self) -> Vec<AssetSpec> {
-        self.shared().market.assets()
-    }
-
-    /// The price of `asset` at the grid point at or before `unix_ms`.
-    pub fn price_at(&self, asset: &str, unix_ms: i64) -> Result<f64, SimError> {
-        self.shared()
-            .market
-            .price_at(asset, unix_ms)
-            .ok_or_else(|| SimError::UnknownAsset(asset.to_owned()))
-    }
-
-    /// The current price of `asset`.
-    pub fn current_price(&self, asset: &str) -> Result<f64, SimError> {
-        self.price_at(asset, now_ms())
-    }
-
-    /// Forces `asset`'s price from the current grid point on, until [`unpin_price`]
-    /// (ticks, history and settlement all see it). This is how tests force trade outcomes:
-    /// pin, open a deal, pin higher/lower/equal, and the deal wins, loses or draws.
-    ///
-    /// [`unpin_price`]: SimulatorHandle::unpin_price
-    pub fn pin_price(&self, asset: &str, price: f64) -> Result<(), SimError> {
-        if self.shared().market.pin(asset, price, now_ms()) {
-            Ok(())
-        } else {
-            Err(SimError::UnknownAsset(asset.to_owned()))
-        }
-    }
-
-    /// Lets `asset` follow its seeded path again from the current grid point.
-    pub fn unpin_price(&self, asset: &str) {
-        self.shared().market.unpin(asset, now_ms());
-    }
-
-    /// Opens or closes `asset` for trading.
-    pub fn set_asset_active(&self, asset: &str, active: bool) -> Result<(), SimError> {
-        self.update_asset(asset, |a| a.active = active)
-    }
-
-    /// Changes `asset`'s payout percent.
-    pub fn set_payout(&self, asset: &str, payout: u8) -> Result<(), SimError> {
-        self.update_asset(asset, |a| a.payout = payout)
-    }
-
-    fn update_asset(&self, asset: &str, f: impl FnOnce(&mut AssetSpec)) -> Result<(), SimError> {
-        if self.shared().market.update_asset(asset, f) {
-            Ok(())
-        } else {
-            Err(SimError::UnknownAsset(asset.to_owned()))
-        }
-    }
-
-    /// Replaces the auth policy (for auths from now on).
-    pub fn set_auth_policy(&self, policy: AuthPolicy) {
-        *lock(&self.shared().auth) = policy;
-    }
-
-    /// Both balances of `uid`, if the account exists (it is created at first auth).
-    pub fn account(&self, uid: u64) -> Option<AccountSnapshot> {
-        lock(&self.shared().book)
-            .existing_account(uid)
-            .map(|a| AccountSnapshot {
-                demo_balance: a.demo_cents as f64 / 100.0,
-                real_balance: a.real_cents as f64 / 100.0,
-            })
-    }
-
-    /// Sets a balance (creating the account if needed). Connected clients are not told
-    /// until they ask (`getBalance`) or a deal changes it.
-    pub fn set_balance(&self, uid: u64, demo: bool, amount: f64) {
-        let shared = self.shared();
-        lock(&shared.book).set_balance(uid, demo, (amount * 100.0).round() as i64, &shared.config);
-    }
-
-    /// Every open deal.
-    pub fn open_deals(&self) -> Vec<Deal> {
-        lock(&self.shared().book).all_open().to_vec()
-    }
-
-    /// Every pending order waiting for its trigger.
-    pub fn pending_orders(&self) -> Vec<PendingOrder> {
-        lock(&self.shared().book).all_pending().to_vec()
-    }
-
-    /// Every closed deal (oldest first; the most recent 2000 are kept).
-    pub fn closed_deals(&self) -> Vec<Deal> {
-        lock(&self.shared().book).all_closed().to_vec()
-    }
-
-    /// Fault: drops every open connection now, without a close frame (like a crashed
-    /// server or a cut cable). New connections are accepted as usual.
-    pub fn drop_all_connections(&self) {
-        tracing::info!("fault: dropping every connection");
-        self.shared().drop_all();
-    }
-
-    /// Fault: while on, the server says nothing at all (no open packet, pings, replies,
-    /// ticks or deal results) and ignores what it receives, but keeps every TCP connection
-    /// open. Ping deadlines are suspended and restart from zero when it is switched off.
-    pub fn set_silent(&self, silent: bool) {
-        tracing::info!(silent, "fault: silence");
-        self.shared().faults.set_silent(silent);
-    }
-
-    /// Fault: answers every WebSocket upgrade with HTTP 503 for `duration`.
-    pub fn refuse_connections_for(&self, duration: Duration) {
-        tracing::info!(?duration, "fault: refusing connections");
-        self.shared().faults.refuse_for(duration);
-    }
-
-    /// Fault: sends `kind` to every open connection; returns how many got it.
-    pub fn send_malformed(&self, kind: MalformedFrame) -> usize {
-        tracing::info!(kind = kind.name(), "fault: sending malformed frames");
-        let frames = kind.frames();
-        lock(&self.shared().registry)
-            .values()
-            .filter(|entry| push_or_kick(entry, frames.clone()))
-            .count()
-    }
-
-    /// Fault: delays every reply to a client request by `delay` (pings, ticks and pushes
-    /// are not delayed). Zero switches it off.
-    pub fn set_reply_delay(&self, delay: Duration) {
-        tracing::info!(?delay, "fault: reply delay");
-        self.shared().faults.set_reply_delay(delay);
-    }
-
-    /// Fault: a restart. Closes the listener and drops every connection, stays down for
-    /// `downtime` (connection attempts are refused by the OS), then listens again on the
-    /// same address. Accounts, deals and prices survive, as on the platform.
-    pub async fn restart(&self, downtime: Duration) -> Result<(), SimError> {
-        let (done, result) = oneshot::channel();
-        self.inner
-            .commands
-            .send(Command::Restart { downtime, done })
-            .await
-            .map_err(|_| SimError::ShutDown)?;
-        let within = downtime + Duration::from_secs(5);
-        timeout(within, result)
-            .await
-            .map_err(|_| SimError::Timeout {
-                after: within,
-                waiting_for: "the simulator to restart",
-            })?
-            .map_err(|_| SimError::ShutDown)?
-    }
-
-    /// Stops everything: the listener, every connection, the settlement loop. Waits (at most
-    /// a few seconds) until every task has ended. Calling it twice is harmless.
-    pub async fn shutdown(&self) -> Result<(), SimError> {
-        self.shared().control.send_modify(|c| c.shutdown = true);
-        let tasks = lock(&self.inner.tasks).take();
-        let Some((accept, settle)) = tasks else {
-            return Ok(());
-        };
-        let within = SHUTDOWN_GRACE + Duration::from_secs(2);
-        let joined = timeout(within, async {
-            let _ = accept.await;
-            let _ = settle.await;
-        })
-        .await;
-        joined.map_err(|_| SimError::Timeout {
-            after: within,
-            waiting_for: "the simulator's tasks to stop",
-        })
     }
 }
