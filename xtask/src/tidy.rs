@@ -81,7 +81,6 @@ const KNOWN: &[&str] = &[
     "cfg: crates/client_ws/src/circle/builder.rs",
     "cycle in core-pre: builder, client, runner",
     "cycle in binary_options_tools: connector, engineio, error, events, modules, reassembler, socketio, ssid, state",
-    "cycle in pocketoption_sim: config, connection, server, trading",
 ];
 
 /// Runs every check; fails listing each new finding.
@@ -544,8 +543,12 @@ fn module_cycles(krate: &str) -> Vec<Finding> {
     let files = rust_files(&src);
     let mut modules: BTreeMap<ModPath, PathBuf> = BTreeMap::new();
     for file in &files {
-        if file.file_name().is_some_and(|n| n == "main.rs") {
-            continue; // a binary's root is its own crate
+        // Binaries (`main.rs`, `src/bin/`) are crates of their own.
+        let in_bin = file
+            .strip_prefix(&src)
+            .is_ok_and(|rel| rel.starts_with("bin"));
+        if in_bin || file.file_name().is_some_and(|n| n == "main.rs") {
+            continue;
         }
         if let Some(module) = module_of(&src, file) {
             modules.insert(module, file.clone());
