@@ -9,6 +9,8 @@ use rust_decimal::Decimal;
 use tokio::sync::watch;
 
 use crate::modules::deals::DealBook;
+use crate::modules::history::HistoryPage;
+use crate::modules::pending::PendingBook;
 use crate::modules::raw::RawRegistry;
 use crate::modules::subscriptions::SubscriptionRegistry;
 use crate::modules::trades::{OrderKey, OrderReply};
@@ -29,7 +31,9 @@ pub struct PocketOptionState {
     pub(crate) deals: DealBook,
     pub(crate) raw: RawRegistry,
     pub(crate) orders: OnceLock<PendingRequests<OrderKey, OrderReply>>,
-    pub(crate) history: OnceLock<PendingRequests<u64, Vec<Candle>>>,
+    pub(crate) history: OnceLock<PendingRequests<u64, HistoryPage>>,
+    /// Pending orders placed by this client, and the requests waiting for their replies.
+    pub(crate) pending: PendingBook,
     /// Candles the platform pushed after `changeSymbol`, by asset.
     pub(crate) pushed_history: Mutex<HashMap<String, Vec<Candle>>>,
     /// Frames dropped by the event layer because they were malformed.
@@ -51,6 +55,7 @@ impl PocketOptionState {
             raw: RawRegistry::default(),
             orders: OnceLock::new(),
             history: OnceLock::new(),
+            pending: PendingBook::default(),
             pushed_history: Mutex::new(HashMap::new()),
             malformed: Arc::default(),
         }
@@ -69,7 +74,7 @@ impl PocketOptionState {
     pub(crate) fn history(
         &self,
         connection: &ConnectionWatch,
-    ) -> &PendingRequests<u64, Vec<Candle>> {
+    ) -> &PendingRequests<u64, HistoryPage> {
         self.history
             .get_or_init(|| PendingRequests::new(connection.clone(), PENDING_LIMIT))
     }

@@ -46,7 +46,7 @@ mod trading;
 
 pub use config::{AuthPolicy, Delivery, HistoryItems, SimulatorBuilder};
 pub use error::SimError;
-pub use faults::MalformedFrame;
+pub use faults::{BalanceReport, MalformedFrame};
 pub use market::{AssetKind, AssetSpec, DEFAULT_EXPIRIES, default_assets};
 pub use server::{AccountSnapshot, Simulator, SimulatorHandle};
 pub use trading::{Deal, Direction, Outcome, PendingOrder, PendingTrigger};

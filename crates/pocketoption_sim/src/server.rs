@@ -23,7 +23,7 @@ use crate::clock::now_ms;
 use crate::config::{AuthPolicy, Config, Delivery, SimulatorBuilder};
 use crate::connection;
 use crate::error::SimError;
-use crate::faults::{Faults, MalformedFrame};
+use crate::faults::{BalanceReport, Faults, MalformedFrame};
 use crate::market::{AssetSpec, Market};
 use crate::prng::Sequence;
 use crate::trading::{Book, CLOSED_LIST_LEN, Deal, PendingOrder, balance_json};
@@ -178,6 +178,39 @@ impl Shared {
         frames.extend(self.event_frames("updateOpenedDeals", &Value::Array(opened)));
         frames.extend(self.event_frames("updateClosedDeals", &Value::Array(closed)));
         frames
+    }
+
+    /// The frames of a deal event that changed (uid, demo)'s balance, with the account
+    /// state ordered as [`BalanceReport`] says. With a delay, the state is pushed to every
+    /// connection of the account later (by a short-lived timer task) and only the deal
+    /// frames are returned.
+    pub(crate) fn with_account_state(
+        self: &Arc<Self>,
+        uid: u64,
+        demo: bool,
+        deal: Vec<Message>,
+    ) -> Vec<Message> {
+        match self.faults.balance_report() {
+            BalanceReport::AfterDeal => {
+                let mut frames = deal;
+                frames.extend(self.account_state_frames(uid, demo));
+                frames
+            }
+            BalanceReport::BeforeDeal => {
+                let mut frames = self.account_state_frames(uid, demo);
+                frames.extend(deal);
+                frames
+            }
+            BalanceReport::Delayed(delay) => {
+                let shared = self.clone();
+                tokio::spawn(async move {
+                    sleep(delay).await;
+                    let state = shared.account_state_frames(uid, demo);
+                    shared.push_to_account(uid, demo, &state);
+                });
+                deal
+            }
+        }
     }
 
     fn set_active(&self) {
@@ -365,7 +398,7 @@ async fn settlement_loop(shared: Arc<Shared>) {
 }
 
 /// Turns triggered pending orders into deals, as if their owner had sent `openOrder`.
-fn execute_pending(shared: &Shared) {
+fn execute_pending(shared: &Arc<Shared>) {
     let fired = lock(&shared.book).take_triggered(&shared.market, now_ms());
     for pending in fired {
         let order = pending.as_order();
@@ -380,9 +413,8 @@ fn execute_pending(shared: &Shared) {
         let frames = match opened {
             Ok(deal) => {
                 tracing::info!(uid = deal.uid, asset = %deal.asset, "pending order executed");
-                let mut frames = shared.event_frames("successopenOrder", &deal.to_json());
-                frames.extend(shared.account_state_frames(pending.uid, pending.is_demo));
-                frames
+                let frames = shared.event_frames("successopenOrder", &deal.to_json());
+                shared.with_account_state(pending.uid, pending.is_demo, frames)
             }
             Err(refusal) => {
                 tracing::info!(uid = pending.uid, error = refusal.0, "pending order failed");
@@ -397,7 +429,7 @@ fn execute_pending(shared: &Shared) {
 }
 
 /// Closes due deals and tells their owners: `successcloseOrder`, then the account state.
-fn settle(shared: &Shared) {
+fn settle(shared: &Arc<Shared>) {
     let closed = lock(&shared.book).settle_due(Instant::now(), &shared.market, &shared.config);
     let mut by_account: HashMap<(u64, bool), Vec<Deal>> = HashMap::new();
     for deal in closed {
@@ -419,8 +451,8 @@ fn settle(shared: &Shared) {
             "profit": total as f64 / 100.0,
             "deals": deals.iter().map(Deal::to_json).collect::<Vec<_>>(),
         });
-        let mut frames = shared.event_frames("successcloseOrder", &payload);
-        frames.extend(shared.account_state_frames(uid, demo));
+        let frames = shared.event_frames("successcloseOrder", &payload);
+        let frames = shared.with_account_state(uid, demo, frames);
         shared.push_to_account(uid, demo, &frames);
     }
 }
@@ -639,6 +671,14 @@ impl SimulatorHandle {
     pub fn set_reply_delay(&self, delay: Duration) {
         tracing::info!(?delay, "fault: reply delay");
         self.shared().faults.set_reply_delay(delay);
+    }
+
+    /// Platform behaviour: when the balance report (with the deal lists) goes out
+    /// relative to the deal event that changed the balance — an opened deal, a pending
+    /// order executed, a settlement. The default is right after it.
+    pub fn set_balance_report(&self, report: BalanceReport) {
+        tracing::info!(?report, "balance report timing");
+        self.shared().faults.set_balance_report(report);
     }
 
     /// Fault: a restart. Closes the listener and drops every connection, stays down for
