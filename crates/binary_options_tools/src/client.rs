@@ -460,6 +460,30 @@ impl PocketOption {
     /// The returned order's `ticket` cancels it ([`cancel_pending`](Self::cancel_pending))
     /// and becomes the `request_id` of the deal it opens: [`pending_fill`](Self::pending_fill)
     /// waits for that deal, whose result is then waited for like any deal's.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: binary_options_tools::PocketOption) -> Result<(), binary_options_tools::Error> {
+    /// use std::time::Duration;
+    /// use binary_options_tools::{Action, Decimal, PendingOrderRequest, PendingTrigger};
+    ///
+    /// // A call of 5 for 60 s, opened in 30 s (server time)...
+    /// let at = client.server_time().since_epoch() + Duration::from_secs(30);
+    /// let request = PendingOrderRequest::new("EURUSD_otc", Action::Call, Decimal::from(5),
+    ///     Duration::from_secs(60), PendingTrigger::AtTime(at));
+    /// let timed = client.open_pending(&request).await?;
+    /// // ...and a put opened when the price reaches 1.0850, if the payout is 80 % or more.
+    /// let request = PendingOrderRequest::new("EURUSD_otc", Action::Put, Decimal::ONE,
+    ///     Duration::from_secs(60), PendingTrigger::AtPrice(1.0850)).with_min_payout(80);
+    /// let level = client.open_pending(&request).await?;
+    /// assert_eq!(client.pending_orders().len(), 2);
+    ///
+    /// client.cancel_pending(&level.ticket).await?;          // or several at once:
+    /// let cancelled = client.cancel_pending_orders(&[level.ticket.clone()]).await?;
+    ///
+    /// let deal = client.pending_fill(&timed.ticket, Duration::from_secs(40)).await?;
+    /// let result = client.result(&deal.id).await?;         // like any deal
+    /// # Ok(()) }
+    /// ```
     pub async fn open_pending(&self, request: &PendingOrderRequest) -> Result<PendingOrder, Error> {
         self.check_open()?;
         self.validate(
@@ -559,6 +583,20 @@ impl PocketOption {
     /// [`DealResult::balance`] holds the balance after it: the call also waits (briefly,
     /// see [`crate::modules::deals`]) for the platform's balance report that follows the
     /// close. Only if none comes, even when asked for, is `DealResult::balance` `None`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: binary_options_tools::PocketOption) -> Result<(), binary_options_tools::Error> {
+    /// use std::time::Duration;
+    /// use binary_options_tools::Decimal;
+    ///
+    /// let before = client.balance().await?;
+    /// let deal = client.buy("EURUSD_otc", Decimal::ONE, Duration::from_secs(60)).await?;
+    /// assert_eq!(client.balance().await?, before - Decimal::ONE); // the stake is taken
+    /// let result = client.result(&deal.id).await?;
+    /// assert_eq!(client.balance().await?, before + result.profit); // and settled
+    /// assert_eq!(result.balance, Some(before + result.profit));
+    /// # Ok(()) }
+    /// ```
     pub async fn result(&self, id: &str) -> Result<DealResult, Error> {
         let timeout = match self.state_ref().deals.opened(id) {
             Some(deal) => {
@@ -607,6 +645,18 @@ impl PocketOption {
 
     /// Takes every closed deal the client knows, oldest first, and forgets them: each
     /// call returns only the deals closed since the previous one.
+    ///
+    /// ```no_run
+    /// # fn demo(client: binary_options_tools::PocketOption) {
+    /// // A bot's bookkeeping loop: each closed deal is handled exactly once.
+    /// for deal in client.take_closed() {
+    ///     println!("{} closed with {}", deal.id, deal.profit);
+    /// }
+    /// // Or keep the book and forget only what was handled:
+    /// let handled: Vec<String> = client.closed_deals().into_iter().map(|d| d.id).collect();
+    /// client.forget_closed(&handled);
+    /// # }
+    /// ```
     pub fn take_closed(&self) -> Vec<Deal> {
         self.state_ref().deals.take_closed()
     }
@@ -623,7 +673,18 @@ impl PocketOption {
     }
 
     /// The `count` candles of `period` for `asset` ending at `end` (a time since the unix
-    /// epoch, e.g. [`ServerTime::since_epoch`]).
+    /// epoch, e.g. [`ServerTime::since_epoch`]). The last candle is the one that contains
+    /// `end`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: binary_options_tools::PocketOption) -> Result<(), binary_options_tools::Error> {
+    /// use std::time::Duration;
+    ///
+    /// // The 60 one-minute candles of the hour that ended a day ago.
+    /// let end = client.server_time().since_epoch() - Duration::from_secs(86_400);
+    /// let candles = client.candles_until("EURUSD_otc", Duration::from_secs(60), 60, end).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn candles_until(
         &self,
         asset: &str,
@@ -658,6 +719,18 @@ impl PocketOption {
     /// (`client.ticks(asset, Duration::from_secs(60))`), oldest first, from the price
     /// items of `loadHistoryPeriod`. [`compile_candles`](crate::compile_candles) turns
     /// them into candles of any period.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: binary_options_tools::PocketOption) -> Result<(), binary_options_tools::Error> {
+    /// use std::time::Duration;
+    /// use binary_options_tools::{SubscriptionKind, compile_candles};
+    ///
+    /// let last_100 = client.ticks("EURUSD_otc", 100).await?;
+    /// let last_minute = client.ticks("EURUSD_otc", Duration::from_secs(60)).await?;
+    /// // 10-second candles, aggregated exactly like a live `Candles` stream's.
+    /// let candles = compile_candles(last_minute, SubscriptionKind::Candles(Duration::from_secs(10)))?;
+    /// # Ok(()) }
+    /// ```
     pub async fn ticks(
         &self,
         asset: &str,

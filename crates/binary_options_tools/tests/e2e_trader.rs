@@ -169,7 +169,7 @@ async fn a_pending_order_at_a_time_opens_a_deal_that_settles_like_any_other() {
         .unwrap();
     assert!(!order.ticket.is_empty());
     assert_eq!((order.amount, order.trigger), (amount, trigger));
-    assert_eq!(client.pending_orders(), [order.clone()]);
+    assert_eq!(client.pending_orders(), std::slice::from_ref(&order));
     let on_platform = sim.pending_orders();
     assert_eq!(on_platform.len(), 1);
     assert_eq!(on_platform[0].ticket, order.ticket);
@@ -478,7 +478,7 @@ async fn processed_deals_can_be_forgotten_and_do_not_come_back() {
     // Let the closed-deal list that follows the balance arrive too.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let closed: Vec<String> = client.closed_deals().into_iter().map(|d| d.id).collect();
-    assert_eq!(closed, [third.id.clone()]);
+    assert_eq!(closed, std::slice::from_ref(&third.id));
     assert_eq!(client.forget_closed([third.id.as_str(), "unknown"]), 1);
     assert!(client.closed_deals().is_empty());
     client.shutdown().await.unwrap();

@@ -40,25 +40,21 @@ pub struct AccountModule {
 
 impl AccountModule {
     fn on_event(&self, text: &str) -> Result<(), String> {
-        match crate::event_name(text) {
-            Some("updateAssets") => {
-                let rows: Vec<Vec<Value>> = parse_payload(text)?;
-                let assets: HashMap<String, Asset> = rows
-                    .iter()
-                    .filter_map(|row| Asset::from_row(row))
-                    .map(|a| (a.symbol.clone(), a))
-                    .collect();
-                if rows.len() != assets.len() {
-                    tracing::debug!(
-                        rows = rows.len(),
-                        parsed = assets.len(),
-                        "some asset rows were not understood"
-                    );
-                }
-                self.ctx.state.assets.send_replace(Some(Arc::new(assets)));
-            }
-            _ => {}
+        // The rule lets only `updateAssets` through.
+        let rows: Vec<Vec<Value>> = parse_payload(text)?;
+        let assets: HashMap<String, Asset> = rows
+            .iter()
+            .filter_map(|row| Asset::from_row(row))
+            .map(|a| (a.symbol.clone(), a))
+            .collect();
+        if rows.len() != assets.len() {
+            tracing::debug!(
+                rows = rows.len(),
+                parsed = assets.len(),
+                "some asset rows were not understood"
+            );
         }
+        self.ctx.state.assets.send_replace(Some(Arc::new(assets)));
         Ok(())
     }
 }
