@@ -4,9 +4,11 @@
 //! [client_ws] transports, natively and in the browser.
 //!
 //! * [`PocketOption`] is the client: balance, assets and payouts, subscriptions
-//!   ([`SubscriptionStream`] of candles), trades and their results, history, server time,
-//!   raw access, shutdown. Every waiting call has a timeout; after shutdown every call
-//!   fails with a clear "client is shut down" error.
+//!   ([`SubscriptionStream`] of candles), trades and their results (with the balance
+//!   after them), pending orders ([`PendingOrderRequest`]), candle and tick history
+//!   ([`compile_candles`] turns ticks into candles), server time, raw access, shutdown.
+//!   Every waiting call has a timeout; after shutdown every call fails with a clear
+//!   "client is shut down" error.
 //! * The [modules] it is made of are core-pre modules, each with a rule picking its
 //!   events; [`events`] normalizes the platform's one-step and two-step events.
 //! * The pure layers, shared with the project's simulator: the Engine.IO/Socket.IO codec

@@ -32,8 +32,9 @@ pub struct PocketOptionState {
     pub(crate) raw: RawRegistry,
     pub(crate) orders: OnceLock<PendingRequests<OrderKey, OrderReply>>,
     pub(crate) history: OnceLock<PendingRequests<u64, HistoryPage>>,
-    /// Pending orders placed by this client, and the requests waiting for their replies.
-    pub(crate) pending: PendingBook,
+    /// Pending orders placed by this client, and the requests waiting for their replies
+    /// (created on first use: most clients never place one).
+    pending: OnceLock<Box<PendingBook>>,
     /// Candles the platform pushed after `changeSymbol`, by asset.
     pub(crate) pushed_history: Mutex<HashMap<String, Vec<Candle>>>,
     /// Frames dropped by the event layer because they were malformed.
@@ -55,7 +56,7 @@ impl PocketOptionState {
             raw: RawRegistry::default(),
             orders: OnceLock::new(),
             history: OnceLock::new(),
-            pending: PendingBook::default(),
+            pending: OnceLock::new(),
             pushed_history: Mutex::new(HashMap::new()),
             malformed: Arc::default(),
         }
@@ -68,6 +69,16 @@ impl PocketOptionState {
     ) -> &PendingRequests<OrderKey, OrderReply> {
         self.orders
             .get_or_init(|| PendingRequests::new(connection.clone(), PENDING_LIMIT))
+    }
+
+    /// The pending-order book.
+    pub(crate) fn pending(&self) -> &PendingBook {
+        self.pending.get_or_init(Box::default)
+    }
+
+    /// The pending-order book if anything created it.
+    pub(crate) fn pending_if_used(&self) -> Option<&PendingBook> {
+        self.pending.get().map(|b| &**b)
     }
 
     /// Pending history requests, by index.

@@ -62,12 +62,42 @@ struct Book {
     opened_lists: u64,
     /// Balance reports applied so far.
     balance_reports: u64,
+    /// Created with the first deal (boxed: an idle client pays one pointer for it).
+    marks: Option<Box<Marks>>,
+}
+
+#[derive(Default)]
+struct Marks {
     /// For each known deal, `balance_reports` when it was first seen open or closed: a
     /// report numbered higher came after that event.
     stamps: HashMap<String, u64>,
     /// Deals a bot has forgotten, kept out of later lists (bounded, oldest dropped).
     forgotten: HashSet<String>,
     forgotten_order: VecDeque<String>,
+}
+
+impl Book {
+    fn marks(&mut self) -> &mut Marks {
+        self.marks.get_or_insert_with(Box::default)
+    }
+
+    fn is_forgotten(&self, id: &str) -> bool {
+        self.marks
+            .as_ref()
+            .is_some_and(|m| m.forgotten.contains(id))
+    }
+
+    /// Stamps deal `id` with the current report count, unless it already has a stamp.
+    fn stamp_once(&mut self, id: &str) {
+        let now = self.balance_reports;
+        self.marks().stamps.entry(id.to_owned()).or_insert(now);
+    }
+
+    fn unstamp(&mut self, id: &str) {
+        if let Some(marks) = self.marks.as_mut() {
+            marks.stamps.remove(id);
+        }
+    }
 }
 
 /// Opened and closed deals.
@@ -97,19 +127,19 @@ impl DealBook {
     }
 
     fn record_closed(book: &mut Book, deal: Deal) {
-        if book.forgotten.contains(&deal.id) {
+        if book.is_forgotten(&deal.id) {
             return;
         }
         book.opened.remove(&deal.id);
         if !book.closed.contains_key(&deal.id) {
             // A close seen for the first time: the balance after it is a later report.
             let now = book.balance_reports;
-            book.stamps.insert(deal.id.clone(), now);
+            book.marks().stamps.insert(deal.id.clone(), now);
             book.closed_order.push_back(deal.id.clone());
             while book.closed_order.len() > CLOSED_DEALS_KEPT {
                 if let Some(old) = book.closed_order.pop_front() {
                     book.closed.remove(&old);
-                    book.stamps.remove(&old);
+                    book.unstamp(&old);
                 }
             }
         }
@@ -119,9 +149,8 @@ impl DealBook {
     pub(crate) fn on_opened(&self, deal: Deal) {
         {
             let mut book = self.lock();
-            if !book.closed.contains_key(&deal.id) && !book.forgotten.contains(&deal.id) {
-                let now = book.balance_reports;
-                book.stamps.entry(deal.id.clone()).or_insert(now);
+            if !book.closed.contains_key(&deal.id) && !book.is_forgotten(&deal.id) {
+                book.stamp_once(&deal.id);
                 book.opened.insert(deal.id.clone(), deal);
             }
         }
@@ -131,20 +160,24 @@ impl DealBook {
     pub(crate) fn replace_opened(&self, deals: Vec<Deal>) {
         {
             let mut book = self.lock();
-            let book = &mut *book;
-            book.opened = deals
+            let opened: HashMap<String, Deal> = deals
                 .into_iter()
-                .filter(|d| !d.is_closed() && !book.forgotten.contains(&d.id))
+                .filter(|d| !d.is_closed() && !book.is_forgotten(&d.id))
                 .map(|d| (d.id.clone(), d))
                 .collect();
-            let now = book.balance_reports;
-            for id in book.opened.keys() {
-                book.stamps.entry(id.clone()).or_insert(now);
+            book.opened = opened;
+            let ids: Vec<String> = book.opened.keys().cloned().collect();
+            for id in &ids {
+                book.stamp_once(id);
             }
             // Deals neither open nor closed any more are not waited for.
-            let (opened, closed) = (&book.opened, &book.closed);
-            book.stamps
-                .retain(|id, _| opened.contains_key(id) || closed.contains_key(id));
+            let book = &mut *book;
+            if let Some(marks) = book.marks.as_mut() {
+                let (opened, closed) = (&book.opened, &book.closed);
+                marks
+                    .stamps
+                    .retain(|id, _| opened.contains_key(id) || closed.contains_key(id));
+            }
             book.opened_lists += 1;
         }
         self.changed();
@@ -164,9 +197,8 @@ impl DealBook {
     /// Whether a balance report came after deal `id`'s last event (`None`: deal unknown).
     fn balance_follows(&self, id: &str) -> Option<bool> {
         let book = self.lock();
-        book.stamps
-            .get(id)
-            .map(|stamp| book.balance_reports > *stamp)
+        let stamp = book.marks.as_ref()?.stamps.get(id)?;
+        Some(book.balance_reports > *stamp)
     }
 
     /// Forgets closed deals a bot has processed, so the book keeps only what is still
@@ -186,7 +218,7 @@ impl DealBook {
         for id in ids {
             let id = id.as_ref();
             if book.closed.remove(id).is_some() {
-                book.stamps.remove(id);
+                book.unstamp(id);
                 Self::remember_forgotten(&mut book, id);
                 forgotten += 1;
             }
@@ -212,18 +244,19 @@ impl DealBook {
             if let Some(deal) = book.closed.remove(&id) {
                 deals.push(deal);
             }
-            book.stamps.remove(&id);
+            book.unstamp(&id);
             Self::remember_forgotten(&mut book, &id);
         }
         deals
     }
 
     fn remember_forgotten(book: &mut Book, id: &str) {
-        if book.forgotten.insert(id.to_owned()) {
-            book.forgotten_order.push_back(id.to_owned());
-            while book.forgotten_order.len() > FORGOTTEN_DEALS_KEPT {
-                if let Some(old) = book.forgotten_order.pop_front() {
-                    book.forgotten.remove(&old);
+        let marks = book.marks();
+        if marks.forgotten.insert(id.to_owned()) {
+            marks.forgotten_order.push_back(id.to_owned());
+            while marks.forgotten_order.len() > FORGOTTEN_DEALS_KEPT {
+                if let Some(old) = marks.forgotten_order.pop_front() {
+                    marks.forgotten.remove(&old);
                 }
             }
         }

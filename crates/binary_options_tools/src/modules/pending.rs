@@ -325,7 +325,7 @@ pub(crate) fn on_event(
     name: &str,
     text: &str,
 ) -> Result<(), String> {
-    let book = &state.pending;
+    let book = state.pending();
     match name {
         "successopenPendingOrder" | "failopenPendingOrder" => {
             let (asset, amount, reply) = if name == "successopenPendingOrder" {
@@ -395,7 +395,7 @@ impl TradesHandle {
         request: &PendingOrderRequest,
         timeout: Duration,
     ) -> Result<PendingOrder, Error> {
-        let book = &self.state.pending;
+        let book = self.state.pending();
         let waiter = book.opens(&self.connection).register(PendingKey {
             id: next_id(),
             asset: request.asset.clone(),
@@ -428,7 +428,7 @@ impl TradesHandle {
     pub async fn cancel_pending(&self, ticket: &str, timeout: Duration) -> Result<(), Error> {
         let waiter = self
             .state
-            .pending
+            .pending()
             .cancels(&self.connection)
             .register(ticket.to_owned())?;
         let payload = format!("{{\"ticket\":{}}}", Value::String(ticket.to_owned()));
@@ -453,7 +453,7 @@ impl TradesHandle {
     ) -> Result<Vec<String>, Error> {
         let waiter = self
             .state
-            .pending
+            .pending()
             .bulk_cancels(&self.connection)
             .register(next_id())?;
         let payload = format!(
@@ -473,7 +473,9 @@ impl TradesHandle {
 
     /// The pending orders this client placed that are still waiting for their trigger.
     pub fn list_pending(&self) -> Vec<PendingOrder> {
-        let book = &self.state.pending;
+        let Some(book) = self.state.pending_if_used() else {
+            return Vec::new();
+        };
         book.prune(&self.state);
         book.list()
     }

@@ -230,8 +230,10 @@ impl ApiModule<PocketOptionState> for TradesModule {
             match crate::event_name(text) {
                 Some("successopenOrder") => match parse_payload::<Deal>(text) {
                     Ok(deal) => {
-                        if let Some(request_id) = &deal.request_id {
-                            self.ctx.state.pending.on_deal_opened(request_id);
+                        if let (Some(request_id), Some(pending)) =
+                            (&deal.request_id, self.ctx.state.pending_if_used())
+                        {
+                            pending.on_deal_opened(request_id);
                         }
                         let key = OrderKey {
                             request_id: deal.request_id.clone().unwrap_or_default(),
