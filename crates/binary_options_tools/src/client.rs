@@ -454,7 +454,7 @@ impl PocketOption {
     }
 
     /// Places a pending order: the platform opens the deal later, at a time or when the
-    /// price reaches a level (see [`PendingTrigger`]). It is checked like a market order
+    /// price reaches a level (see [`PendingTrigger`](crate::PendingTrigger)). It is checked like a market order
     /// first (asset, expiry, amount, balance), and its trigger too.
     ///
     /// The returned order's `ticket` cancels it ([`cancel_pending`](Self::cancel_pending))
@@ -525,7 +525,9 @@ impl PocketOption {
         self.inner.trades.list_pending()
     }
 
-    /// Waits up to `timeout` for pending order `ticket` to open its deal.
+    /// Waits up to `timeout` for pending order `ticket` to open its deal. A cancelled
+    /// order, or one whose deal the platform could not open at the trigger (money ran
+    /// out, the asset closed), opens none: the wait then times out.
     pub async fn pending_fill(&self, ticket: &str, timeout: Duration) -> Result<Deal, Error> {
         self.check_open()?;
         self.inner.trades.pending_fill(ticket, timeout).await

@@ -9,7 +9,8 @@
 //!   scale, auth policy, one-/two-step delivery, assets, balances) and starts it.
 //! * [`SimulatorHandle`] inspects accounts and deals, moves the market (pin prices, open or
 //!   close assets) and injects faults (drop everything, go silent, refuse connections,
-//!   malformed frames, reply delays, restart).
+//!   malformed frames, reply delays, restart), and sets when a balance report follows a
+//!   deal event ([`BalanceReport`]).
 //! * Prices are a deterministic function of the seed, the asset and the instant, so ticks,
 //!   history and settlement agree and runs repeat.
 //!

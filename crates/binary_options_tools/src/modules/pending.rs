@@ -14,6 +14,12 @@
 //!
 //! The events are handled by the [trades module](super::trades) (no extra task: most
 //! clients never place a pending order), and the state lives in [`PendingBook`].
+//!
+//! Known limit: when the platform cannot open the deal at the trigger, it answers with a
+//! `failopenOrder`, which carries no request id or ticket. The client cannot tell it from
+//! the refusal of a market order of the same asset and amount placed at that very moment
+//! (it goes to that order's caller, if there is one); the pending order then simply never
+//! fills ([`TradesHandle::pending_fill`] times out).
 
 use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};
