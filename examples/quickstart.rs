@@ -1,5 +1,6 @@
 //! The main demo: connect, show the balance and the best payouts, stream a few candles,
-//! place a short demo trade, follow it to expiry, and print the result.
+//! place a short demo trade, follow it to expiry (a progress bar on a terminal, plain
+//! lines otherwise), and print the result and the balance after it.
 //!
 //! ```text
 //! cargo run --example quickstart                       # against the built-in simulator
@@ -9,6 +10,7 @@
 //! With `POCKET_OPTION_SSID` set it talks to the real platform: use a demo-account SSID.
 
 use std::error::Error;
+use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use binary_options_tools::{Action, Decimal, PocketOption, Ssid, SubscriptionKind};
@@ -102,22 +104,26 @@ async fn main() -> Result<(), Box<dyn Error>> {
         )
         .await?;
     println!("Opened deal {} at {}", deal.id, deal.open_price);
+    // `trade` returns once the platform has taken the stake.
+    println!("Balance after the stake: {}", client.balance().await?);
 
     let result = client.result(&deal.id);
     tokio::pin!(result);
-    let mut progress = tokio::time::interval(Duration::from_secs(1));
+    let mut countdown = Countdown::new(Duration::from_secs(expiry.into()));
+    let mut redraw = tokio::time::interval(countdown.redraw_every());
     let result = loop {
         tokio::select! {
             result = &mut result => break result?,
-            _ = progress.tick() => {
-                println!("  {:>3}s to expiry", client.time_left(&deal).as_secs());
-            }
+            _ = redraw.tick(), if !countdown.ended() => countdown.show(client.time_left(&deal)),
         }
     };
+    // Settled early (a platform may close a little before our clock says): end it now.
+    countdown.show(Duration::ZERO);
     println!(
         "Result: {:?}, profit {} (closed at {})",
         result.outcome, result.profit, result.deal.close_price
     );
+    // `result` returns once the balance includes the settlement.
     println!("New balance: {}", client.balance().await?);
 
     client.shutdown().await?;
@@ -125,6 +131,78 @@ async fn main() -> Result<(), Box<dyn Error>> {
         sim.shutdown().await?;
     }
     Ok(())
+}
+
+/// The time left until a deal expires: a progress bar redrawn in place on a terminal,
+/// one plain line per second otherwise (a log, a pipe). It ends exactly once, at expiry.
+struct Countdown {
+    total: Duration,
+    terminal: bool,
+    last_second: Option<u64>,
+    ended: bool,
+}
+
+impl Countdown {
+    const WIDTH: usize = 30;
+
+    fn new(total: Duration) -> Self {
+        Countdown {
+            total,
+            terminal: std::io::stdout().is_terminal(),
+            last_second: None,
+            ended: false,
+        }
+    }
+
+    fn redraw_every(&self) -> Duration {
+        if self.terminal {
+            Duration::from_millis(100)
+        } else {
+            Duration::from_millis(250)
+        }
+    }
+
+    fn ended(&self) -> bool {
+        self.ended
+    }
+
+    /// Shows `left`; at zero, shows the end (once) and nothing after it.
+    fn show(&mut self, left: Duration) {
+        if self.ended {
+            return;
+        }
+        let left = left.min(self.total);
+        if left.is_zero() {
+            self.ended = true;
+            if self.terminal {
+                println!(
+                    "\r  [{}] expired, waiting for the result",
+                    "#".repeat(Self::WIDTH)
+                );
+            } else {
+                println!("  expired, waiting for the result");
+            }
+            return;
+        }
+        if self.terminal {
+            let done = 1.0 - left.as_secs_f64() / self.total.as_secs_f64().max(f64::EPSILON);
+            let filled = ((done * Self::WIDTH as f64).round() as usize).min(Self::WIDTH);
+            print!(
+                "\r  [{}{}] {:>5.1}s left ",
+                "#".repeat(filled),
+                "-".repeat(Self::WIDTH - filled),
+                left.as_secs_f64()
+            );
+            let _ = std::io::stdout().flush();
+        } else {
+            // Whole seconds, rounded up: the last line before the end says 1 s.
+            let second = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+            if self.last_second != Some(second) {
+                self.last_second = Some(second);
+                println!("  {second:>3}s to expiry");
+            }
+        }
+    }
 }
 
 /// `HH:MM:SS` of a unix time.

@@ -36,7 +36,8 @@ use crate::error::Error;
 use crate::limits::Limits;
 use crate::modules::account::AccountModule;
 use crate::modules::deals::{DealsHandle, DealsModule};
-use crate::modules::history::{HistoryHandle, HistoryModule};
+use crate::modules::history::{HistoryHandle, HistoryModule, TickRange};
+use crate::modules::pending::{PendingOrder, PendingOrderRequest};
 use crate::modules::raw::{RawHandle, RawModule};
 use crate::modules::subscriptions::{
     DEFAULT_STREAM_BUFFER, SubscriptionKind, SubscriptionStream, SubscriptionsHandle,
@@ -47,7 +48,7 @@ use crate::regions;
 use crate::server_time::ServerTime;
 use crate::ssid::Ssid;
 use crate::state::{AssetMap, PocketOptionState};
-use crate::types::{Action, Asset, Candle, Deal, DealResult};
+use crate::types::{Action, Asset, Candle, Deal, DealResult, Tick};
 
 /// Timeouts of a [`PocketOption`] client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -430,6 +431,10 @@ impl PocketOption {
     /// Opens a trade and returns the opened deal. The order is checked first (asset known
     /// and open, expiry allowed, amount within limits and covered by the balance), so most
     /// mistakes fail here, without a round trip.
+    ///
+    /// When it returns, [`balance`](Self::balance) no longer includes the stake: the call
+    /// also waits (briefly, see [`crate::modules::deals`]) for the platform's balance
+    /// report that follows the opened deal.
     pub async fn trade(
         &self,
         asset: &str,
@@ -439,10 +444,93 @@ impl PocketOption {
     ) -> Result<Deal, Error> {
         self.check_open()?;
         let order = self.validate(asset, action, amount, expiry).await?;
-        self.inner
+        let deal = self
+            .inner
             .trades
             .place(&order, self.inner.timeouts.request)
+            .await?;
+        self.inner.deals.balance_after(&deal.id).await;
+        Ok(deal)
+    }
+
+    /// Places a pending order: the platform opens the deal later, at a time or when the
+    /// price reaches a level (see [`PendingTrigger`](crate::PendingTrigger)). It is checked like a market order
+    /// first (asset, expiry, amount, balance), and its trigger too.
+    ///
+    /// The returned order's `ticket` cancels it ([`cancel_pending`](Self::cancel_pending))
+    /// and becomes the `request_id` of the deal it opens: [`pending_fill`](Self::pending_fill)
+    /// waits for that deal, whose result is then waited for like any deal's.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: binary_options_tools::PocketOption) -> Result<(), binary_options_tools::Error> {
+    /// use std::time::Duration;
+    /// use binary_options_tools::{Action, Decimal, PendingOrderRequest, PendingTrigger};
+    ///
+    /// // A call of 5 for 60 s, opened in 30 s (server time)...
+    /// let at = client.server_time().since_epoch() + Duration::from_secs(30);
+    /// let request = PendingOrderRequest::new("EURUSD_otc", Action::Call, Decimal::from(5),
+    ///     Duration::from_secs(60), PendingTrigger::AtTime(at));
+    /// let timed = client.open_pending(&request).await?;
+    /// // ...and a put opened when the price reaches 1.0850, if the payout is 80 % or more.
+    /// let request = PendingOrderRequest::new("EURUSD_otc", Action::Put, Decimal::ONE,
+    ///     Duration::from_secs(60), PendingTrigger::AtPrice(1.0850)).with_min_payout(80);
+    /// let level = client.open_pending(&request).await?;
+    /// assert_eq!(client.pending_orders().len(), 2);
+    ///
+    /// client.cancel_pending(&level.ticket).await?;          // or several at once:
+    /// let cancelled = client.cancel_pending_orders(&[level.ticket.clone()]).await?;
+    ///
+    /// let deal = client.pending_fill(&timed.ticket, Duration::from_secs(40)).await?;
+    /// let result = client.result(&deal.id).await?;         // like any deal
+    /// # Ok(()) }
+    /// ```
+    pub async fn open_pending(&self, request: &PendingOrderRequest) -> Result<PendingOrder, Error> {
+        self.check_open()?;
+        self.validate(
+            &request.asset,
+            request.action,
+            request.amount,
+            request.expiry,
+        )
+        .await?;
+        request.trigger.validate(self.server_time().unix)?;
+        self.inner
+            .trades
+            .open_pending(request, self.inner.timeouts.request)
             .await
+    }
+
+    /// Cancels pending order `ticket`. Fails with [`Error::PendingCancelRejected`] when
+    /// the platform does not know it (any more: it may have opened its deal).
+    pub async fn cancel_pending(&self, ticket: &str) -> Result<(), Error> {
+        self.check_open()?;
+        self.inner
+            .trades
+            .cancel_pending(ticket, self.inner.timeouts.request)
+            .await
+    }
+
+    /// Cancels several pending orders at once; returns the tickets the platform cancelled.
+    pub async fn cancel_pending_orders(&self, tickets: &[String]) -> Result<Vec<String>, Error> {
+        self.check_open()?;
+        self.inner
+            .trades
+            .cancel_pendings(tickets, self.inner.timeouts.request)
+            .await
+    }
+
+    /// The pending orders this client placed that are still waiting for their trigger
+    /// (neither filled nor cancelled, as far as the client has heard), oldest first.
+    pub fn pending_orders(&self) -> Vec<PendingOrder> {
+        self.inner.trades.list_pending()
+    }
+
+    /// Waits up to `timeout` for pending order `ticket` to open its deal. A cancelled
+    /// order, or one whose deal the platform could not open at the trigger (money ran
+    /// out, the asset closed), opens none: the wait then times out.
+    pub async fn pending_fill(&self, ticket: &str, timeout: Duration) -> Result<Deal, Error> {
+        self.check_open()?;
+        self.inner.trades.pending_fill(ticket, timeout).await
     }
 
     async fn validate(
@@ -492,6 +580,25 @@ impl PocketOption {
 
     /// Waits for deal `id` to settle. The wait lasts until the deal's expiry plus a grace
     /// period (or the request timeout for a deal the client has not seen open).
+    ///
+    /// When it returns, [`balance`](Self::balance) includes the settlement and
+    /// [`DealResult::balance`] holds the balance after it: the call also waits (briefly,
+    /// see [`crate::modules::deals`]) for the platform's balance report that follows the
+    /// close. Only if none comes, even when asked for, is `DealResult::balance` `None`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: binary_options_tools::PocketOption) -> Result<(), binary_options_tools::Error> {
+    /// use std::time::Duration;
+    /// use binary_options_tools::Decimal;
+    ///
+    /// let before = client.balance().await?;
+    /// let deal = client.buy("EURUSD_otc", Decimal::ONE, Duration::from_secs(60)).await?;
+    /// assert_eq!(client.balance().await?, before - Decimal::ONE); // the stake is taken
+    /// let result = client.result(&deal.id).await?;
+    /// assert_eq!(client.balance().await?, before + result.profit); // and settled
+    /// assert_eq!(result.balance, Some(before + result.profit));
+    /// # Ok(()) }
+    /// ```
     pub async fn result(&self, id: &str) -> Result<DealResult, Error> {
         let timeout = match self.state_ref().deals.opened(id) {
             Some(deal) => {
@@ -527,12 +634,65 @@ impl PocketOption {
         self.state_ref().deals.closed_list()
     }
 
+    /// Forgets closed deals a bot has processed; returns how many were forgotten. They do
+    /// not come back with the platform's later deal lists (see
+    /// [`DealBook::forget_closed`](crate::modules::deals::DealBook::forget_closed)).
+    pub fn forget_closed<I, S>(&self, ids: I) -> usize
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.state_ref().deals.forget_closed(ids)
+    }
+
+    /// Takes every closed deal the client knows, oldest first, and forgets them: each
+    /// call returns only the deals closed since the previous one.
+    ///
+    /// ```no_run
+    /// # fn demo(client: binary_options_tools::PocketOption) {
+    /// // A bot's bookkeeping loop: each closed deal is handled exactly once.
+    /// for deal in client.take_closed() {
+    ///     println!("{} closed with {}", deal.id, deal.profit);
+    /// }
+    /// // Or keep the book and forget only what was handled:
+    /// let handled: Vec<String> = client.closed_deals().into_iter().map(|d| d.id).collect();
+    /// client.forget_closed(&handled);
+    /// # }
+    /// ```
+    pub fn take_closed(&self) -> Vec<Deal> {
+        self.state_ref().deals.take_closed()
+    }
+
     /// The last `count` candles of `period` for `asset`, ending now (server time).
     pub async fn candles(
         &self,
         asset: &str,
         period: Duration,
         count: u32,
+    ) -> Result<Vec<Candle>, Error> {
+        self.candles_until(asset, period, count, self.server_time().since_epoch())
+            .await
+    }
+
+    /// The `count` candles of `period` for `asset` ending at `end` (a time since the unix
+    /// epoch, e.g. [`ServerTime::since_epoch`]). The last candle is the one that contains
+    /// `end`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: binary_options_tools::PocketOption) -> Result<(), binary_options_tools::Error> {
+    /// use std::time::Duration;
+    ///
+    /// // The 60 one-minute candles of the hour that ended a day ago.
+    /// let end = client.server_time().since_epoch() - Duration::from_secs(86_400);
+    /// let candles = client.candles_until("EURUSD_otc", Duration::from_secs(60), 60, end).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn candles_until(
+        &self,
+        asset: &str,
+        period: Duration,
+        count: u32,
+        end: Duration,
     ) -> Result<Vec<Candle>, Error> {
         let period_secs = u32::try_from(period.as_secs()).unwrap_or(0);
         if period.subsec_nanos() != 0 || period_secs == 0 || count == 0 {
@@ -542,14 +702,63 @@ impl PocketOption {
                 ),
             });
         }
-        let end = self.server_time().unix;
+        if end.is_zero() {
+            return Err(Error::InvalidHistoryRequest {
+                reason: "an end time of zero: use a time since the unix epoch".to_owned(),
+            });
+        }
         self.history(
             asset,
             period_secs,
-            end,
+            end.as_secs_f64(),
             u64::from(period_secs) * u64::from(count),
         )
         .await
+    }
+
+    /// Tick history of `asset` ending now (server time): the last `n` ticks
+    /// (`client.ticks(asset, 100)`) or every tick of a span
+    /// (`client.ticks(asset, Duration::from_secs(60))`), oldest first, from the price
+    /// items of `loadHistoryPeriod`. [`compile_candles`](crate::compile_candles) turns
+    /// them into candles of any period.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: binary_options_tools::PocketOption) -> Result<(), binary_options_tools::Error> {
+    /// use std::time::Duration;
+    /// use binary_options_tools::{SubscriptionKind, compile_candles};
+    ///
+    /// let last_100 = client.ticks("EURUSD_otc", 100).await?;
+    /// let last_minute = client.ticks("EURUSD_otc", Duration::from_secs(60)).await?;
+    /// // 10-second candles, aggregated exactly like a live `Candles` stream's.
+    /// let candles = compile_candles(last_minute, SubscriptionKind::Candles(Duration::from_secs(10)))?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn ticks(
+        &self,
+        asset: &str,
+        range: impl Into<TickRange>,
+    ) -> Result<Vec<Tick>, Error> {
+        self.ticks_until(asset, range, self.server_time().since_epoch())
+            .await
+    }
+
+    /// Tick history of `asset` ending at `end` (a time since the unix epoch).
+    pub async fn ticks_until(
+        &self,
+        asset: &str,
+        range: impl Into<TickRange>,
+        end: Duration,
+    ) -> Result<Vec<Tick>, Error> {
+        self.check_open()?;
+        self.inner
+            .history
+            .ticks(
+                asset,
+                range.into(),
+                end.as_secs_f64(),
+                self.inner.timeouts.request,
+            )
+            .await
     }
 
     /// One page of history: candles of `period` seconds covering `span` seconds before

@@ -140,6 +140,25 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+
+    /// A pending order's trigger is invalid (an opening time not in the future, a price
+    /// that is not positive).
+    #[error("invalid pending order: {reason}")]
+    InvalidPendingOrder {
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// The platform refused to cancel a pending order (`failcancelPendingOrder`).
+    #[error(
+        "the platform did not cancel pending order {ticket}: {reason}; it may have opened its deal already (see `pending_orders()` and the open deals)"
+    )]
+    PendingCancelRejected {
+        /// The order's ticket.
+        ticket: String,
+        /// The platform's reason.
+        reason: String,
+    },
 }
 
 fn suggest(similar: &[String]) -> String {

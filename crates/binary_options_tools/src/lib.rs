@@ -4,9 +4,11 @@
 //! [client_ws] transports, natively and in the browser.
 //!
 //! * [`PocketOption`] is the client: balance, assets and payouts, subscriptions
-//!   ([`SubscriptionStream`] of candles), trades and their results, history, server time,
-//!   raw access, shutdown. Every waiting call has a timeout; after shutdown every call
-//!   fails with a clear "client is shut down" error.
+//!   ([`SubscriptionStream`] of candles), trades and their results (with the balance
+//!   after them), pending orders ([`PendingOrderRequest`]), candle and tick history
+//!   ([`compile_candles`] turns ticks into candles), server time, raw access, shutdown.
+//!   Every waiting call has a timeout; after shutdown every call fails with a clear
+//!   "client is shut down" error.
 //! * The [modules] it is made of are core-pre modules, each with a rule picking its
 //!   events; [`events`] normalizes the platform's one-step and two-step events.
 //! * The pure layers, shared with the project's simulator: the Engine.IO/Socket.IO codec
@@ -61,8 +63,10 @@ pub use connector::{DEFAULT_USER_AGENT, PocketOptionConnector, REJECTED_REASON};
 pub use engineio::{Frame, decode, decode_with};
 pub use error::{CodecError, Error, SSID_HOW_TO_COPY, SsidError};
 pub use limits::Limits;
+pub use modules::history::TickRange;
+pub use modules::pending::{PendingOrder, PendingOrderRequest, PendingTrigger};
 pub use modules::raw::{Matcher, RawHandle, RawStream};
-pub use modules::subscriptions::{SubscriptionKind, SubscriptionStream};
+pub use modules::subscriptions::{SubscriptionKind, SubscriptionStream, compile_candles};
 pub use reassembler::Reassembler;
 pub use rust_decimal::Decimal;
 pub use server_time::ServerTime;

@@ -35,6 +35,15 @@ pub struct ServerTime {
     pub stale: bool,
 }
 
+impl ServerTime {
+    /// The server time as a duration since the unix epoch (the form
+    /// [`PendingTrigger::AtTime`](crate::PendingTrigger::AtTime) and
+    /// [`PocketOption::candles_until`](crate::PocketOption::candles_until) take).
+    pub fn since_epoch(&self) -> Duration {
+        Duration::try_from_secs_f64(self.unix).unwrap_or(Duration::ZERO)
+    }
+}
+
 /// Current local unix time in seconds.
 pub fn local_unix() -> f64 {
     SystemTime::now()

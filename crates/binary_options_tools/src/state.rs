@@ -9,6 +9,8 @@ use rust_decimal::Decimal;
 use tokio::sync::watch;
 
 use crate::modules::deals::DealBook;
+use crate::modules::history::HistoryPage;
+use crate::modules::pending::PendingBook;
 use crate::modules::raw::RawRegistry;
 use crate::modules::subscriptions::SubscriptionRegistry;
 use crate::modules::trades::{OrderKey, OrderReply};
@@ -29,7 +31,10 @@ pub struct PocketOptionState {
     pub(crate) deals: DealBook,
     pub(crate) raw: RawRegistry,
     pub(crate) orders: OnceLock<PendingRequests<OrderKey, OrderReply>>,
-    pub(crate) history: OnceLock<PendingRequests<u64, Vec<Candle>>>,
+    pub(crate) history: OnceLock<PendingRequests<u64, HistoryPage>>,
+    /// Pending orders placed by this client, and the requests waiting for their replies
+    /// (created on first use: most clients never place one).
+    pending: OnceLock<Box<PendingBook>>,
     /// Candles the platform pushed after `changeSymbol`, by asset.
     pub(crate) pushed_history: Mutex<HashMap<String, Vec<Candle>>>,
     /// Frames dropped by the event layer because they were malformed.
@@ -51,6 +56,7 @@ impl PocketOptionState {
             raw: RawRegistry::default(),
             orders: OnceLock::new(),
             history: OnceLock::new(),
+            pending: OnceLock::new(),
             pushed_history: Mutex::new(HashMap::new()),
             malformed: Arc::default(),
         }
@@ -65,11 +71,21 @@ impl PocketOptionState {
             .get_or_init(|| PendingRequests::new(connection.clone(), PENDING_LIMIT))
     }
 
+    /// The pending-order book.
+    pub(crate) fn pending(&self) -> &PendingBook {
+        self.pending.get_or_init(Box::default)
+    }
+
+    /// The pending-order book if anything created it.
+    pub(crate) fn pending_if_used(&self) -> Option<&PendingBook> {
+        self.pending.get().map(|b| &**b)
+    }
+
     /// Pending history requests, by index.
     pub(crate) fn history(
         &self,
         connection: &ConnectionWatch,
-    ) -> &PendingRequests<u64, Vec<Candle>> {
+    ) -> &PendingRequests<u64, HistoryPage> {
         self.history
             .get_or_init(|| PendingRequests::new(connection.clone(), PENDING_LIMIT))
     }

@@ -291,6 +291,11 @@ pub struct DealResult {
     pub outcome: Outcome,
     /// Net profit (negative on a loss).
     pub profit: Decimal,
+    /// The account balance after the settlement, as the platform reported it (it may
+    /// include other deals settled at the same time); `None` when no report came in time.
+    /// When it is `Some`, the client's `balance()` already includes this settlement.
+    #[serde(default)]
+    pub balance: Option<Decimal>,
 }
 
 impl DealResult {
@@ -308,6 +313,7 @@ impl DealResult {
             deal,
             outcome,
             profit,
+            balance: None,
         }
     }
 }

@@ -765,8 +765,8 @@ impl Connection {
             Ok(deal) => {
                 shared.settle_wake.notify_one();
                 tracing::info!(conn = self.id, uid, asset = %deal.asset, amount = deal.amount(), "deal opened");
-                let mut frames = shared.event_frames("successopenOrder", &deal.to_json());
-                frames.extend(shared.account_state_frames(uid, demo));
+                let frames = shared.event_frames("successopenOrder", &deal.to_json());
+                let frames = shared.with_account_state(uid, demo, frames);
                 // Other sessions of the same account learn about it too, as on the platform.
                 let others = shared.account_state_frames(uid, demo);
                 for entry in lock(&shared.registry).iter() {

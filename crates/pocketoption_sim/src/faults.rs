@@ -84,12 +84,27 @@ impl MalformedFrame {
     }
 }
 
+/// When the account's balance report goes out, relative to the deal event that changed
+/// the balance (an opened deal, a settlement). Real platforms are not known to agree on
+/// it, and a client must show a balance consistent with its results either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BalanceReport {
+    /// Right after the deal event, in the same write (the default).
+    #[default]
+    AfterDeal,
+    /// After the deal event, this much later.
+    Delayed(Duration),
+    /// Before the deal event.
+    BeforeDeal,
+}
+
 /// The switches every connection reads.
 #[derive(Debug)]
 pub(crate) struct Faults {
     silent: watch::Sender<bool>,
     refuse_until: Mutex<Option<Instant>>,
     reply_delay_ms: AtomicU64,
+    balance_report: Mutex<BalanceReport>,
 }
 
 impl Faults {
@@ -98,7 +113,16 @@ impl Faults {
             silent: watch::Sender::new(false),
             refuse_until: Mutex::new(None),
             reply_delay_ms: AtomicU64::new(0),
+            balance_report: Mutex::new(BalanceReport::AfterDeal),
         }
+    }
+
+    pub(crate) fn set_balance_report(&self, report: BalanceReport) {
+        *lock(&self.balance_report) = report;
+    }
+
+    pub(crate) fn balance_report(&self) -> BalanceReport {
+        *lock(&self.balance_report)
     }
 
     pub(crate) fn set_silent(&self, silent: bool) {

@@ -16,7 +16,7 @@ use tokio::time::timeout;
 use crate::clock::now_ms;
 use crate::config::AuthPolicy;
 use crate::error::SimError;
-use crate::faults::MalformedFrame;
+use crate::faults::{BalanceReport, MalformedFrame};
 use crate::lock::lock;
 use crate::market::AssetSpec;
 use crate::server::{Command, Running, SHUTDOWN_GRACE};
@@ -254,6 +254,14 @@ impl SimulatorHandle {
     pub fn set_reply_delay(&self, delay: Duration) {
         tracing::info!(?delay, "fault: reply delay");
         self.shared().faults.set_reply_delay(delay);
+    }
+
+    /// Platform behaviour: when the balance report (with the deal lists) goes out
+    /// relative to the deal event that changed the balance — an opened deal, a pending
+    /// order executed, a settlement. The default is right after it.
+    pub fn set_balance_report(&self, report: BalanceReport) {
+        tracing::info!(?report, "balance report timing");
+        self.shared().faults.set_balance_report(report);
     }
 
     /// Fault: a restart. Closes the listener and drops every connection, stays down for

@@ -9,7 +9,8 @@
 //!   scale, auth policy, one-/two-step delivery, assets, balances) and starts it.
 //! * [`SimulatorHandle`] inspects accounts and deals, moves the market (pin prices, open or
 //!   close assets) and injects faults (drop everything, go silent, refuse connections,
-//!   malformed frames, reply delays, restart).
+//!   malformed frames, reply delays, restart), and sets when a balance report follows a
+//!   deal event ([`BalanceReport`]).
 //! * Prices are a deterministic function of the seed, the asset and the instant, so ticks,
 //!   history and settlement agree and runs repeat.
 //!
@@ -65,7 +66,7 @@ mod trading;
 pub use builder::{Simulator, SimulatorBuilder};
 pub use config::{AuthPolicy, CloseOrderForm, Delivery, HistoryItems};
 pub use error::SimError;
-pub use faults::MalformedFrame;
+pub use faults::{BalanceReport, MalformedFrame};
 pub use handle::{AccountSnapshot, SimulatorHandle};
 pub use market::{AssetKind, AssetSpec, DEFAULT_EXPIRIES, default_assets};
 pub use trading::{Deal, Direction, Outcome, PendingOrder, PendingTrigger};

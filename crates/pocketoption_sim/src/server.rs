@@ -206,7 +206,7 @@ async fn settlement_loop(shared: Arc<Shared>) {
 }
 
 /// Turns triggered pending orders into deals, as if their owner had sent `openOrder`.
-fn execute_pending(shared: &Shared) {
+fn execute_pending(shared: &Arc<Shared>) {
     let fired = lock(&shared.book).take_triggered(&shared.market, now_ms());
     for pending in fired {
         let order = pending.as_order();
@@ -221,9 +221,8 @@ fn execute_pending(shared: &Shared) {
         let frames = match opened {
             Ok(deal) => {
                 tracing::info!(uid = deal.uid, asset = %deal.asset, "pending order executed");
-                let mut frames = shared.event_frames("successopenOrder", &deal.to_json());
-                frames.extend(shared.account_state_frames(pending.uid, pending.is_demo));
-                frames
+                let frames = shared.event_frames("successopenOrder", &deal.to_json());
+                shared.with_account_state(pending.uid, pending.is_demo, frames)
             }
             Err(refusal) => {
                 tracing::info!(uid = pending.uid, error = refusal.0, "pending order failed");
@@ -238,7 +237,7 @@ fn execute_pending(shared: &Shared) {
 }
 
 /// Closes due deals and tells their owners: `successcloseOrder`, then the account state.
-fn settle(shared: &Shared) {
+fn settle(shared: &Arc<Shared>) {
     let closed = lock(&shared.book).settle_due(Instant::now(), &shared.market, &shared.config);
     let mut by_account: HashMap<(u64, bool), Vec<Deal>> = HashMap::new();
     for deal in closed {
@@ -256,8 +255,8 @@ fn settle(shared: &Shared) {
     }
     for ((uid, demo), deals) in by_account {
         let payload = close_order_payload(&deals, shared.config.close_order_form);
-        let mut frames = shared.event_frames("successcloseOrder", &payload);
-        frames.extend(shared.account_state_frames(uid, demo));
+        let frames = shared.event_frames("successcloseOrder", &payload);
+        let frames = shared.with_account_state(uid, demo, frames);
         shared.push_to_account(uid, demo, &frames);
     }
 }

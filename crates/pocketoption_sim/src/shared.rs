@@ -17,7 +17,7 @@ use tokio::sync::{Notify, mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::config::{AuthPolicy, Config, Delivery};
-use crate::faults::Faults;
+use crate::faults::{BalanceReport, Faults};
 use crate::lock::lock;
 use crate::market::Market;
 use crate::prng::Sequence;
@@ -148,6 +148,39 @@ impl Shared {
         frames.extend(self.event_frames("updateOpenedDeals", &Value::Array(opened)));
         frames.extend(self.event_frames("updateClosedDeals", &Value::Array(closed)));
         frames
+    }
+
+    /// The frames of a deal event that changed (uid, demo)'s balance, with the account
+    /// state ordered as [`BalanceReport`] says. With a delay, the state is pushed to every
+    /// connection of the account later (by a short-lived timer task) and only the deal
+    /// frames are returned.
+    pub(crate) fn with_account_state(
+        self: &Arc<Self>,
+        uid: u64,
+        demo: bool,
+        deal: Vec<Message>,
+    ) -> Vec<Message> {
+        match self.faults.balance_report() {
+            BalanceReport::AfterDeal => {
+                let mut frames = deal;
+                frames.extend(self.account_state_frames(uid, demo));
+                frames
+            }
+            BalanceReport::BeforeDeal => {
+                let mut frames = self.account_state_frames(uid, demo);
+                frames.extend(deal);
+                frames
+            }
+            BalanceReport::Delayed(delay) => {
+                let shared = self.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    let state = shared.account_state_frames(uid, demo);
+                    shared.push_to_account(uid, demo, &state);
+                });
+                deal
+            }
+        }
     }
 
     fn set_active(&self) {

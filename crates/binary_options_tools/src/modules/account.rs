@@ -1,5 +1,9 @@
-//! The account: balance (`successupdateBalance`) and the asset list (`updateAssets`), kept
-//! in the shared state for the client to read.
+//! The account: the asset list (`updateAssets`), kept in the shared state for the client to
+//! read, and the parser of the balance events.
+//!
+//! The balance itself (`successupdateBalance`) is kept by the [deals
+//! module](super::deals): it must see balance reports and deal events in the order the
+//! platform sent them, so that a deal's result and the balance after it agree.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,41 +23,38 @@ struct Balance {
     balance: Value,
 }
 
-/// Keeps the balance and the asset list.
+/// Reads the amount of a `successupdateBalance` (or `updateBalance`) frame, exactly.
+pub(crate) fn parse_balance(text: &str) -> Result<Decimal, String> {
+    let balance: Balance = parse_payload(text)?;
+    match &balance.balance {
+        Value::Number(n) => n.to_string().parse().map_err(|e| format!("{e}")),
+        Value::String(s) => s.trim().parse().map_err(|e| format!("{e}")),
+        other => Err(format!("balance is not a number: {other}")),
+    }
+}
+
+/// Keeps the asset list.
 pub struct AccountModule {
     ctx: LightweightContext<PocketOptionState>,
 }
 
 impl AccountModule {
     fn on_event(&self, text: &str) -> Result<(), String> {
-        match crate::event_name(text) {
-            Some("successupdateBalance" | "updateBalance") => {
-                let balance: Balance = parse_payload(text)?;
-                let amount: Decimal = match &balance.balance {
-                    Value::Number(n) => n.to_string().parse().map_err(|e| format!("{e}"))?,
-                    Value::String(s) => s.trim().parse().map_err(|e| format!("{e}"))?,
-                    other => return Err(format!("balance is not a number: {other}")),
-                };
-                self.ctx.state.balance.send_replace(Some(amount));
-            }
-            Some("updateAssets") => {
-                let rows: Vec<Vec<Value>> = parse_payload(text)?;
-                let assets: HashMap<String, Asset> = rows
-                    .iter()
-                    .filter_map(|row| Asset::from_row(row))
-                    .map(|a| (a.symbol.clone(), a))
-                    .collect();
-                if rows.len() != assets.len() {
-                    tracing::debug!(
-                        rows = rows.len(),
-                        parsed = assets.len(),
-                        "some asset rows were not understood"
-                    );
-                }
-                self.ctx.state.assets.send_replace(Some(Arc::new(assets)));
-            }
-            _ => {}
+        // The rule lets only `updateAssets` through.
+        let rows: Vec<Vec<Value>> = parse_payload(text)?;
+        let assets: HashMap<String, Asset> = rows
+            .iter()
+            .filter_map(|row| Asset::from_row(row))
+            .map(|a| (a.symbol.clone(), a))
+            .collect();
+        if rows.len() != assets.len() {
+            tracing::debug!(
+                rows = rows.len(),
+                parsed = assets.len(),
+                "some asset rows were not understood"
+            );
         }
+        self.ctx.state.assets.send_replace(Some(Arc::new(assets)));
         Ok(())
     }
 }
@@ -66,7 +67,7 @@ impl LightweightModule<PocketOptionState> for AccountModule {
     }
 
     fn rule(_state: &Arc<PocketOptionState>) -> Box<dyn Rule> {
-        event_rule(&["successupdateBalance", "updateBalance", "updateAssets"])
+        event_rule(&["updateAssets"])
     }
 
     async fn run(&mut self) -> Result<(), BoxError> {

@@ -1,7 +1,11 @@
 //! Price history: paged `loadHistoryPeriod` requests correlated by `index`, and the history
 //! the platform pushes after `changeSymbol` (`updateHistoryNewFast` and its older names).
+//!
+//! A page holds either OHLC items or price items (ticks). Candles are built from price
+//! items with the subscription streams' own aggregation
+//! ([`compile_candles`](crate::compile_candles)); [`HistoryHandle::ticks`] hands the price
+//! items out as [`Tick`]s.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -13,10 +17,63 @@ use serde_json::Value;
 
 use crate::error::Error;
 use crate::events::{event_rule, parse_payload};
+use crate::modules::subscriptions::aligned_candles;
 use crate::server_time::unix_seconds;
 use crate::socketio::encode_event;
 use crate::state::PocketOptionState;
-use crate::types::Candle;
+use crate::types::{Candle, Tick};
+
+/// The most ticks one [`HistoryHandle::ticks`] call returns.
+pub const MAX_TICKS: u32 = 100_000;
+/// The most pages one [`HistoryHandle::ticks`] call requests to gather its count.
+const MAX_TICK_PAGES: u32 = 10;
+
+/// How much tick history to load: the last `n` ticks, or every tick of a time span. Both
+/// end at the given end time (now, for [`PocketOption::ticks`](crate::PocketOption::ticks)).
+///
+/// A count or a span converts into it, so `client.ticks(asset, 100)` and
+/// `client.ticks(asset, Duration::from_secs(60))` both work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TickRange {
+    /// The last `n` ticks (1 to [`MAX_TICKS`]).
+    Count(u32),
+    /// Every tick of this span (whole seconds are requested, rounded up).
+    Span(Duration),
+}
+
+impl From<u32> for TickRange {
+    fn from(count: u32) -> Self {
+        TickRange::Count(count)
+    }
+}
+
+/// So that a plain literal works (`client.ticks(asset, 100)`); a negative count is
+/// refused like zero.
+impl From<i32> for TickRange {
+    fn from(count: i32) -> Self {
+        TickRange::Count(u32::try_from(count).unwrap_or(0))
+    }
+}
+
+impl From<usize> for TickRange {
+    fn from(count: usize) -> Self {
+        TickRange::Count(u32::try_from(count).unwrap_or(u32::MAX))
+    }
+}
+
+impl From<Duration> for TickRange {
+    fn from(span: Duration) -> Self {
+        TickRange::Span(span)
+    }
+}
+
+/// One `loadHistoryPeriod` reply: its OHLC items and its price items (the platform sends
+/// one kind or the other).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct HistoryPage {
+    candles: Vec<Candle>,
+    ticks: Vec<Tick>,
+}
 
 /// Candles of pushed history kept per asset.
 const PUSHED_KEPT: usize = 1000;
@@ -27,8 +84,6 @@ struct Page {
     index: Value,
     #[serde(default)]
     asset: String,
-    #[serde(default)]
-    period: Option<u32>,
     #[serde(default)]
     data: Vec<Value>,
 }
@@ -48,54 +103,36 @@ fn num(v: Option<&Value>) -> Option<f64> {
     v.and_then(Value::as_f64)
 }
 
-/// Groups `(time, price)` points into candles of `period` seconds.
-pub fn candles_from_prices(asset: &Arc<str>, period: u32, points: &[(f64, f64)]) -> Vec<Candle> {
-    let period = f64::from(period.max(1));
-    let mut by_start: BTreeMap<i64, Candle> = BTreeMap::new();
-    let mut sorted = points.to_vec();
-    sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
-    for (time, price) in sorted {
-        let start = (time / period).floor() * period;
-        by_start
-            .entry(start as i64)
-            .and_modify(|c| c.update(price))
-            .or_insert_with(|| Candle::open_at(asset.clone(), start, price));
-    }
-    by_start.into_values().collect()
-}
-
-/// Parses a `loadHistoryPeriod` reply: OHLC items, or price points grouped by `period`.
-fn page_candles(page: &Page, period: u32) -> Vec<Candle> {
+/// Parses a `loadHistoryPeriod` reply: OHLC items and price items.
+fn page_data(page: &Page) -> HistoryPage {
     let asset: Arc<str> = Arc::from(page.asset.as_str());
-    let ohlc: Vec<Candle> = page
-        .data
-        .iter()
-        .filter_map(|item| {
+    let mut data = HistoryPage::default();
+    for item in &page.data {
+        let Some(time) = num(item.get("time")).map(unix_seconds) else {
+            continue;
+        };
+        let ohlc = (|| {
             Some(Candle {
                 asset: asset.clone(),
-                time: unix_seconds(num(item.get("time"))?),
+                time,
                 open: num(item.get("open"))?,
                 high: num(item.get("high"))?,
                 low: num(item.get("low"))?,
                 close: num(item.get("close"))?,
                 ticks: 0,
             })
-        })
-        .collect();
-    if !ohlc.is_empty() {
-        return ohlc;
+        })();
+        if let Some(candle) = ohlc {
+            data.candles.push(candle);
+        } else if let Some(price) = num(item.get("price")) {
+            data.ticks.push(Tick {
+                asset: asset.clone(),
+                time,
+                price,
+            });
+        }
     }
-    let points: Vec<(f64, f64)> = page
-        .data
-        .iter()
-        .filter_map(|item| {
-            Some((
-                unix_seconds(num(item.get("time"))?),
-                num(item.get("price"))?,
-            ))
-        })
-        .collect();
-    candles_from_prices(&asset, page.period.unwrap_or(period), &points)
+    data
 }
 
 /// Parses pushed history: `candles` rows `[time, open, close, high, low, volume?]` (note
@@ -121,15 +158,19 @@ fn pushed_candles(pushed: &Pushed) -> Vec<Candle> {
     if !rows.is_empty() {
         return rows;
     }
-    let points: Vec<(f64, f64)> = pushed
+    let ticks: Vec<Tick> = pushed
         .history
         .iter()
         .filter_map(|row| {
             let row = row.as_array()?;
-            Some((unix_seconds(num(row.first())?), num(row.get(1))?))
+            Some(Tick {
+                asset: asset.clone(),
+                time: unix_seconds(num(row.first())?),
+                price: num(row.get(1))?,
+            })
         })
         .collect();
-    candles_from_prices(&asset, pushed.period.unwrap_or(60), &points)
+    aligned_candles(ticks, pushed.period.unwrap_or(60))
 }
 
 fn index_of(value: &Value) -> Option<u64> {
@@ -164,7 +205,7 @@ pub struct HistoryHandle {
 
 impl HistoryHandle {
     /// Loads the candles of `period` seconds covering `span` seconds before `end` (unix
-    /// seconds), waiting up to `timeout`.
+    /// seconds), waiting up to `timeout`. A page of price items is compiled into candles.
     pub async fn load(
         &self,
         asset: &str,
@@ -173,6 +214,82 @@ impl HistoryHandle {
         span: u64,
         timeout: Duration,
     ) -> Result<Vec<Candle>, Error> {
+        let page = self.request(asset, period, end, span, timeout).await?;
+        if page.candles.is_empty() {
+            Ok(aligned_candles(page.ticks, period))
+        } else {
+            Ok(page.candles)
+        }
+    }
+
+    /// Loads the ticks of `range` ending at `end` (unix seconds) from the price items of
+    /// `loadHistoryPeriod`, oldest first, waiting up to `timeout` per page. A count may
+    /// take several pages (at most 10), each reaching further back.
+    pub async fn ticks(
+        &self,
+        asset: &str,
+        range: TickRange,
+        end: f64,
+        timeout: Duration,
+    ) -> Result<Vec<Tick>, Error> {
+        let invalid = |reason: String| Err(Error::InvalidHistoryRequest { reason });
+        let (span, count) = match range {
+            TickRange::Count(n) if n == 0 || n > MAX_TICKS => {
+                return invalid(format!("{n} ticks: ask for 1 to {MAX_TICKS}"));
+            }
+            TickRange::Count(n) => (u64::from(n), Some(n as usize)),
+            TickRange::Span(d) if d.is_zero() => {
+                return invalid("a tick span of zero: ask for a positive span".to_owned());
+            }
+            TickRange::Span(d) => (d.as_secs() + u64::from(d.subsec_nanos() > 0), None),
+        };
+        if !end.is_finite() || end <= 0.0 {
+            return invalid(format!("an end time of {end}: use unix seconds"));
+        }
+        let mut ticks: Vec<Tick> = Vec::new();
+        let mut page_end = end;
+        for _ in 0..MAX_TICK_PAGES {
+            // Ticks come one or more per second: one second per tick asked for.
+            let page = self.request(asset, 1, page_end, span, timeout).await?;
+            if page.ticks.is_empty() && !page.candles.is_empty() {
+                return invalid(format!(
+                    "the platform answered the tick history of `{asset}` with candles, not ticks; use `candles` instead"
+                ));
+            }
+            let start = page_end - span as f64;
+            let mut fresh: Vec<Tick> = page
+                .ticks
+                .into_iter()
+                .filter(|t| t.time <= page_end && (count.is_some() || t.time >= start))
+                .filter(|t| ticks.first().is_none_or(|first| t.time < first.time))
+                .collect();
+            if fresh.is_empty() {
+                break;
+            }
+            fresh.sort_by(|a, b| a.time.total_cmp(&b.time));
+            fresh.append(&mut ticks);
+            ticks = fresh;
+            match count {
+                Some(n) if ticks.len() < n => page_end = ticks[0].time,
+                _ => break,
+            }
+        }
+        if let Some(n) = count {
+            let excess = ticks.len().saturating_sub(n);
+            ticks.drain(..excess);
+        }
+        Ok(ticks)
+    }
+
+    /// Sends one `loadHistoryPeriod` request and waits for its page.
+    async fn request(
+        &self,
+        asset: &str,
+        period: u32,
+        end: f64,
+        span: u64,
+        timeout: Duration,
+    ) -> Result<HistoryPage, Error> {
         if period == 0 || span == 0 {
             return Err(Error::InvalidHistoryRequest {
                 reason: "period and span must be positive".into(),
@@ -256,9 +373,9 @@ impl ApiModule<PocketOptionState> for HistoryModule {
                                 tracing::warn!("a history page without an index was ignored");
                                 continue;
                             };
-                            let candles = page_candles(&page, page.period.unwrap_or(60));
+                            let data = page_data(&page);
                             let history = self.ctx.state.history(&self.ctx.connection);
-                            if !history.resolve(&index, candles) {
+                            if !history.resolve(&index, data) {
                                 tracing::debug!(
                                     index,
                                     "a history page arrived for nobody (timed out?)"
@@ -313,7 +430,10 @@ mod tests {
             r#"{"asset":"A","index":5,"data":[{"time":61,"price":2},{"time":60,"price":1},{"time":125,"price":3}]}"#,
         )
         .unwrap();
-        let candles = page_candles(&page, 60);
+        let data = page_data(&page);
+        assert_eq!(data.ticks.len(), 3);
+        assert!(data.candles.is_empty());
+        let candles = aligned_candles(data.ticks, 60);
         assert_eq!(candles.len(), 2);
         assert_eq!(
             (candles[0].time, candles[0].open, candles[0].close),

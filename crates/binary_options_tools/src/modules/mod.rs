@@ -2,16 +2,17 @@
 //!
 //! | module | kind | events | job |
 //! |---|---|---|---|
-//! | [`account::AccountModule`] | lightweight | `successupdateBalance`, `updateAssets` | balance and asset list into the shared state |
+//! | [`account::AccountModule`] | lightweight | `updateAssets` | asset list into the shared state |
 //! | [`subscriptions::SubscriptionsModule`] | api | `updateStream` | fan ticks out to subscription streams; feed the server clock |
-//! | [`trades::TradesModule`] | api | `successopenOrder`, `failopenOrder` | answer waiting orders |
-//! | [`deals::DealsModule`] | api | `updateOpenedDeals`, `updateClosedDeals`, `successcloseOrder`, `successopenOrder` | keep the deal book; wake result waiters |
+//! | [`trades::TradesModule`] | api | `successopenOrder`, `failopenOrder`, the [`pending`] events (`successopenPendingOrder`, `failopenPendingOrder`, `success`/`failcancelPendingOrder`, `successcancelPendingOrders`) | answer waiting market and pending orders and cancellations |
+//! | [`deals::DealsModule`] | api | `successupdateBalance`, `updateOpenedDeals`, `updateClosedDeals`, `successcloseOrder`, `successopenOrder` | keep the balance and the deal book, in arrival order; wake result waiters once the balance after a deal is known |
 //! | [`history::HistoryModule`] | api | `loadHistoryPeriod(Fast)`, `updateHistory*` | answer history requests by index; keep pushed history |
 //! | [`raw::RawModule`] | api | whatever a raw matcher wants | send any frame, wait for or stream matching frames |
 
 pub mod account;
 pub mod deals;
 pub mod history;
+pub mod pending;
 pub mod raw;
 pub mod subscriptions;
 pub mod trades;

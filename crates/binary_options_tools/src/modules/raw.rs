@@ -33,6 +33,8 @@ pub const RAW_STREAM_BUFFER: usize = 1024;
 pub enum Matcher {
     /// The frame starts with this text.
     StartsWith(String),
+    /// The frame ends with this text.
+    EndsWith(String),
     /// The frame contains this text.
     Contains(String),
     /// The frame matches this regular expression.
@@ -53,6 +55,19 @@ impl Matcher {
     /// See [`Matcher::StartsWith`].
     pub fn starts_with(prefix: impl Into<String>) -> Self {
         Matcher::StartsWith(prefix.into())
+    }
+
+    /// See [`Matcher::EndsWith`].
+    ///
+    /// ```
+    /// use binary_options_tools::Matcher;
+    ///
+    /// let closed = Matcher::event("successcloseOrder").and(Matcher::ends_with("}]"));
+    /// assert!(closed.matches(r#"42["successcloseOrder",{"profit":1.92,"deals":[]}]"#));
+    /// assert!(!Matcher::ends_with("]]").matches(r#"42["ps"]"#));
+    /// ```
+    pub fn ends_with(suffix: impl Into<String>) -> Self {
+        Matcher::EndsWith(suffix.into())
     }
 
     /// See [`Matcher::Contains`].
@@ -99,6 +114,7 @@ impl Matcher {
     pub fn matches(&self, frame: &str) -> bool {
         match self {
             Matcher::StartsWith(p) => frame.starts_with(p.as_str()),
+            Matcher::EndsWith(s) => frame.ends_with(s.as_str()),
             Matcher::Contains(n) => frame.contains(n.as_str()),
             Matcher::Regex(r) => r.is_match(frame),
             Matcher::Event(name) => crate::event_name(frame) == Some(name.as_str()),
@@ -114,6 +130,7 @@ impl fmt::Debug for Matcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Matcher::StartsWith(p) => write!(f, "StartsWith({p:?})"),
+            Matcher::EndsWith(s) => write!(f, "EndsWith({s:?})"),
             Matcher::Contains(n) => write!(f, "Contains({n:?})"),
             Matcher::Regex(r) => write!(f, "Regex({:?})", r.as_str()),
             Matcher::Event(n) => write!(f, "Event({n:?})"),

@@ -686,6 +686,14 @@ impl Aggregator {
         }
     }
 
+    /// Takes whatever candle is unfinished, of any kind (the end of a finite series).
+    fn finish(&mut self) -> Option<Candle> {
+        match self {
+            Aggregator::Chunks { current, .. } => current.take(),
+            _ => self.flush(),
+        }
+    }
+
     /// Takes the current time-based candle (its period is over).
     fn flush(&mut self) -> Option<Candle> {
         match self {
@@ -702,6 +710,56 @@ impl Aggregator {
             _ => None,
         }
     }
+}
+
+/// Compiles a series of ticks of one asset into candles of `kind`, with exactly the
+/// aggregation a [`SubscriptionStream`] of that kind applies to live ticks (so candles
+/// built from [tick history](crate::PocketOption::ticks) match the streamed ones).
+///
+/// The ticks are taken in time order (they are sorted first; equal times keep their
+/// order). The last candle is included even when its period or chunk is not complete:
+/// its [`ticks`](Candle::ticks) says how many ticks made it.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use binary_options_tools::{SubscriptionKind, Tick, compile_candles};
+///
+/// let asset: Arc<str> = Arc::from("EURUSD_otc");
+/// let ticks = [(60.5, 1.10), (61.0, 1.12), (119.9, 1.09), (120.0, 1.11)]
+///     .map(|(time, price)| Tick { asset: asset.clone(), time, price });
+/// let candles = compile_candles(ticks, SubscriptionKind::Candles(Duration::from_secs(60)))?;
+/// assert_eq!(candles.len(), 2);
+/// let first = &candles[0];
+/// assert_eq!((first.time, first.open, first.high, first.low, first.close, first.ticks),
+///            (60.0, 1.10, 1.12, 1.09, 1.09, 3));
+/// assert_eq!((candles[1].time, candles[1].ticks), (120.0, 1));
+/// # Ok::<(), binary_options_tools::Error>(())
+/// ```
+pub fn compile_candles<I>(ticks: I, kind: SubscriptionKind) -> Result<Vec<Candle>, Error>
+where
+    I: IntoIterator<Item = Tick>,
+{
+    kind.validate()?;
+    Ok(compile(ticks, Aggregator::new(kind)))
+}
+
+/// Time-aligned candles of `period` seconds (any positive period: platform data is not
+/// validated like a user's subscription).
+pub(crate) fn aligned_candles(ticks: Vec<Tick>, period: u32) -> Vec<Candle> {
+    let period = Duration::from_secs(u64::from(period.max(1)));
+    compile(ticks, Aggregator::new(SubscriptionKind::Candles(period)))
+}
+
+fn compile<I: IntoIterator<Item = Tick>>(ticks: I, mut aggregator: Aggregator) -> Vec<Candle> {
+    let mut ticks: Vec<Tick> = ticks.into_iter().collect();
+    ticks.sort_by(|a, b| a.time.total_cmp(&b.time));
+    let mut candles: Vec<Candle> = ticks
+        .into_iter()
+        .filter_map(|tick| aggregator.push(tick))
+        .collect();
+    candles.extend(aggregator.finish());
+    candles
 }
 
 /// A stream of [`Candle`]s for one asset (see [`SubscriptionKind`]).
@@ -859,6 +917,37 @@ mod tests {
         assert!(agg.push(tick(104.0, 9.0)).is_none(), "late tick ignored");
         let flushed = agg.flush().unwrap();
         assert_eq!(flushed.time, 105.0);
+    }
+
+    #[test]
+    fn compiled_series_match_the_stream_aggregation_and_keep_the_last_candle() {
+        let shuffled = [tick(104.9, 3.0), tick(101.0, 1.0), tick(105.2, 2.0)];
+        let candles =
+            compile_candles(shuffled, SubscriptionKind::Candles(Duration::from_secs(5))).unwrap();
+        assert_eq!(candles.len(), 2);
+        assert_eq!(
+            (
+                candles[0].time,
+                candles[0].open,
+                candles[0].close,
+                candles[0].ticks
+            ),
+            (100.0, 1.0, 3.0, 2)
+        );
+        assert_eq!((candles[1].time, candles[1].ticks), (105.0, 1));
+        let chunks = compile_candles(
+            (0..5).map(|i| tick(f64::from(i), f64::from(i))),
+            SubscriptionKind::Chunks(2),
+        )
+        .unwrap();
+        let sizes: Vec<u32> = chunks.iter().map(|c| c.ticks).collect();
+        assert_eq!(sizes, [2, 2, 1], "a partial last chunk is kept");
+        assert!(compile_candles([], SubscriptionKind::Candles(Duration::from_secs(7))).is_err());
+        assert!(
+            compile_candles([], SubscriptionKind::Ticks)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]

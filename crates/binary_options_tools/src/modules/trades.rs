@@ -1,4 +1,4 @@
-//! Placing orders: `openOrder` → `successopenOrder` (matched by `requestId`) or
+//! Placing market orders: `openOrder` → `successopenOrder` (matched by `requestId`) or
 //! `failopenOrder` (which carries no `requestId`: matched to the oldest waiting order with
 //! the same asset and amount, so one failure never reaches two waiters).
 //!
@@ -7,6 +7,8 @@
 //! the platform sends after reconnecting; if it is there, the caller gets the deal; if not,
 //! the caller gets [`Error::OrderOutcomeUnknown`] with the request id to check, never a
 //! silent duplicate.
+//!
+//! The module also handles the pending-order events (see [`super::pending`]).
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -23,6 +25,7 @@ use serde::Deserialize;
 
 use crate::error::Error;
 use crate::events::{event_rule, parse_payload};
+use crate::modules::pending;
 use crate::socketio::encode_event;
 use crate::state::PocketOptionState;
 use crate::types::{Action, Deal};
@@ -99,7 +102,7 @@ struct Failure {
     amount: serde_json::Value,
 }
 
-fn decimal_of(value: &serde_json::Value) -> Option<Decimal> {
+pub(crate) fn decimal_of(value: &serde_json::Value) -> Option<Decimal> {
     match value {
         serde_json::Value::Number(n) => n.to_string().parse().ok(),
         serde_json::Value::String(s) => s.trim().parse().ok(),
@@ -112,12 +115,12 @@ pub struct TradesModule {
     ctx: ModuleContext<PocketOptionState>,
 }
 
-/// Places orders.
+/// Places orders (market orders here, pending orders in [`super::pending`]).
 #[derive(Clone)]
 pub struct TradesHandle {
-    state: Arc<PocketOptionState>,
-    outbound: Outbound,
-    connection: ConnectionWatch,
+    pub(crate) state: Arc<PocketOptionState>,
+    pub(crate) outbound: Outbound,
+    pub(crate) connection: ConnectionWatch,
 }
 
 impl TradesHandle {
@@ -209,7 +212,15 @@ impl ApiModule<PocketOptionState> for TradesModule {
     }
 
     fn rule(_state: &Arc<PocketOptionState>) -> Box<dyn Rule> {
-        event_rule(&["successopenOrder", "failopenOrder"])
+        event_rule(&[
+            "successopenOrder",
+            "failopenOrder",
+            pending::EVENTS[0],
+            pending::EVENTS[1],
+            pending::EVENTS[2],
+            pending::EVENTS[3],
+            pending::EVENTS[4],
+        ])
     }
 
     async fn run(&mut self) -> Result<(), BoxError> {
@@ -219,6 +230,11 @@ impl ApiModule<PocketOptionState> for TradesModule {
             match crate::event_name(text) {
                 Some("successopenOrder") => match parse_payload::<Deal>(text) {
                     Ok(deal) => {
+                        if let (Some(request_id), Some(pending)) =
+                            (&deal.request_id, self.ctx.state.pending_if_used())
+                        {
+                            pending.on_deal_opened(request_id);
+                        }
                         let key = OrderKey {
                             request_id: deal.request_id.clone().unwrap_or_default(),
                             asset: deal.asset.clone(),
@@ -250,7 +266,14 @@ impl ApiModule<PocketOptionState> for TradesModule {
                     }
                     Err(e) => tracing::warn!(error = %e, "ignoring a malformed failopenOrder"),
                 },
-                _ => {}
+                Some(name) => {
+                    if let Err(e) =
+                        pending::on_event(&self.ctx.state, &self.ctx.connection, name, text)
+                    {
+                        tracing::warn!(error = %e, event = name, "ignoring a malformed pending-order event");
+                    }
+                }
+                None => {}
             }
         }
         Ok(())
