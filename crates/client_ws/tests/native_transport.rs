@@ -126,7 +126,9 @@ async fn a_refused_connection_is_retryable() {
     assert!(error.is_retryable(), "{error}");
     assert_eq!(error.kind(), ConnectErrorKind::Refused, "{error}");
     assert!(
-        error.message().starts_with(&format!("could not reach {addr}: ")),
+        error
+            .message()
+            .starts_with(&format!("could not reach {addr}: ")),
         "{error}"
     );
 }

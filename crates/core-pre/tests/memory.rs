@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use core_pre::memory::MemoryServer;
 use core_pre::{
-    ApiModule, BoxError, ClientBuilder, ConnectContext, ConnectError, ConnectErrorKind,
-    Connection, Connector, CoreError, HandleContext, LightweightContext, LightweightModule, Message, Middleware,
-    MiddlewareContext, ModuleContext, ReconnectPolicy, RestartPolicy, Rule, Statistics,
+    ApiModule, BoxError, ClientBuilder, ConnectContext, ConnectError, ConnectErrorKind, Connection,
+    Connector, CoreError, HandleContext, LightweightContext, LightweightModule, Message,
+    Middleware, MiddlewareContext, ModuleContext, ReconnectPolicy, RestartPolicy, Rule, Statistics,
 };
 use support::{Recorder, WAIT, within};
 
@@ -268,14 +268,20 @@ impl Connector<()> for Refusing {
         &'a self,
         ctx: ConnectContext<()>,
     ) -> core_pre::BoxFuture<'a, Result<Connection, ConnectError>> {
-        let endpoint = if ctx.attempt % 2 == 0 { "mem://a" } else { "mem://b" };
+        let endpoint = if ctx.attempt % 2 == 0 {
+            "mem://a"
+        } else {
+            "mem://b"
+        };
         ctx.set_endpoint(endpoint);
         if self.heal.load(Ordering::SeqCst) {
             return self.server.connect(ctx);
         }
         Box::pin(async move {
-            Err(ConnectError::retryable(format!("{endpoint} refused the connection"))
-                .with_kind(ConnectErrorKind::Refused))
+            Err(
+                ConnectError::retryable(format!("{endpoint} refused the connection"))
+                    .with_kind(ConnectErrorKind::Refused),
+            )
         })
     }
 }
@@ -317,18 +323,30 @@ async fn a_connect_timeout_says_what_the_attempts_ran_into_until_one_succeeds() 
         ["mem://a", "mem://b"]
     );
     assert_eq!(failure.last_error.kind(), ConnectErrorKind::Refused);
-    assert!(failure.trying_for >= Duration::from_millis(100), "{failure:?}");
+    assert!(
+        failure.trying_for >= Duration::from_millis(100),
+        "{failure:?}"
+    );
     let text = error.to_string();
     assert!(text.starts_with("not connected after 300 ms: "), "{text}");
-    assert!(text.contains("to mem://a, mem://b failed; the last one: mem://"), "{text}");
+    assert!(
+        text.contains("to mem://a, mem://b failed; the last one: mem://"),
+        "{text}"
+    );
     assert!(text.contains("refused the connection"), "{text}");
     assert!(text.contains("the client keeps trying"), "{text}");
 
     // A send while reconnecting says what the client waits for and why.
     let refused = client.send("hello").await.unwrap_err();
-    assert!(matches!(refused, CoreError::NotConnected { .. }), "{refused:?}");
+    assert!(
+        matches!(refused, CoreError::NotConnected { .. }),
+        "{refused:?}"
+    );
     let text = refused.to_string();
-    assert!(text.starts_with("not connected: reconnecting (attempt "), "{text}");
+    assert!(
+        text.starts_with("not connected: reconnecting (attempt "),
+        "{text}"
+    );
     assert!(text.contains("refused the connection"), "{text}");
 
     // A success forgets the failures.
@@ -365,7 +383,10 @@ async fn giving_up_after_timed_out_attempts_names_the_endpoint_and_the_timeout()
     let _runner = runner.spawn();
     let error = client.wait_connected(WAIT).await.unwrap_err();
     let failure = error.connect_failure().expect("a failure report");
-    assert!(matches!(error, CoreError::GaveUp { attempts: 2, .. }), "{error:?}");
+    assert!(
+        matches!(error, CoreError::GaveUp { attempts: 2, .. }),
+        "{error:?}"
+    );
     assert_eq!(failure.attempts, 2);
     assert_eq!(failure.last_error.kind(), ConnectErrorKind::TimedOut);
     assert_eq!(failure.last_endpoint.as_deref(), Some("mem://silent"));

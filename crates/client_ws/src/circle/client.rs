@@ -5,9 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use core_pre::runtime::{self, Instant, TaskHandle};
-use core_pre::{
-    Client, ClientRunner, ConnectionState, CoreError, HumanDuration, PendingRequests,
-};
+use core_pre::{Client, ClientRunner, ConnectionState, CoreError, HumanDuration, PendingRequests};
 use futures::Stream;
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, watch};
