@@ -19,6 +19,14 @@ fn quickstart() -> PathBuf {
     let target_dir = profile_dir.parent().expect("<target>/<profile>");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut build = Command::new(cargo);
+    // The variables cargo sets for this test (`CARGO_MANIFEST_DIR`, `CARGO_PKG_*`…) would
+    // look like a changed environment to build scripts and force a rebuild.
+    for (name, _) in std::env::vars_os() {
+        let name_text = name.to_string_lossy();
+        if name_text.starts_with("CARGO_") && name_text != "CARGO_HOME" {
+            build.env_remove(&name);
+        }
+    }
     build
         .args([
             "build",
@@ -30,11 +38,15 @@ fn quickstart() -> PathBuf {
         ])
         .arg("--target-dir")
         .arg(target_dir);
+    // The profile `cargo test` builds examples with: this build then finds the example
+    // that `cargo test` just brought up to date.
     if profile_dir
         .file_name()
         .is_some_and(|name| name == "release")
     {
         build.arg("--release");
+    } else {
+        build.args(["--profile", "test"]);
     }
     let status = build.status().expect("cargo runs");
     assert!(status.success(), "building the quickstart example failed");

@@ -373,6 +373,22 @@ impl PocketOption {
         }))
     }
 
+    /// A wait for data the platform sends once connected that timed out while there was
+    /// no connection: the real cause is the connection, so say that (with the state: the
+    /// next attempt and why the last one failed).
+    fn explain_timeout(&self, error: Error) -> Error {
+        let state = self.state();
+        match error {
+            Error::Timeout { .. } if !state.is_connected() && state != ConnectionState::Closed => {
+                core_pre::CoreError::NotConnected {
+                    state: state.to_string(),
+                }
+                .into()
+            }
+            other => other,
+        }
+    }
+
     fn check_open(&self) -> Result<(), Error> {
         if self.state() == ConnectionState::Closed {
             return Err(core_pre::CoreError::ClientClosed.into());
@@ -390,7 +406,9 @@ impl PocketOption {
     pub async fn balance(&self) -> Result<Decimal, Error> {
         self.check_open()?;
         let mut rx = self.state_ref().balance.subscribe();
-        first_value(&mut rx, self.inner.timeouts.request, "the balance").await
+        first_value(&mut rx, self.inner.timeouts.request, "the balance")
+            .await
+            .map_err(|e| self.explain_timeout(e))
     }
 
     /// Watches the balance.
@@ -402,7 +420,9 @@ impl PocketOption {
     pub async fn assets(&self) -> Result<Arc<AssetMap>, Error> {
         self.check_open()?;
         let mut rx = self.state_ref().assets.subscribe();
-        first_value(&mut rx, self.inner.timeouts.request, "the asset list").await
+        first_value(&mut rx, self.inner.timeouts.request, "the asset list")
+            .await
+            .map_err(|e| self.explain_timeout(e))
     }
 
     /// One asset.

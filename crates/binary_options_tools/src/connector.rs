@@ -117,10 +117,13 @@ impl Connector<PocketOptionState> for PocketOptionConnector {
             let result = self.connect_to(url, &ctx).await;
             match &result {
                 Ok(_) => tracing::info!(url = %url, "authenticated"),
-                Err(e) if e.is_retryable() => {
+                Err(e) if e.is_retryable() && self.urls.len() > 1 => {
                     tracing::warn!(url = %url, error = %e, "connection failed; the next attempt tries the next URL");
                     self.next
                         .store((index + 1) % self.urls.len(), Ordering::Relaxed);
+                }
+                Err(e) if e.is_retryable() => {
+                    tracing::warn!(url = %url, error = %e, "connection failed");
                 }
                 Err(e) => tracing::error!(url = %url, error = %e, "connection rejected"),
             }

@@ -126,7 +126,7 @@ pub enum Error {
 
     /// A 5th distinct asset was subscribed while 4 are streaming.
     #[error(
-        "the platform streams at most 4 assets per connection: `{requested}` would be a 5th; drop every stream of one of {active:?} first"
+        "the platform streams at most 4 assets per connection: `{requested}` would be a 5th; drop every stream of one of {} first", ticked(.active)
     )]
     TooManySubscriptions {
         /// The asset asked for.
@@ -161,11 +161,14 @@ fn suggest(similar: &[String]) -> String {
     match similar {
         [] => String::new(),
         [one] => format!(" (did you mean `{one}`?)"),
-        more => {
-            let listed: Vec<String> = more.iter().map(|s| format!("`{s}`")).collect();
-            format!(" (did you mean one of {}?)", listed.join(", "))
-        }
+        more => format!(" (did you mean one of {}?)", ticked(more)),
     }
+}
+
+/// `` `a`, `b`, `c` ``.
+fn ticked(items: &[String]) -> String {
+    let ticked: Vec<String> = items.iter().map(|s| format!("`{s}`")).collect();
+    ticked.join(", ")
 }
 
 /// What a [`PocketOption`](crate::PocketOption) client tried before it gave up waiting
@@ -540,4 +543,106 @@ pub enum SsidError {
         /// What is wrong with it.
         reason: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core_pre::ConnectError;
+
+    fn report(demo: bool, failure: Option<ConnectFailure>) -> ConnectReport {
+        let urls = regions::urls_for(demo, &[], false)
+            .iter()
+            .map(|u| client_ws::redacted_url(u))
+            .collect();
+        ConnectReport {
+            waited: Duration::from_secs(30),
+            gave_up: false,
+            still_trying: true,
+            demo,
+            urls,
+            failure,
+        }
+    }
+
+    fn failure(endpoints: &[&str], error: ConnectError) -> ConnectFailure {
+        ConnectFailure {
+            attempts: 3,
+            trying_for: Duration::from_millis(29_600),
+            endpoints: endpoints.iter().map(|e| (*e).into()).collect(),
+            last_endpoint: endpoints.last().map(|e| (*e).into()),
+            last_error: error,
+        }
+    }
+
+    #[test]
+    fn a_real_account_report_names_the_regions_tried_and_how_many_there_are() {
+        let error = ConnectError::retryable(
+            "connecting to wss://api-spb.po.market/socket.io/ timed out after 10 s",
+        )
+        .with_kind(ConnectErrorKind::TimedOut);
+        let text = report(
+            false,
+            Some(failure(
+                &[
+                    "wss://api-eu.po.market/socket.io/",
+                    "wss://api-msk.po.market/socket.io/",
+                    "wss://api-spb.po.market/socket.io/",
+                ],
+                error,
+            )),
+        )
+        .to_string();
+        assert_eq!(
+            text,
+            format!(
+                "could not connect to PocketOption (real account) within 30 s: 3 attempts over 30 s to \
+                 the regions eu, msk, spb failed; the last one: connecting to \
+                 wss://api-spb.po.market/socket.io/ timed out after 10 s. {} To connect to another \
+                 server, pass its URL (`--url` in the examples, `PocketOptionBuilder::with_url` in \
+                 code). A real account is served by {} regions, tried in turn: 3 of them were tried \
+                 so far. The client keeps trying in the background.",
+                advice(ConnectErrorKind::TimedOut),
+                regions::REAL.len()
+            )
+        );
+    }
+
+    #[test]
+    fn the_advice_fits_the_kind_of_failure() {
+        let blocked = ConnectError::fatal(
+            "the server at wss://x/ refused the WebSocket upgrade with HTTP 403 Forbidden",
+        )
+        .with_kind(ConnectErrorKind::HttpStatus(403));
+        let text = report(true, Some(failure(&["wss://x/"], blocked))).to_string();
+        assert!(text.contains("blocks this network or country"), "{text}");
+        assert!(text.contains("to wss://x/ failed"), "{text}");
+        let down = advice(ConnectErrorKind::HttpStatus(503));
+        assert!(down.contains("overloaded or down (HTTP 503)"), "{down}");
+        let wrong = advice(ConnectErrorKind::HttpStatus(404));
+        assert!(wrong.contains("check the URL"), "{wrong}");
+        assert!(advice(ConnectErrorKind::Tls).contains("proxy"));
+        assert!(advice(ConnectErrorKind::Unresolved).contains("DNS"));
+    }
+
+    #[test]
+    fn a_report_before_any_attempt_failed_says_the_first_one_is_still_running() {
+        let text = report(true, None).to_string();
+        assert_eq!(
+            text,
+            "could not connect to PocketOption (demo account) within 30 s: the first attempt (to \
+             wss://demo-api-eu.po.market/socket.io/) has not finished yet. Wait longer, or check \
+             the network or proxy."
+        );
+    }
+
+    #[test]
+    fn suggestions_and_lists_read_as_text() {
+        assert_eq!(suggest(&[]), "");
+        assert_eq!(suggest(&["EURUSD".into()]), " (did you mean `EURUSD`?)");
+        assert_eq!(
+            suggest(&["A".into(), "B".into()]),
+            " (did you mean one of `A`, `B`?)"
+        );
+    }
 }

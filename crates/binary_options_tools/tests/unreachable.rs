@@ -38,6 +38,7 @@ fn builder(url: &str) -> PocketOptionBuilder {
             connect: Duration::from_secs(1),
             attempt: Duration::from_millis(500),
             handshake: Duration::from_millis(500),
+            request: Duration::from_millis(300),
             ..Timeouts::default()
         })
 }
@@ -150,6 +151,14 @@ async fn while_reconnecting_waits_and_calls_say_what_the_client_waits_for_and_wh
     }
     let sent = client.raw().send(r#"42["ps"]"#).await.unwrap_err();
     let text = sent.to_string();
+    assert!(
+        text.starts_with("not connected: reconnecting (attempt "),
+        "{text}"
+    );
+    assert!(text.contains(&cause), "{text}");
+    // So does a wait for data the platform sends once connected.
+    let balance = within("balance", client.balance()).await.unwrap_err();
+    let text = balance.to_string();
     assert!(
         text.starts_with("not connected: reconnecting (attempt "),
         "{text}"

@@ -193,7 +193,7 @@ impl<S: AppState> Client<S> {
                 }
                 Err(CoreError::ConnectTimeout {
                     after: timeout,
-                    state: self.state().to_string(),
+                    state: self.state(),
                     failure: self.inner.link.connect_failure().map(Box::new),
                 })
             }

@@ -4,6 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::state::ConnectionState;
+
 /// A boxed error, as returned by modules and callbacks.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -51,7 +53,7 @@ pub enum CoreError {
         /// How long the call waited.
         after: Duration,
         /// The connection state when the wait ended.
-        state: String,
+        state: ConnectionState,
         /// The failed attempts since the last connection, if any failed yet.
         failure: Option<Box<ConnectFailure>>,
     },
@@ -114,14 +116,24 @@ impl CoreError {
 
 fn connect_timeout_message(
     after: Duration,
-    state: &str,
+    state: &ConnectionState,
     failure: Option<&ConnectFailure>,
 ) -> String {
     match failure {
-        Some(failure) => format!(
-            "not connected after {}: {failure}; the client keeps trying ({state})",
-            HumanDuration(after)
-        ),
+        Some(failure) => {
+            // The state's own last failure is the one just described: say only what is next.
+            let next = match state {
+                ConnectionState::Reconnecting { attempt, delay, .. } => {
+                    format!("attempt {attempt} in {}", HumanDuration(*delay))
+                }
+                ConnectionState::Connecting => "an attempt is in progress".to_owned(),
+                other => other.to_string(),
+            };
+            format!(
+                "not connected after {}: {failure}; the client keeps trying ({next})",
+                HumanDuration(after)
+            )
+        }
         None => format!(
             "not connected after {}: the first connection attempt has not finished yet ({state}); wait longer or raise the connect timeout",
             HumanDuration(after)
@@ -147,7 +159,6 @@ fn gave_up_message(attempts: u32, last_error: &str, failure: Option<&ConnectFail
 /// cannot connect can say why. Its `Display` is a clause like `3 attempts over 4.2 s to
 /// wss://example.com/ failed; the last one: could not reach example.com:443: …`.
 #[derive(Debug, Clone)]
-#[non_exhaustive]
 pub struct ConnectFailure {
     /// Failed attempts in a row.
     pub attempts: u32,
