@@ -7,8 +7,11 @@
 //!
 //! Without a URL it starts the reference server in-process on a free loopback port;
 //! without a key it generates one. It connects (fetch_nonce → sign → authenticate),
-//! asks the server who it is, pings, and shuts down.
+//! asks the server who it is, pings, and shuts down. Errors are printed as a sentence and
+//! its causes, and the exit code is 1.
 
+use std::error::Error;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use client_ws::CircleWsClientBuilder;
@@ -16,7 +19,14 @@ use client_ws::auth::KeyPair;
 use client_ws::server::{ReferenceServer, ServerConfig};
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => examples::report(&*error),
+    }
+}
+
+async fn run() -> Result<(), Box<dyn Error>> {
     let mut args = std::env::args().skip(1);
     let given_url = args.next();
     let given_key = args.next();

@@ -5,32 +5,108 @@
 //! ```text
 //! cargo run --example quickstart                       # against the built-in simulator
 //! POCKET_OPTION_SSID='42["auth",{…}]' cargo run --example quickstart   # the real platform
+//! cargo run --example quickstart -- --url ws://127.0.0.1:8080/socket.io/?EIO=4&transport=websocket
 //! ```
 //!
 //! With `POCKET_OPTION_SSID` set it talks to the real platform: use a demo-account SSID.
+//!
+//! Options: `--url URL` connects to that URL only (with the SSID, or with a demo session
+//! when none is set), instead of the platform's servers or the built-in simulator;
+//! `--connect-timeout SECONDS` sets how long to wait for the connection (default 30).
+//! Errors are printed as a sentence and its causes, and the exit code is 1.
 
 use std::error::Error;
 use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
 use std::time::Duration;
 
-use binary_options_tools::{Action, Decimal, PocketOption, Ssid, SubscriptionKind};
+use binary_options_tools::{Action, Decimal, PocketOption, Ssid, SubscriptionKind, Timeouts};
 use futures::StreamExt;
 use pocketoption_sim::Simulator;
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn Error>> {
+async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .init();
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => examples::report(&*error),
+    }
+}
 
-    let (client, simulator) = match std::env::var("POCKET_OPTION_SSID") {
-        Ok(ssid) => {
-            println!("Connecting to PocketOption with POCKET_OPTION_SSID...");
-            (PocketOption::new(&ssid).await?, None)
+/// The command line: `[--url URL] [--connect-timeout SECONDS]`.
+#[derive(Default)]
+struct Args {
+    url: Option<String>,
+    connect_timeout: Option<Duration>,
+}
+
+impl Args {
+    fn parse() -> Result<Args, Box<dyn Error>> {
+        const USAGE: &str = "usage: quickstart [--url URL] [--connect-timeout SECONDS]";
+        let mut parsed = Args::default();
+        let mut args = std::env::args().skip(1);
+        while let Some(arg) = args.next() {
+            let (name, inline) = match arg.split_once('=') {
+                Some((name, value)) => (name.to_owned(), Some(value.to_owned())),
+                None => (arg, None),
+            };
+            let mut value = || {
+                inline
+                    .clone()
+                    .or_else(|| args.next())
+                    .ok_or_else(|| format!("`{name}` needs a value; {USAGE}"))
+            };
+            match name.as_str() {
+                "--url" => parsed.url = Some(value()?),
+                "--connect-timeout" => {
+                    let text = value()?;
+                    let seconds: f64 = text
+                        .parse()
+                        .ok()
+                        .filter(|s: &f64| s.is_finite() && *s > 0.0)
+                        .ok_or_else(|| {
+                            format!(
+                                "`--connect-timeout {text}` is not a positive number of seconds"
+                            )
+                        })?;
+                    parsed.connect_timeout = Some(Duration::from_secs_f64(seconds));
+                }
+                _ => return Err(format!("unknown argument `{name}`; {USAGE}").into()),
+            }
         }
-        Err(_) => {
+        Ok(parsed)
+    }
+}
+
+async fn run() -> Result<(), Box<dyn Error>> {
+    let args = Args::parse()?;
+    let ssid = std::env::var("POCKET_OPTION_SSID").ok();
+    let (client, simulator) = match (ssid, args.url) {
+        (ssid, url) if ssid.is_some() || url.is_some() => {
+            let mut builder = PocketOption::builder(match ssid {
+                Some(ssid) => Ssid::parse(&ssid)?,
+                None => Ssid::demo("quickstart-demo-session", 12_345_678),
+            });
+            match url {
+                Some(url) => {
+                    println!("Connecting to {url}...");
+                    builder = builder.with_url(url).only_given_urls();
+                }
+                None => println!("Connecting to PocketOption with POCKET_OPTION_SSID..."),
+            }
+            if let Some(connect) = args.connect_timeout {
+                builder = builder.with_timeouts(Timeouts {
+                    connect,
+                    ..Timeouts::default()
+                });
+            }
+            (builder.connect().await?, None)
+        }
+        _ => {
             println!("POCKET_OPTION_SSID is not set: starting the built-in simulator.");
             let sim = Simulator::builder()
                 .seed(7)

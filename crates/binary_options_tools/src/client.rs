@@ -32,7 +32,7 @@ use rust_decimal::Decimal;
 use tokio::sync::watch;
 
 use crate::connector::{DEFAULT_USER_AGENT, PocketOptionConnector, platform_ws_config};
-use crate::error::Error;
+use crate::error::{ConnectReport, Error};
 use crate::limits::Limits;
 use crate::modules::account::AccountModule;
 use crate::modules::deals::{DealsHandle, DealsModule};
@@ -55,7 +55,9 @@ use crate::types::{Action, Asset, Candle, Deal, DealResult, Tick};
 pub struct Timeouts {
     /// Waiting for the first connection in [`PocketOptionBuilder::connect`] (default 30 s).
     pub connect: Duration,
-    /// One connection attempt, WebSocket included (default 10 s).
+    /// Opening the WebSocket in one connection attempt: name lookup, TCP, TLS and the
+    /// upgrade (default 10 s; applies to the default transport settings, not to a
+    /// [`with_ws_config`](PocketOptionBuilder::with_ws_config) template).
     pub attempt: Duration,
     /// The handshake and authentication after the WebSocket opened (default 10 s).
     pub handshake: Duration,
@@ -198,7 +200,11 @@ impl PocketOptionBuilder {
                     .map(|real| real.user_agent().to_owned())
             })
             .unwrap_or_else(|| DEFAULT_USER_AGENT.to_owned());
-        let ws = self.ws.unwrap_or_else(|| platform_ws_config(&user_agent));
+        let ws = self.ws.unwrap_or_else(|| {
+            platform_ws_config(&user_agent).with_connect_timeout(self.timeouts.attempt)
+        });
+        // For error reports: where the client connects (without query strings).
+        let report_urls: Vec<String> = urls.iter().map(|u| client_ws::redacted_url(u)).collect();
         let connector = PocketOptionConnector::new(urls, ws, self.timeouts.handshake, self.limits);
         let statistics = Statistics::new();
         let (client, runner) =
@@ -243,6 +249,7 @@ impl PocketOptionBuilder {
             raw: client.get_handle::<RawModule>().expect("registered above"),
             client,
             statistics,
+            urls: report_urls,
             timeouts: self.timeouts,
             trade_limits: self.trade_limits,
             stream_buffer: self.stream_buffer,
@@ -267,9 +274,10 @@ impl PocketOptionBuilder {
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = Some(task);
         let wait = client.inner.timeouts.connect;
-        if let Err(e) = client.wait_connected(wait).await {
+        if let Err(e) = client.inner.client.wait_connected(wait).await {
+            let error = client.connect_error(e, false);
             let _ = client.shutdown().await;
-            return Err(e);
+            return Err(error);
         }
         Ok(client)
     }
@@ -283,6 +291,8 @@ struct Inner {
     history: HistoryHandle,
     raw: RawHandle,
     statistics: Statistics,
+    /// The URLs the connector tries (redacted), for error reports.
+    urls: Vec<String>,
     timeouts: Timeouts,
     trade_limits: TradeLimits,
     stream_buffer: usize,
@@ -340,6 +350,46 @@ impl PocketOption {
         self.inner.client.app_state()
     }
 
+    /// Turns a failed wait for the connection into a report of what was tried, with
+    /// advice (`still_trying`: whether the client goes on trying afterwards).
+    fn connect_error(&self, error: core_pre::CoreError, still_trying: bool) -> Error {
+        let (waited, gave_up) = match &error {
+            core_pre::CoreError::ConnectTimeout { after, .. } => (*after, false),
+            core_pre::CoreError::GaveUp { .. } => (Duration::ZERO, true),
+            _ => return error.into(),
+        };
+        let failure = error.connect_failure().cloned();
+        let waited = if gave_up {
+            failure.as_ref().map(|f| f.trying_for).unwrap_or_default()
+        } else {
+            waited
+        };
+        Error::ConnectFailed(Box::new(ConnectReport {
+            waited,
+            gave_up,
+            still_trying: still_trying && !gave_up,
+            demo: self.is_demo(),
+            urls: self.inner.urls.clone(),
+            failure,
+        }))
+    }
+
+    /// A wait for data the platform sends once connected that timed out while there was
+    /// no connection: the real cause is the connection, so say that (with the state: the
+    /// next attempt and why the last one failed).
+    fn explain_timeout(&self, error: Error) -> Error {
+        let state = self.state();
+        match error {
+            Error::Timeout { .. } if !state.is_connected() && state != ConnectionState::Closed => {
+                core_pre::CoreError::NotConnected {
+                    state: state.to_string(),
+                }
+                .into()
+            }
+            other => other,
+        }
+    }
+
     fn check_open(&self) -> Result<(), Error> {
         if self.state() == ConnectionState::Closed {
             return Err(core_pre::CoreError::ClientClosed.into());
@@ -357,7 +407,9 @@ impl PocketOption {
     pub async fn balance(&self) -> Result<Decimal, Error> {
         self.check_open()?;
         let mut rx = self.state_ref().balance.subscribe();
-        first_value(&mut rx, self.inner.timeouts.request, "the balance").await
+        first_value(&mut rx, self.inner.timeouts.request, "the balance")
+            .await
+            .map_err(|e| self.explain_timeout(e))
     }
 
     /// Watches the balance.
@@ -369,7 +421,9 @@ impl PocketOption {
     pub async fn assets(&self) -> Result<Arc<AssetMap>, Error> {
         self.check_open()?;
         let mut rx = self.state_ref().assets.subscribe();
-        first_value(&mut rx, self.inner.timeouts.request, "the asset list").await
+        first_value(&mut rx, self.inner.timeouts.request, "the asset list")
+            .await
+            .map_err(|e| self.explain_timeout(e))
     }
 
     /// One asset.
@@ -814,14 +868,24 @@ impl PocketOption {
         self.inner.client.is_connected()
     }
 
-    /// Waits until connected and authenticated.
+    /// Waits until connected and authenticated. If the time runs out, the error
+    /// ([`Error::ConnectFailed`]) says what the attempts ran into and what to do; the
+    /// client keeps trying.
     pub async fn wait_connected(&self, timeout: Duration) -> Result<(), Error> {
-        Ok(self.inner.client.wait_connected(timeout).await?)
+        self.inner
+            .client
+            .wait_connected(timeout)
+            .await
+            .map_err(|e| self.connect_error(e, true))
     }
 
     /// Connects again after [`disconnect`](Self::disconnect).
     pub async fn connect(&self) -> Result<(), Error> {
-        Ok(self.inner.client.connect().await?)
+        self.inner
+            .client
+            .connect()
+            .await
+            .map_err(|e| self.connect_error(e, true))
     }
 
     /// Closes the connection and stays disconnected until [`connect`](Self::connect).
@@ -831,7 +895,11 @@ impl PocketOption {
 
     /// Makes a fresh connection now.
     pub async fn reconnect(&self) -> Result<(), Error> {
-        Ok(self.inner.client.reconnect().await?)
+        self.inner
+            .client
+            .reconnect()
+            .await
+            .map_err(|e| self.connect_error(e, true))
     }
 
     /// Shuts down: closes the connection, ends every stream, stops every task. Every call

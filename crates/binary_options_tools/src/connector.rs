@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use client_ws::WsConfig;
 use core_pre::runtime::{self, BoxFuture};
-use core_pre::{ConnectContext, ConnectError, Connection, Connector, Message};
+use core_pre::{
+    ConnectContext, ConnectError, ConnectErrorKind, Connection, Connector, HumanDuration, Message,
+};
 use futures::{SinkExt, StreamExt};
 
 use crate::engineio::OpenPayload;
@@ -87,9 +89,11 @@ impl PocketOptionConnector {
         {
             Ok(result) => result,
             Err(_) => Err(ConnectError::retryable(format!(
-                "the server at {url} accepted the WebSocket but did not finish the Socket.IO handshake within {:?}",
-                self.handshake_timeout
-            ))),
+                "the server at {} accepted the WebSocket but did not finish the Socket.IO handshake within {}",
+                client_ws::redacted_url(url),
+                HumanDuration(self.handshake_timeout)
+            ))
+            .with_kind(ConnectErrorKind::Handshake)),
         }
     }
 }
@@ -101,18 +105,25 @@ impl Connector<PocketOptionState> for PocketOptionConnector {
     ) -> BoxFuture<'a, Result<Connection, ConnectError>> {
         runtime::boxed(async move {
             if self.urls.is_empty() {
-                return Err(ConnectError::fatal("no server URL to connect to"));
+                return Err(ConnectError::fatal(
+                    "no server URL to connect to; give one with `PocketOptionBuilder::with_url`",
+                )
+                .with_kind(ConnectErrorKind::Config));
             }
             let index = self.next.load(Ordering::Relaxed) % self.urls.len();
             let url = &self.urls[index];
+            ctx.set_endpoint(client_ws::redacted_url(url));
             tracing::debug!(url = %url, attempt = ctx.attempt, "connecting to PocketOption");
             let result = self.connect_to(url, &ctx).await;
             match &result {
                 Ok(_) => tracing::info!(url = %url, "authenticated"),
-                Err(e) if e.is_retryable() => {
+                Err(e) if e.is_retryable() && self.urls.len() > 1 => {
                     tracing::warn!(url = %url, error = %e, "connection failed; the next attempt tries the next URL");
                     self.next
                         .store((index + 1) % self.urls.len(), Ordering::Relaxed);
+                }
+                Err(e) if e.is_retryable() => {
+                    tracing::warn!(url = %url, error = %e, "connection failed");
                 }
                 Err(e) => tracing::error!(url = %url, error = %e, "connection rejected"),
             }
@@ -144,24 +155,28 @@ async fn handshake(
     let mut phase = Phase::Open;
     let send_failed = |e: core_pre::TransportError| {
         ConnectError::retryable(format!("the connection failed during the handshake: {e}"))
+            .with_kind(ConnectErrorKind::Handshake)
     };
+    let rejected = || ConnectError::fatal(REJECTED_REASON).with_kind(ConnectErrorKind::Rejected);
     loop {
         let msg = match events.next().await {
             Some(Ok(msg)) => msg,
             // The server ending the session right after our auth frame is a rejection; the
             // connection failing underneath is not (it is retried).
             Some(Err(_)) if phase == Phase::Auth && events.server_closed() => {
-                return Err(ConnectError::fatal(REJECTED_REASON));
+                return Err(rejected());
             }
             Some(Err(e)) => {
-                return Err(ConnectError::retryable(format!(
-                    "the handshake failed: {e}"
-                )));
+                return Err(
+                    ConnectError::retryable(format!("the handshake failed: {e}"))
+                        .with_kind(ConnectErrorKind::Handshake),
+                );
             }
             None => {
                 return Err(ConnectError::retryable(
                     "the server closed the connection during the handshake",
-                ));
+                )
+                .with_kind(ConnectErrorKind::Handshake));
             }
         };
         let Some(text) = msg.as_text() else {
@@ -177,6 +192,7 @@ async fn handshake(
                     ConnectError::retryable(format!(
                         "the server's Engine.IO open packet is invalid: {e}"
                     ))
+                    .with_kind(ConnectErrorKind::Handshake)
                 })?;
                 tracing::debug!(
                     ping_interval = open.ping_interval,
@@ -210,11 +226,12 @@ async fn handshake(
                     .chars()
                     .take(200)
                     .collect::<String>()
-            )));
+            ))
+            .with_kind(ConnectErrorKind::Rejected));
         }
         match crate::event_name(text) {
             Some("successauth") if phase == Phase::Auth => break,
-            Some(name) if is_rejection(name) => return Err(ConnectError::fatal(REJECTED_REASON)),
+            Some(name) if is_rejection(name) => return Err(rejected()),
             _ => {
                 if early.len() < EARLY_LIMIT {
                     early.push(msg);

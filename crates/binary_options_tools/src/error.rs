@@ -6,6 +6,16 @@
 //! simulator, by fuzzers) where a narrow type is easier to match than the whole client's
 //! error. Every message says what went wrong and what to do about it, and no message ever
 //! contains a session token.
+//!
+//! `Display` is written for people (print errors with `{}`, and their
+//! [`source`](std::error::Error::source) chain); `Debug` is for developers.
+
+use std::fmt;
+use std::time::Duration;
+
+use core_pre::{ConnectErrorKind, ConnectFailure, HumanDuration};
+
+use crate::regions;
 
 /// The crate-wide error: every failure of this crate converts into it.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -29,8 +39,13 @@ pub enum Error {
     #[error(transparent)]
     Core(core_pre::CoreError),
 
+    /// The platform could not be reached: no connection within the wait, or the reconnect
+    /// policy gave up. The report says what was tried, what went wrong and what to do.
+    #[error("{0}")]
+    ConnectFailed(Box<ConnectReport>),
+
     /// A wait took longer than allowed.
-    #[error("timed out after {after:?} waiting for {waiting_for}")]
+    #[error("timed out after {} waiting for {waiting_for}", HumanDuration(*.after))]
     Timeout {
         /// What the call waited for.
         waiting_for: &'static str,
@@ -111,7 +126,7 @@ pub enum Error {
 
     /// A 5th distinct asset was subscribed while 4 are streaming.
     #[error(
-        "the platform streams at most 4 assets per connection: `{requested}` would be a 5th; drop every stream of one of {active:?} first"
+        "the platform streams at most 4 assets per connection: `{requested}` would be a 5th; drop every stream of one of {} first", ticked(.active)
     )]
     TooManySubscriptions {
         /// The asset asked for.
@@ -162,10 +177,177 @@ pub enum Error {
 }
 
 fn suggest(similar: &[String]) -> String {
-    if similar.is_empty() {
-        String::new()
-    } else {
-        format!(" (did you mean one of {similar:?}?)")
+    match similar {
+        [] => String::new(),
+        [one] => format!(" (did you mean `{one}`?)"),
+        more => format!(" (did you mean one of {}?)", ticked(more)),
+    }
+}
+
+/// `` `a`, `b`, `c` ``.
+fn ticked(items: &[String]) -> String {
+    let ticked: Vec<String> = items.iter().map(|s| format!("`{s}`")).collect();
+    ticked.join(", ")
+}
+
+/// What a [`PocketOption`](crate::PocketOption) client tried before it gave up waiting
+/// for a connection, and what to do about it: the `Display` of
+/// [`Error::ConnectFailed`].
+///
+/// A typical message (the network is down):
+///
+/// ```text
+/// could not connect to PocketOption (demo account) within 30 s: 5 attempts over 29 s to
+/// wss://demo-api-eu.po.market/socket.io/ failed; the last one: could not resolve the host
+/// name demo-api-eu.po.market: failed to lookup address information: … . The server's name
+/// did not resolve: check that this machine is online and that DNS works (or your proxy,
+/// if you use one). To connect to another server, pass its URL (`--url` in the examples,
+/// `PocketOptionBuilder::with_url` in code).
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ConnectReport {
+    /// How long the caller waited.
+    pub waited: Duration,
+    /// True when the reconnect policy gave up (rather than the wait running out).
+    pub gave_up: bool,
+    /// True when the client goes on trying in the background.
+    pub still_trying: bool,
+    /// True for a demo account.
+    pub demo: bool,
+    /// The URLs the client was set to try, in order, without query strings.
+    pub urls: Vec<String>,
+    /// The failed attempts (`None` when the first attempt had not finished yet).
+    pub failure: Option<ConnectFailure>,
+}
+
+impl ConnectReport {
+    /// The kind of the last attempt's failure, if an attempt failed.
+    pub fn last_error_kind(&self) -> Option<ConnectErrorKind> {
+        self.failure.as_ref().map(|f| f.last_error.kind())
+    }
+}
+
+/// Names an endpoint: a documented region by its name, anything else by its URL.
+fn region_name(endpoint: &str) -> Option<&'static str> {
+    let host = endpoint
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split(['/', ':']).next())?;
+    regions::REAL
+        .iter()
+        .chain(std::iter::once(&regions::DEMO))
+        .find(|region| region.host == host)
+        .map(|region| region.name)
+}
+
+/// `a, b and c`.
+fn listing(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// What to do about a failure of this kind, as a sentence.
+fn advice(kind: ConnectErrorKind) -> String {
+    match kind {
+        ConnectErrorKind::Unresolved => "The server's name did not resolve: check that this machine is online and that DNS works (or your proxy, if you use one).".into(),
+        ConnectErrorKind::Refused => "Nothing accepted the connection at that address: check the URL and port, and that the server (or your proxy) is running.".into(),
+        ConnectErrorKind::Unreachable => "The network is unreachable: check that this machine is online (and your VPN or proxy, if you use one).".into(),
+        ConnectErrorKind::TimedOut => "No answer in time: the network may be down or slow, or a firewall may drop the traffic; check the network or proxy, or raise `Timeouts::attempt`.".into(),
+        ConnectErrorKind::Tls => "The secure (TLS) connection failed: a proxy or antivirus may intercept TLS, or the system clock may be wrong; to trust a proxy's certificate, add it with `WsConfig::with_root_certificate_pem`.".into(),
+        ConnectErrorKind::HttpStatus(status @ (403 | 451)) => format!("The server refused the connection with HTTP {status}: the platform or a proxy blocks this network or country; try another network, or another region for a real account."),
+        ConnectErrorKind::HttpStatus(status @ (408 | 429 | 500..=599)) => format!("The server is overloaded or down (HTTP {status}); try again later, or another region for a real account."),
+        ConnectErrorKind::HttpStatus(status) => format!("The address answered HTTP {status} instead of opening a WebSocket: check the URL (the platform's ends in `/socket.io/?EIO=4&transport=websocket`)."),
+        ConnectErrorKind::Handshake => "A server answered but did not complete the platform's handshake: check that the URL points at PocketOption's WebSocket API (or the simulator), and the proxy if you use one.".into(),
+        _ => "Check the network or proxy.".into(),
+    }
+}
+
+impl fmt::Display for ConnectReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let account = if self.demo { "demo" } else { "real" };
+        if self.gave_up {
+            write!(f, "gave up connecting to PocketOption ({account} account)")?;
+        } else {
+            write!(
+                f,
+                "could not connect to PocketOption ({account} account) within {}",
+                HumanDuration(self.waited)
+            )?;
+        }
+        let Some(failure) = &self.failure else {
+            write!(
+                f,
+                ": the first attempt (to {}) has not finished yet. Wait longer, or check the network or proxy.",
+                self.urls.first().map(String::as_str).unwrap_or("no URL")
+            )?;
+            return Ok(());
+        };
+        let attempts = match failure.attempts {
+            1 => "1 attempt".to_owned(),
+            n => format!("{n} attempts"),
+        };
+        write!(f, ": {attempts} over {}", HumanDuration(failure.trying_for))?;
+        // Regions by name, other endpoints by URL.
+        let mut regions_tried = Vec::new();
+        let mut others = Vec::new();
+        for endpoint in &failure.endpoints {
+            match region_name(endpoint) {
+                Some(name) if !self.demo => regions_tried.push(name.to_owned()),
+                _ => others.push(endpoint.to_string()),
+            }
+        }
+        if !others.is_empty() || !regions_tried.is_empty() {
+            f.write_str(" to ")?;
+            let mut parts = others;
+            if !regions_tried.is_empty() {
+                let noun = if regions_tried.len() == 1 {
+                    "region"
+                } else {
+                    "regions"
+                };
+                parts.push(format!("the {noun} {}", regions_tried.join(", ")));
+            }
+            f.write_str(&listing(&parts))?;
+        }
+        let last = if failure.attempts == 1 {
+            "failed"
+        } else {
+            "failed; the last one"
+        };
+        write!(
+            f,
+            " {last}: {}.",
+            failure.last_error.message().trim_end_matches('.')
+        )?;
+        write!(f, " {}", advice(failure.last_error.kind()))?;
+        f.write_str(" To connect to another server, pass its URL (`--url` in the examples, `PocketOptionBuilder::with_url` in code).")?;
+        if !self.demo && !regions_tried.is_empty() {
+            let total = self
+                .urls
+                .iter()
+                .filter(|url| region_name(url).is_some())
+                .count();
+            if regions_tried.len() < total {
+                write!(
+                    f,
+                    " A real account is served by {total} regions, tried in turn: {} of them were tried so far.",
+                    regions_tried.len()
+                )?;
+            } else {
+                write!(
+                    f,
+                    " Every one of the {total} regions for real accounts was tried."
+                )?;
+            }
+        }
+        if self.still_trying {
+            f.write_str(" The client keeps trying in the background.")?;
+        }
+        Ok(())
     }
 }
 
@@ -380,4 +562,106 @@ pub enum SsidError {
         /// What is wrong with it.
         reason: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core_pre::ConnectError;
+
+    fn report(demo: bool, failure: Option<ConnectFailure>) -> ConnectReport {
+        let urls = regions::urls_for(demo, &[], false)
+            .iter()
+            .map(|u| client_ws::redacted_url(u))
+            .collect();
+        ConnectReport {
+            waited: Duration::from_secs(30),
+            gave_up: false,
+            still_trying: true,
+            demo,
+            urls,
+            failure,
+        }
+    }
+
+    fn failure(endpoints: &[&str], error: ConnectError) -> ConnectFailure {
+        ConnectFailure {
+            attempts: 3,
+            trying_for: Duration::from_millis(29_600),
+            endpoints: endpoints.iter().map(|e| (*e).into()).collect(),
+            last_endpoint: endpoints.last().map(|e| (*e).into()),
+            last_error: error,
+        }
+    }
+
+    #[test]
+    fn a_real_account_report_names_the_regions_tried_and_how_many_there_are() {
+        let error = ConnectError::retryable(
+            "connecting to wss://api-spb.po.market/socket.io/ timed out after 10 s",
+        )
+        .with_kind(ConnectErrorKind::TimedOut);
+        let text = report(
+            false,
+            Some(failure(
+                &[
+                    "wss://api-eu.po.market/socket.io/",
+                    "wss://api-msk.po.market/socket.io/",
+                    "wss://api-spb.po.market/socket.io/",
+                ],
+                error,
+            )),
+        )
+        .to_string();
+        assert_eq!(
+            text,
+            format!(
+                "could not connect to PocketOption (real account) within 30 s: 3 attempts over 30 s to \
+                 the regions eu, msk, spb failed; the last one: connecting to \
+                 wss://api-spb.po.market/socket.io/ timed out after 10 s. {} To connect to another \
+                 server, pass its URL (`--url` in the examples, `PocketOptionBuilder::with_url` in \
+                 code). A real account is served by {} regions, tried in turn: 3 of them were tried \
+                 so far. The client keeps trying in the background.",
+                advice(ConnectErrorKind::TimedOut),
+                regions::REAL.len()
+            )
+        );
+    }
+
+    #[test]
+    fn the_advice_fits_the_kind_of_failure() {
+        let blocked = ConnectError::fatal(
+            "the server at wss://x/ refused the WebSocket upgrade with HTTP 403 Forbidden",
+        )
+        .with_kind(ConnectErrorKind::HttpStatus(403));
+        let text = report(true, Some(failure(&["wss://x/"], blocked))).to_string();
+        assert!(text.contains("blocks this network or country"), "{text}");
+        assert!(text.contains("to wss://x/ failed"), "{text}");
+        let down = advice(ConnectErrorKind::HttpStatus(503));
+        assert!(down.contains("overloaded or down (HTTP 503)"), "{down}");
+        let wrong = advice(ConnectErrorKind::HttpStatus(404));
+        assert!(wrong.contains("check the URL"), "{wrong}");
+        assert!(advice(ConnectErrorKind::Tls).contains("proxy"));
+        assert!(advice(ConnectErrorKind::Unresolved).contains("DNS"));
+    }
+
+    #[test]
+    fn a_report_before_any_attempt_failed_says_the_first_one_is_still_running() {
+        let text = report(true, None).to_string();
+        assert_eq!(
+            text,
+            "could not connect to PocketOption (demo account) within 30 s: the first attempt (to \
+             wss://demo-api-eu.po.market/socket.io/) has not finished yet. Wait longer, or check \
+             the network or proxy."
+        );
+    }
+
+    #[test]
+    fn suggestions_and_lists_read_as_text() {
+        assert_eq!(suggest(&[]), "");
+        assert_eq!(suggest(&["EURUSD".into()]), " (did you mean `EURUSD`?)");
+        assert_eq!(
+            suggest(&["A".into(), "B".into()]),
+            " (did you mean one of `A`, `B`?)"
+        );
+    }
 }

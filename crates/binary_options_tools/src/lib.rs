@@ -61,7 +61,7 @@ mod types;
 pub use client::{PocketOption, PocketOptionBuilder, Timeouts, TradeLimits};
 pub use connector::{DEFAULT_USER_AGENT, PocketOptionConnector, REJECTED_REASON};
 pub use engineio::{Frame, decode, decode_with};
-pub use error::{CodecError, Error, SSID_HOW_TO_COPY, SsidError};
+pub use error::{CodecError, ConnectReport, Error, SSID_HOW_TO_COPY, SsidError};
 pub use limits::Limits;
 pub use modules::history::TickRange;
 pub use modules::pending::{PendingOrder, PendingOrderRequest, PendingTrigger};

@@ -50,7 +50,7 @@ pub enum ClientWsError {
 
     /// There is no connection and none is being made (never connected, disconnected on
     /// request, or the reconnect policy gave up).
-    #[error("not connected ({state}); call `connect()` first")]
+    #[error("not connected: {state}; call `connect()` first")]
     NotConnected {
         /// The connection state at the time of the call.
         state: String,

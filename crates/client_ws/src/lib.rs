@@ -45,5 +45,5 @@ pub use core_pre::{ConnectionState, DisconnectReason, ReconnectPolicy};
 pub use error::{ClientWsError, Result};
 pub use transport::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_READ_BUFFER_SIZE,
-    DEFAULT_WRITE_BUFFER_SIZE, WsConfig, WsConnector, connect,
+    DEFAULT_WRITE_BUFFER_SIZE, WsConfig, WsConnector, connect, redacted_url,
 };

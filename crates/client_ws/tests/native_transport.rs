@@ -15,7 +15,9 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 
 use client_ws::{WsConfig, WsConnector, connect};
-use core_pre::{ClientBuilder, CloseFrame, Connection, Message, TransportErrorKind};
+use core_pre::{
+    ClientBuilder, CloseFrame, ConnectErrorKind, Connection, Message, TransportErrorKind,
+};
 
 /// Every wait in these tests is bounded by this.
 const WAIT: Duration = Duration::from_secs(5);
@@ -122,6 +124,31 @@ async fn a_refused_connection_is_retryable() {
         .await
         .unwrap_err();
     assert!(error.is_retryable(), "{error}");
+    assert_eq!(error.kind(), ConnectErrorKind::Refused, "{error}");
+    assert!(
+        error
+            .message()
+            .starts_with(&format!("could not reach {addr}: ")),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_name_under_the_reserved_invalid_domain_fails_as_unresolved_without_a_lookup() {
+    let started = std::time::Instant::now();
+    let error = within(connect(&WsConfig::new(
+        "wss://platform.example.invalid/socket.io/?EIO=4",
+    )))
+    .await
+    .unwrap_err();
+    assert!(error.is_retryable(), "{error}");
+    assert_eq!(error.kind(), ConnectErrorKind::Unresolved, "{error}");
+    assert_eq!(
+        error.message().as_ref(),
+        "could not resolve the host name platform.example.invalid: names under .invalid never exist (RFC 6761)"
+    );
+    // No resolver was asked: a lookup could take seconds.
+    assert!(started.elapsed() < Duration::from_millis(500));
 }
 
 #[tokio::test]
@@ -139,6 +166,7 @@ async fn a_server_that_never_answers_the_handshake_times_out_as_retryable() {
     let error = within(connect(&config)).await.unwrap_err();
     assert!(error.is_retryable(), "{error}");
     assert!(error.message().contains("timed out"), "{error}");
+    assert_eq!(error.kind(), ConnectErrorKind::TimedOut, "{error}");
     assert!(started.elapsed() < Duration::from_secs(2));
     hold.abort();
 }
@@ -148,6 +176,7 @@ async fn malformed_urls_and_headers_are_fatal() {
     for url in ["not a url", "http://127.0.0.1:1/", "ws://"] {
         let error = within(connect(&WsConfig::new(url))).await.unwrap_err();
         assert!(!error.is_retryable(), "{url}: {error}");
+        assert_eq!(error.kind(), ConnectErrorKind::Config, "{url}: {error}");
     }
     let bad_header = WsConfig::new("ws://127.0.0.1:1").with_header("Bad Name", "x");
     let error = within(connect(&bad_header)).await.unwrap_err();
@@ -180,6 +209,7 @@ async fn http_refusals_are_fatal_except_overload_and_server_errors() {
         !error.is_retryable() && error.message().contains("404"),
         "{error}"
     );
+    assert_eq!(error.kind(), ConnectErrorKind::HttpStatus(404));
 
     let unavailable = within(connect(&WsConfig::new(
         http_status_server("503 Service Unavailable").await,
@@ -190,6 +220,7 @@ async fn http_refusals_are_fatal_except_overload_and_server_errors() {
         error.is_retryable() && error.message().contains("503"),
         "{error}"
     );
+    assert_eq!(error.kind(), ConnectErrorKind::HttpStatus(503));
 }
 
 #[tokio::test]
@@ -384,6 +415,7 @@ mod tls {
         let error = within(connect(&WsConfig::new(url))).await.unwrap_err();
         assert!(!error.is_retryable(), "{error}");
         assert!(error.message().contains("with_root_certificate"), "{error}");
+        assert_eq!(error.kind(), ConnectErrorKind::Tls, "{error}");
     }
 
     #[tokio::test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::{oneshot, watch};
 
-use crate::error::{CoreError, CoreResult};
+use crate::error::{ConnectFailure, CoreError, CoreResult};
 use crate::link::{ConnectionWatch, Link, Outbound};
 use crate::message::Message;
 use crate::module::ApiModule;
@@ -140,11 +140,19 @@ impl<S: AppState> Client<S> {
         self.inner.outbound.clone()
     }
 
+    /// The connection attempts that failed since the last good connection (how many, for
+    /// how long, to which endpoints, the last error), or `None` if none failed.
+    pub fn connect_failure(&self) -> Option<ConnectFailure> {
+        self.inner.link.connect_failure()
+    }
+
     /// Waits until connected and ready, for at most `timeout`.
     ///
     /// Returns early with an error when waiting cannot succeed: the connection was
     /// [rejected](CoreError::Rejected), the reconnect policy [gave up](CoreError::GaveUp),
     /// `disconnect()` was called ([`CoreError::NotConnected`]), or the client is closed.
+    /// When the time runs out it returns [`CoreError::ConnectTimeout`], which says what the
+    /// attempts so far ran into; the runner keeps trying.
     pub async fn wait_connected(&self, timeout: Duration) -> CoreResult<()> {
         self.inner.link.ensure_open()?;
         let mut states = self.watch_state();
@@ -167,6 +175,7 @@ impl<S: AppState> Client<S> {
                         return Err(CoreError::GaveUp {
                             attempts,
                             last_error,
+                            failure: self.inner.link.connect_failure().map(Box::new),
                         });
                     }
                     _ => {}
@@ -178,10 +187,16 @@ impl<S: AppState> Client<S> {
         };
         match runtime::timeout(timeout, wait).await {
             Ok(result) => result,
-            Err(_) => Err(CoreError::Timeout {
-                after: timeout,
-                waiting_for: "the connection",
-            }),
+            Err(_) => {
+                if self.inner.link.is_closed() {
+                    return Err(CoreError::ClientClosed);
+                }
+                Err(CoreError::ConnectTimeout {
+                    after: timeout,
+                    state: self.state(),
+                    failure: self.inner.link.connect_failure().map(Box::new),
+                })
+            }
         }
     }
 

@@ -70,7 +70,14 @@ pub struct ConnectContext<S> {
     /// 0 for the first connection, then how many attempts have failed in a row (so a
     /// connector can rotate through several servers).
     pub attempt: u32,
-    read_timeout: Arc<Mutex<Option<Option<Duration>>>>,
+    reported: Arc<Mutex<Reported>>,
+}
+
+/// What a connector reported about its attempt.
+#[derive(Debug, Default)]
+struct Reported {
+    read_timeout: Option<Option<Duration>>,
+    endpoint: Option<Arc<str>>,
 }
 
 impl<S> Clone for ConnectContext<S> {
@@ -78,7 +85,7 @@ impl<S> Clone for ConnectContext<S> {
         ConnectContext {
             state: self.state.clone(),
             attempt: self.attempt,
-            read_timeout: self.read_timeout.clone(),
+            reported: self.reported.clone(),
         }
     }
 }
@@ -88,8 +95,13 @@ impl<S> ConnectContext<S> {
         ConnectContext {
             state,
             attempt,
-            read_timeout: Arc::default(),
+            reported: Arc::default(),
         }
+    }
+
+    fn reported(&self) -> std::sync::MutexGuard<'_, Reported> {
+        // The data stays consistent whatever panicked while holding the lock.
+        self.reported.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Overrides the client's read timeout for the connection being made (`None`: no
@@ -97,12 +109,25 @@ impl<S> ConnectContext<S> {
     /// (Engine.IO's `pingInterval + pingTimeout`); the connector passes it on here so dead
     /// peers are detected in the server's own window.
     pub fn set_read_timeout(&self, timeout: Option<Duration>) {
-        *self.read_timeout.lock().unwrap_or_else(|e| e.into_inner()) = Some(timeout);
+        self.reported().read_timeout = Some(timeout);
     }
 
     /// The override set with [`set_read_timeout`](Self::set_read_timeout), if any.
     pub(crate) fn read_timeout_override(&self) -> Option<Option<Duration>> {
-        *self.read_timeout.lock().unwrap_or_else(|e| e.into_inner())
+        self.reported().read_timeout
+    }
+
+    /// Names the endpoint this attempt goes to (a URL or `host:port`, without secrets).
+    /// Call it before connecting: if the attempt fails or times out, the runner records
+    /// where it went, and a [`ConnectFailure`](crate::ConnectFailure) lists the endpoints
+    /// tried.
+    pub fn set_endpoint(&self, endpoint: impl Into<Arc<str>>) {
+        self.reported().endpoint = Some(endpoint.into());
+    }
+
+    /// The endpoint named with [`set_endpoint`](Self::set_endpoint), if any.
+    pub fn endpoint(&self) -> Option<Arc<str>> {
+        self.reported().endpoint.clone()
     }
 }
 

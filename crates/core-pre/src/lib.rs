@@ -67,7 +67,8 @@ pub use client::Client;
 pub use connector::{ConnectContext, Connection, Connector, MessageSink, MessageStream};
 pub use correlation::{PendingReply, PendingRequests};
 pub use error::{
-    BoxError, ConnectError, CoreError, CoreResult, TransportError, TransportErrorKind,
+    BoxError, ConnectError, ConnectErrorKind, ConnectFailure, CoreError, CoreResult, HumanDuration,
+    TransportError, TransportErrorKind,
 };
 pub use link::{ConnectionWatch, Outbound};
 pub use message::{CloseFrame, Message, Text};

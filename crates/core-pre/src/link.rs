@@ -6,15 +6,15 @@
 //! is up, so every failure can be reported precisely (`ClientClosed`, `NotConnected`)
 //! instead of as an opaque channel error.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
-use crate::error::{CoreError, CoreResult};
+use crate::error::{ConnectError, ConnectFailure, CoreError, CoreResult};
 use crate::message::Message;
-use crate::runtime;
+use crate::runtime::{self, Instant};
 use crate::state::{ConnectionState, DisconnectReason};
 
 /// Shared between the runner and every handle of one client.
@@ -25,6 +25,19 @@ pub(crate) struct Link {
     epoch_tx: watch::Sender<u64>,
     shutdown_tx: watch::Sender<bool>,
     pub(crate) discarded_outbound: AtomicU64,
+    attempts: Mutex<AttemptLog>,
+}
+
+/// The connection attempts that failed since the last good connection (or since the
+/// user asked to connect).
+#[derive(Default)]
+struct AttemptLog {
+    /// When the first attempt of this run started.
+    since: Option<Instant>,
+    failed: u32,
+    endpoints: Vec<Arc<str>>,
+    last_endpoint: Option<Arc<str>>,
+    last_error: Option<ConnectError>,
 }
 
 impl Link {
@@ -40,6 +53,53 @@ impl Link {
             epoch_tx,
             shutdown_tx,
             discarded_outbound: AtomicU64::new(0),
+            attempts: Mutex::default(),
+        })
+    }
+
+    fn attempts(&self) -> MutexGuard<'_, AttemptLog> {
+        // Plain data: it stays consistent whatever panicked while holding the lock.
+        self.attempts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A connection attempt starts (the first of a run starts the clock).
+    pub(crate) fn attempt_started(&self) {
+        let mut log = self.attempts();
+        if log.since.is_none() {
+            log.since = Some(Instant::now());
+        }
+    }
+
+    /// A connection attempt to `endpoint` (if the connector named it) failed.
+    pub(crate) fn attempt_failed(&self, endpoint: Option<Arc<str>>, error: ConnectError) {
+        let mut log = self.attempts();
+        log.failed = log.failed.saturating_add(1);
+        if let Some(endpoint) = &endpoint {
+            if log.endpoints.len() < ConnectFailure::MAX_ENDPOINTS
+                && !log.endpoints.contains(endpoint)
+            {
+                log.endpoints.push(endpoint.clone());
+            }
+        }
+        log.last_endpoint = endpoint;
+        log.last_error = Some(error);
+    }
+
+    /// Connected, or asked to start afresh: forget the failed attempts.
+    pub(crate) fn reset_attempts(&self) {
+        *self.attempts() = AttemptLog::default();
+    }
+
+    /// The failed attempts so far, if any failed.
+    pub(crate) fn connect_failure(&self) -> Option<ConnectFailure> {
+        let log = self.attempts();
+        let last_error = log.last_error.clone()?;
+        Some(ConnectFailure {
+            attempts: log.failed,
+            trying_for: log.since.map(|since| since.elapsed()).unwrap_or_default(),
+            endpoints: log.endpoints.clone(),
+            last_endpoint: log.last_endpoint.clone(),
+            last_error,
         })
     }
 

@@ -23,7 +23,9 @@ use tracing::Instrument;
 
 use crate::builder::{ClientConfig, MaybeSendStarter};
 use crate::connector::{ConnectContext, Connection, Connector, MessageSink, MessageStream};
-use crate::error::{ConnectError, TransportError, TransportErrorKind};
+use crate::error::{
+    ConnectError, ConnectErrorKind, HumanDuration, TransportError, TransportErrorKind,
+};
 use crate::link::{Link, Outbound};
 use crate::message::{CloseFrame, Message};
 use crate::middleware::MiddlewareStack;
@@ -174,6 +176,7 @@ impl<S: AppState> ClientRunner<S> {
                     }
                     Some(Control::Connect(a) | Control::Reconnect(a)) => {
                         failures = 0;
+                        self.link.reset_attempts();
                         self.link.set_state(ConnectionState::Connecting);
                         ack(Some(a));
                     }
@@ -203,6 +206,7 @@ impl<S: AppState> ClientRunner<S> {
                 self.link.set_state(ConnectionState::Reconnecting {
                     attempt: failures,
                     delay,
+                    last_error: last_error.clone(),
                 });
                 tokio::select! {
                     // Boxed, like the other cold paths below: the runner's future stays as
@@ -224,6 +228,7 @@ impl<S: AppState> ClientRunner<S> {
 
             // Connect.
             tracing::debug!(attempt = failures, "connecting");
+            self.link.attempt_started();
             let ctx = ConnectContext::new(self.state.clone(), failures);
             let connect_timeout = self.config.connect_timeout;
             let result = {
@@ -246,9 +251,13 @@ impl<S: AppState> ClientRunner<S> {
                 }
             };
             let connection = match result {
-                Ok(Ok(connection)) => connection,
+                Ok(Ok(connection)) => {
+                    self.link.reset_attempts();
+                    connection
+                }
                 Ok(Err(error)) => {
                     self.middleware.on_connect_failed(&error);
+                    self.link.attempt_failed(ctx.endpoint(), error.clone());
                     if !error.is_retryable() {
                         tracing::error!(error = %error, "connection rejected; not retrying");
                         idle = Some((DisconnectReason::Rejected(error.message().clone()), None));
@@ -260,10 +269,20 @@ impl<S: AppState> ClientRunner<S> {
                     continue;
                 }
                 Err(_) => {
-                    let error = ConnectError::retryable(format!(
-                        "connection attempt timed out after {connect_timeout:?}"
-                    ));
+                    let endpoint = ctx.endpoint();
+                    let error = ConnectError::retryable(match &endpoint {
+                        Some(endpoint) => format!(
+                            "the attempt to connect to {endpoint} did not finish within {}",
+                            HumanDuration(connect_timeout)
+                        ),
+                        None => format!(
+                            "the connection attempt did not finish within {}",
+                            HumanDuration(connect_timeout)
+                        ),
+                    })
+                    .with_kind(ConnectErrorKind::TimedOut);
                     self.middleware.on_connect_failed(&error);
+                    self.link.attempt_failed(endpoint, error.clone());
                     tracing::warn!(error = %error, "connection attempt failed");
                     last_error = error.message().clone();
                     failures = failures.saturating_add(1);
@@ -291,7 +310,7 @@ impl<S: AppState> ClientRunner<S> {
                     } else {
                         failures.saturating_add(1)
                     };
-                    last_error = Arc::from(lost.to_string());
+                    last_error = Arc::from(format!("the connection was lost ({lost})"));
                 }
             }
         };

@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::error::HumanDuration;
 use crate::runtime::{MaybeSend, MaybeSync};
 
 /// Data shared by every module, handler and callback of one client.
@@ -26,12 +27,15 @@ pub enum ConnectionState {
     Connecting,
     /// Connected, and reconnect callbacks have finished: ready for traffic.
     Connected,
-    /// Waiting `delay` before reconnect attempt number `attempt` (1 for the first retry).
+    /// Waiting `delay` before reconnect attempt number `attempt` (1 for the first retry),
+    /// because of `last_error`.
     Reconnecting {
         /// The attempt about to be made (1-based).
         attempt: u32,
         /// How long the runner waits before it.
         delay: Duration,
+        /// Why the last attempt failed (or why the last connection ended).
+        last_error: Arc<str>,
     },
     /// Not connected, and not trying to: see the reason.
     Disconnected(DisconnectReason),
@@ -51,9 +55,15 @@ impl fmt::Display for ConnectionState {
         match self {
             ConnectionState::Connecting => f.write_str("connecting"),
             ConnectionState::Connected => f.write_str("connected"),
-            ConnectionState::Reconnecting { attempt, delay } => {
-                write!(f, "reconnecting (attempt {attempt} in {delay:?})")
-            }
+            ConnectionState::Reconnecting {
+                attempt,
+                delay,
+                last_error,
+            } => write!(
+                f,
+                "reconnecting (attempt {attempt} in {}); last failure: {last_error}",
+                HumanDuration(*delay)
+            ),
             ConnectionState::Disconnected(reason) => write!(f, "disconnected: {reason}"),
             ConnectionState::Closed => f.write_str("closed"),
         }

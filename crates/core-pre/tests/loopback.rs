@@ -220,7 +220,7 @@ async fn backoff_delays_grow_with_jitter_up_to_the_cap() {
     within("eight reconnect attempts", async {
         while delays.len() < 8 {
             states.changed().await.unwrap();
-            if let ConnectionState::Reconnecting { attempt, delay } =
+            if let ConnectionState::Reconnecting { attempt, delay, .. } =
                 states.borrow_and_update().clone()
             {
                 delays.push((attempt, delay));

@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use core_pre::memory::MemoryServer;
 use core_pre::{
-    ApiModule, BoxError, ClientBuilder, ConnectContext, ConnectError, Connection, Connector,
-    CoreError, HandleContext, LightweightContext, LightweightModule, Message, Middleware,
-    MiddlewareContext, ModuleContext, ReconnectPolicy, RestartPolicy, Rule, Statistics,
+    ApiModule, BoxError, ClientBuilder, ConnectContext, ConnectError, ConnectErrorKind, Connection,
+    ConnectionState, Connector, CoreError, HandleContext, LightweightContext, LightweightModule,
+    Message, Middleware, MiddlewareContext, ModuleContext, ReconnectPolicy, RestartPolicy, Rule,
+    Statistics,
 };
 use support::{Recorder, WAIT, within};
 
@@ -253,6 +254,158 @@ async fn the_policy_gives_up_after_max_attempts() {
         "{error:?}"
     );
     assert_eq!(server.attempts(), 3);
+    client.shutdown().await.unwrap();
+}
+
+/// Fails every attempt as refused, alternating between two named endpoints; the second
+/// server, once `heal` is set, accepts through a memory connector.
+struct Refusing {
+    heal: Arc<std::sync::atomic::AtomicBool>,
+    server: core_pre::memory::MemoryConnector,
+}
+
+impl Connector<()> for Refusing {
+    fn connect<'a>(
+        &'a self,
+        ctx: ConnectContext<()>,
+    ) -> core_pre::BoxFuture<'a, Result<Connection, ConnectError>> {
+        let endpoint = if ctx.attempt % 2 == 0 {
+            "mem://a"
+        } else {
+            "mem://b"
+        };
+        ctx.set_endpoint(endpoint);
+        if self.heal.load(Ordering::SeqCst) {
+            return self.server.connect(ctx);
+        }
+        Box::pin(async move {
+            Err(
+                ConnectError::retryable(format!("{endpoint} refused the connection"))
+                    .with_kind(ConnectErrorKind::Refused),
+            )
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_connect_timeout_says_what_the_attempts_ran_into_until_one_succeeds() {
+    let heal = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let server = MemoryServer::new();
+    let (client, runner) = ClientBuilder::new(Refusing {
+        heal: heal.clone(),
+        server: server.connector(),
+    })
+    .with_reconnect_policy(
+        ReconnectPolicy::default()
+            .with_initial_delay(Duration::from_millis(5))
+            .with_max_delay(Duration::from_millis(20)),
+    )
+    .build();
+    let _runner = runner.spawn();
+
+    let error = client
+        .wait_connected(Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    let CoreError::ConnectTimeout {
+        after,
+        ref state,
+        ref failure,
+    } = error
+    else {
+        panic!("expected a connect timeout: {error:?}");
+    };
+    assert_eq!(after, Duration::from_millis(300));
+    assert!(
+        matches!(state, ConnectionState::Reconnecting { .. }),
+        "{state}"
+    );
+    let failure = failure.as_deref().expect("attempts failed");
+    assert!(failure.attempts >= 2, "{failure:?}");
+    assert_eq!(
+        failure.endpoints.iter().map(|e| &**e).collect::<Vec<_>>(),
+        ["mem://a", "mem://b"]
+    );
+    assert_eq!(failure.last_error.kind(), ConnectErrorKind::Refused);
+    assert!(
+        failure.trying_for >= Duration::from_millis(100),
+        "{failure:?}"
+    );
+    let text = error.to_string();
+    assert!(text.starts_with("not connected after 300 ms: "), "{text}");
+    assert!(
+        text.contains("to mem://a, mem://b failed; the last one: mem://"),
+        "{text}"
+    );
+    assert!(text.contains("refused the connection"), "{text}");
+    assert!(
+        text.contains("; the client keeps trying (attempt "),
+        "{text}"
+    );
+
+    // A send while reconnecting says what the client waits for and why.
+    let refused = client.send("hello").await.unwrap_err();
+    assert!(
+        matches!(refused, CoreError::NotConnected { .. }),
+        "{refused:?}"
+    );
+    let text = refused.to_string();
+    assert!(
+        text.starts_with("not connected: reconnecting (attempt "),
+        "{text}"
+    );
+    assert!(text.contains("refused the connection"), "{text}");
+
+    // A success forgets the failures.
+    heal.store(true, Ordering::SeqCst);
+    let _peer = within("accept", server.accept()).await.unwrap();
+    client.wait_connected(WAIT).await.unwrap();
+    assert!(client.connect_failure().is_none());
+    client.shutdown().await.unwrap();
+}
+
+/// Never answers: every attempt runs into the runner's connect timeout.
+struct Silent;
+
+impl Connector<()> for Silent {
+    fn connect<'a>(
+        &'a self,
+        ctx: ConnectContext<()>,
+    ) -> core_pre::BoxFuture<'a, Result<Connection, ConnectError>> {
+        ctx.set_endpoint("mem://silent");
+        Box::pin(std::future::pending())
+    }
+}
+
+#[tokio::test]
+async fn giving_up_after_timed_out_attempts_names_the_endpoint_and_the_timeout() {
+    let (client, runner) = ClientBuilder::new(Silent)
+        .with_connect_timeout(Duration::from_millis(30))
+        .with_reconnect_policy(
+            ReconnectPolicy::default()
+                .with_initial_delay(Duration::from_millis(5))
+                .with_max_attempts(2),
+        )
+        .build();
+    let _runner = runner.spawn();
+    let error = client.wait_connected(WAIT).await.unwrap_err();
+    let failure = error.connect_failure().expect("a failure report");
+    assert!(
+        matches!(error, CoreError::GaveUp { attempts: 2, .. }),
+        "{error:?}"
+    );
+    assert_eq!(failure.attempts, 2);
+    assert_eq!(failure.last_error.kind(), ConnectErrorKind::TimedOut);
+    assert_eq!(failure.last_endpoint.as_deref(), Some("mem://silent"));
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "gave up after 2 connection attempts: 2 attempts over {} to mem://silent failed; \
+             the last one: the attempt to connect to mem://silent did not finish within 30 ms; \
+             call `connect` to try again",
+            core_pre::HumanDuration(failure.trying_for)
+        )
+    );
     client.shutdown().await.unwrap();
 }
 

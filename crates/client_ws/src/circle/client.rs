@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use core_pre::runtime::{self, Instant, TaskHandle};
-use core_pre::{Client, ClientRunner, ConnectionState, CoreError, PendingRequests};
+use core_pre::{Client, ClientRunner, ConnectionState, CoreError, HumanDuration, PendingRequests};
 use futures::Stream;
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, watch};
@@ -96,13 +96,11 @@ impl CircleWsClient {
                 CoreError::Rejected { .. } | CoreError::GaveUp { .. },
                 Some(last @ ClientWsError::Auth(_)),
             ) => last,
-            (CoreError::Timeout { .. }, Some(last @ ClientWsError::Auth(_))) => last,
+            (CoreError::ConnectTimeout { .. }, Some(last @ ClientWsError::Auth(_))) => last,
             (CoreError::Rejected { reason }, _) => ClientWsError::Connect(reason.to_string()),
-            (CoreError::Timeout { after, .. }, Some(last)) => ClientWsError::Connect(format!(
-                "not connected within {after:?} (still retrying); last attempt: {last}"
-            )),
-            (CoreError::Timeout { after, .. }, None) => {
-                ClientWsError::Connect(format!("not connected within {after:?} (still retrying)"))
+            // Says how long it waited, what the attempts ran into, and that it keeps trying.
+            (timeout @ CoreError::ConnectTimeout { .. }, _) => {
+                ClientWsError::Connect(timeout.to_string())
             }
             (other, _) => map_core(other, ""),
         }
@@ -234,9 +232,11 @@ impl CircleWsClient {
             ConnectionState::Connecting | ConnectionState::Reconnecting { .. } => {
                 match self.inner.client.wait_connected(timeout).await {
                     Ok(()) => Ok(()),
-                    Err(CoreError::Timeout { after, .. }) => Err(ClientWsError::NotConnected {
-                        state: format!("{} for {after:?}", self.state()),
-                    }),
+                    Err(CoreError::ConnectTimeout { after, state, .. }) => {
+                        Err(ClientWsError::NotConnected {
+                            state: format!("{state} (waited {})", HumanDuration(after)),
+                        })
+                    }
                     Err(other) => Err(map_core(other, "")),
                 }
             }
@@ -299,11 +299,8 @@ fn map_core(error: CoreError, method: &str) -> ClientWsError {
         CoreError::ConnectionLost => ClientWsError::ConnectionLost { method },
         CoreError::Timeout { after, .. } => ClientWsError::Timeout { method, after },
         CoreError::Rejected { reason } => ClientWsError::Connect(reason.to_string()),
-        CoreError::GaveUp {
-            attempts,
-            last_error,
-        } => ClientWsError::NotConnected {
-            state: format!("gave up after {attempts} attempts: {last_error}"),
+        gave_up @ CoreError::GaveUp { .. } => ClientWsError::NotConnected {
+            state: gave_up.to_string(),
         },
         other => ClientWsError::Core(other),
     }

@@ -11,7 +11,10 @@ use std::time::Duration;
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 
-use core_pre::{BoxFuture, ConnectContext, ConnectError, Connection, Connector, Message, runtime};
+use core_pre::{
+    BoxFuture, ConnectContext, ConnectError, ConnectErrorKind, Connection, Connector, Message,
+    runtime,
+};
 
 use super::state::CircleState;
 use crate::auth::{AuthError, KeyPair};
@@ -31,6 +34,7 @@ impl Connector<CircleState> for CircleConnector {
         &'a self,
         ctx: ConnectContext<CircleState>,
     ) -> BoxFuture<'a, Result<Connection, ConnectError>> {
+        ctx.set_endpoint(transport::redacted_url(&self.ws.url));
         runtime::boxed(async move {
             match self.open(&ctx.state).await {
                 Ok(connection) => {
@@ -56,8 +60,9 @@ impl CircleConnector {
                 tracing::warn!(%error, "authentication failed");
                 let connect_error = if error.is_retryable() {
                     ConnectError::retryable(error.to_string())
+                        .with_kind(ConnectErrorKind::Handshake)
                 } else {
-                    ConnectError::fatal(error.to_string())
+                    ConnectError::fatal(error.to_string()).with_kind(ConnectErrorKind::Rejected)
                 };
                 return Err((ClientWsError::Auth(error), connect_error));
             }

@@ -228,7 +228,14 @@ impl fmt::Debug for WsConfig {
 
 /// The URL without credentials, query string or fragment (any of which may carry a
 /// token): safe for logs and error messages.
-pub(crate) fn redacted_url(url: &str) -> String {
+///
+/// ```
+/// assert_eq!(
+///     client_ws::redacted_url("wss://user:secret@host/path?token=abc"),
+///     "wss://host/path"
+/// );
+/// ```
+pub fn redacted_url(url: &str) -> String {
     let end = url.find(['?', '#']).unwrap_or(url.len());
     let url = &url[..end];
     let Some(scheme_end) = url.find("://") else {

@@ -49,8 +49,9 @@ impl From<WsConfig> for WsConnector {
 impl<S: AppState> Connector<S> for WsConnector {
     fn connect<'a>(
         &'a self,
-        _ctx: ConnectContext<S>,
+        ctx: ConnectContext<S>,
     ) -> BoxFuture<'a, Result<Connection, ConnectError>> {
+        ctx.set_endpoint(super::redacted_url(&self.config.url));
         runtime::boxed(super::connect(&self.config))
     }
 }

@@ -18,10 +18,9 @@ cfg_if::cfg_if! {
     }
 }
 
-pub(crate) use config::redacted_url;
 pub use config::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_READ_BUFFER_SIZE,
-    DEFAULT_WRITE_BUFFER_SIZE, WsConfig,
+    DEFAULT_WRITE_BUFFER_SIZE, WsConfig, redacted_url,
 };
 pub use connector::WsConnector;
 

@@ -6,6 +6,7 @@
 //! channel or payload copy sits between the socket and the runner. Tungstenite payloads
 //! are already `Bytes`, and so are core-pre's.
 
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -25,8 +26,8 @@ use tokio_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
 use tokio_tungstenite::{Connector as TlsConnector, MaybeTlsStream, WebSocketStream};
 
 use core_pre::{
-    CloseFrame, ConnectError, Connection, Message, Text, TransportError, TransportErrorKind,
-    runtime,
+    CloseFrame, ConnectError, ConnectErrorKind, Connection, HumanDuration, Message, Text,
+    TransportError, TransportErrorKind, runtime,
 };
 
 use super::config::{RootCertificate, WsConfig, redacted_url};
@@ -39,9 +40,11 @@ pub(crate) async fn connect(config: &WsConfig) -> Result<Connection, ConnectErro
     match runtime::timeout(limit, open(config)).await {
         Ok(result) => result,
         Err(_) => Err(ConnectError::retryable(format!(
-            "connecting to {} timed out after {limit:?}; check that the server is up, or raise the connect timeout",
-            redacted_url(&config.url)
-        ))),
+            "connecting to {} timed out after {}; check that the server is up, or raise the connect timeout",
+            redacted_url(&config.url),
+            HumanDuration(limit)
+        ))
+        .with_kind(ConnectErrorKind::TimedOut)),
     }
 }
 
@@ -55,7 +58,8 @@ async fn open(config: &WsConfig) -> Result<Connection, ConnectError> {
             return Err(ConnectError::fatal(format!(
                 "unsupported URL scheme in {}; use ws:// or wss://",
                 redacted_url(&config.url)
-            )));
+            ))
+            .with_kind(ConnectErrorKind::Config));
         }
     };
     let host = uri
@@ -67,19 +71,19 @@ async fn open(config: &WsConfig) -> Result<Connection, ConnectError> {
                 "no host in {}; use ws://host:port/path",
                 redacted_url(&config.url)
             ))
+            .with_kind(ConnectErrorKind::Config)
         })?;
     let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
 
     // TLS settings are checked before dialling: a bad root certificate is a configuration
     // error, whatever the network does.
     let tls = if secure {
-        TlsConnector::Rustls(tls_config(config)?)
+        TlsConnector::Rustls(tls_config(config).map_err(|e| e.with_kind(ConnectErrorKind::Config))?)
     } else {
         TlsConnector::Plain
     };
-    let tcp = TcpStream::connect((host.as_str(), port))
-        .await
-        .map_err(|e| ConnectError::retryable(format!("could not reach {host}:{port}: {e}")))?;
+    let addresses = resolve(&host, port).await?;
+    let tcp = dial(&addresses, &host, port).await?;
     tcp.set_nodelay(true).map_err(|e| {
         ConnectError::retryable(format!("could not set TCP_NODELAY on {host}:{port}: {e}"))
     })?;
@@ -95,6 +99,55 @@ async fn open(config: &WsConfig) -> Result<Connection, ConnectError> {
     Ok(into_connection(socket, config.max_message_size))
 }
 
+/// Resolves `host` (an IP literal resolves to itself, without a lookup).
+///
+/// Names under the reserved `.invalid` top-level domain fail at once, without asking any
+/// resolver, as RFC 6761 §6.4 recommends: they never exist, and tests rely on them to fail
+/// without touching the network.
+async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, ConnectError> {
+    let unresolved = |why: String| {
+        ConnectError::retryable(format!("could not resolve the host name {host}: {why}"))
+            .with_kind(ConnectErrorKind::Unresolved)
+    };
+    let lower = host.trim_end_matches('.').to_ascii_lowercase();
+    if lower == "invalid" || lower.ends_with(".invalid") {
+        return Err(unresolved(
+            "names under .invalid never exist (RFC 6761)".to_owned(),
+        ));
+    }
+    let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| unresolved(e.to_string()))?
+        .collect();
+    if addresses.is_empty() {
+        return Err(unresolved("the lookup returned no address".to_owned()));
+    }
+    Ok(addresses)
+}
+
+/// Opens a TCP connection to the first of `addresses` that accepts; the error of the last
+/// one otherwise, with its kind (refused, unreachable, timed out).
+async fn dial(addresses: &[SocketAddr], host: &str, port: u16) -> Result<TcpStream, ConnectError> {
+    let mut last = None;
+    for address in addresses {
+        match TcpStream::connect(address).await {
+            Ok(tcp) => return Ok(tcp),
+            Err(e) => last = Some(e),
+        }
+    }
+    // `resolve` never returns an empty list, so `last` is set; the fallback is for safety.
+    let error = last.unwrap_or_else(|| std::io::Error::other("no address to connect to"));
+    let kind = match error.kind() {
+        std::io::ErrorKind::ConnectionRefused => ConnectErrorKind::Refused,
+        std::io::ErrorKind::TimedOut => ConnectErrorKind::TimedOut,
+        std::io::ErrorKind::HostUnreachable | std::io::ErrorKind::NetworkUnreachable => {
+            ConnectErrorKind::Unreachable
+        }
+        _ => ConnectErrorKind::Other,
+    };
+    Err(ConnectError::retryable(format!("could not reach {host}:{port}: {error}")).with_kind(kind))
+}
+
 /// The handshake request: URL plus the configured headers. Every failure here is a
 /// configuration mistake, so it is fatal.
 fn build_request(config: &WsConfig) -> Result<Request, ConnectError> {
@@ -103,18 +156,21 @@ fn build_request(config: &WsConfig) -> Result<Request, ConnectError> {
             "invalid WebSocket URL {}: {e}; use ws://host:port/path or wss://…",
             redacted_url(&config.url)
         ))
+        .with_kind(ConnectErrorKind::Config)
     })?;
     for (name, value) in &config.headers {
         let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
             ConnectError::fatal(format!(
                 "invalid header name {name:?}; fix the WsConfig headers"
             ))
+            .with_kind(ConnectErrorKind::Config)
         })?;
         // The value is not echoed: it may be a credential.
         let value = HeaderValue::from_str(value).map_err(|_| {
             ConnectError::fatal(format!(
                 "invalid value for header {name:?} (control characters?); fix the WsConfig headers"
             ))
+            .with_kind(ConnectErrorKind::Config)
         })?;
         request.headers_mut().append(header, value);
     }
@@ -202,31 +258,41 @@ fn handshake_error(error: WsError, config: &WsConfig) -> ConnectError {
             Some(rustls::Error::InvalidCertificate(cert)) => ConnectError::fatal(format!(
                 "the TLS certificate of {url} was rejected ({cert:?}); if the server uses a private CA, \
                  add it with WsConfig::with_root_certificate_der/pem"
-            )),
-            Some(tls) => ConnectError::retryable(format!("TLS handshake with {url} failed: {tls}")),
+            ))
+            .with_kind(ConnectErrorKind::Tls),
+            Some(tls) => ConnectError::retryable(format!("TLS handshake with {url} failed: {tls}"))
+                .with_kind(ConnectErrorKind::Tls),
             None => ConnectError::retryable(format!(
                 "connection to {url} failed during the handshake: {io}"
-            )),
+            ))
+            .with_kind(ConnectErrorKind::Handshake),
         },
-        WsError::Tls(tls) => ConnectError::fatal(format!("TLS setup for {url} failed: {tls}")),
+        WsError::Tls(tls) => ConnectError::fatal(format!("TLS setup for {url} failed: {tls}"))
+            .with_kind(ConnectErrorKind::Tls),
         WsError::Url(UrlError::TlsFeatureNotEnabled) => ConnectError::fatal(format!(
             "{url}: wss:// needs TLS support, which this build lacks"
-        )),
-        WsError::Url(e) => ConnectError::fatal(format!("invalid WebSocket URL {url}: {e}")),
+        ))
+        .with_kind(ConnectErrorKind::Config),
+        WsError::Url(e) => ConnectError::fatal(format!("invalid WebSocket URL {url}: {e}"))
+            .with_kind(ConnectErrorKind::Config),
         WsError::Http(response) => {
             let status = response.status();
+            let kind = ConnectErrorKind::HttpStatus(status.as_u16());
             let message =
                 format!("the server at {url} refused the WebSocket upgrade with HTTP {status}");
             if status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429 {
-                ConnectError::retryable(message)
+                ConnectError::retryable(message).with_kind(kind)
             } else {
                 ConnectError::fatal(format!("{message}; check the URL, headers and credentials"))
+                    .with_kind(kind)
             }
         }
         WsError::HttpFormat(e) => {
             ConnectError::fatal(format!("could not build the request for {url}: {e}"))
+                .with_kind(ConnectErrorKind::Config)
         }
-        other => ConnectError::retryable(format!("WebSocket handshake with {url} failed: {other}")),
+        other => ConnectError::retryable(format!("WebSocket handshake with {url} failed: {other}"))
+            .with_kind(ConnectErrorKind::Handshake),
     }
 }
 

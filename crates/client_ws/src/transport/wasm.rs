@@ -25,8 +25,8 @@ use gloo_net::websocket::{Message as BrowserMessage, WebSocketError};
 use wasm_bindgen::{JsCast, JsValue};
 
 use core_pre::{
-    CloseFrame, ConnectError, Connection, Message, Text, TransportError, TransportErrorKind,
-    runtime,
+    CloseFrame, ConnectError, ConnectErrorKind, Connection, Message, Text, TransportError,
+    TransportErrorKind, runtime,
 };
 
 use super::close::{browser_close_code, close_reason};
@@ -55,6 +55,7 @@ pub(crate) async fn connect(config: &WsConfig) -> Result<Connection, ConnectErro
             "invalid WebSocket URL {url}: {}; use ws://host:port/path or wss://…",
             js_text(&e)
         ))
+        .with_kind(ConnectErrorKind::Config)
     })?;
     let mut socket = WebSocket::try_from(handle.clone()).map_err(|e| {
         ConnectError::fatal(format!(
@@ -79,7 +80,8 @@ pub(crate) async fn connect(config: &WsConfig) -> Result<Connection, ConnectErro
             return Err(ConnectError::retryable(format!(
                 "opening {url} timed out after {:?}; check that the server is up, or raise the connect timeout",
                 config.connect_timeout
-            )));
+            ))
+            .with_kind(ConnectErrorKind::TimedOut));
         }
     }
 

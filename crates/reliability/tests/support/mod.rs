@@ -235,7 +235,7 @@ impl Drop for StateLog {
 pub fn reconnect_delays(log: &[ConnectionState]) -> Vec<(u32, Duration)> {
     log.iter()
         .filter_map(|state| match state {
-            ConnectionState::Reconnecting { attempt, delay } => Some((*attempt, *delay)),
+            ConnectionState::Reconnecting { attempt, delay, .. } => Some((*attempt, *delay)),
             _ => None,
         })
         .collect()
