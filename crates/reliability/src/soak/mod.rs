@@ -426,10 +426,11 @@ async fn sample_memory(
 ) -> Vec<RssSample> {
     let mut samples = Vec::new();
     loop {
-        if let Some(kib) = crate::rss::current_kib() {
+        // Where /proc/self/status is missing (not Linux), no sample rather than a guess.
+        if let Ok(rss) = bench::memory::rss() {
             samples.push(RssSample {
                 at: started.elapsed(),
-                kib,
+                kib: rss.current_kib,
             });
         }
         tokio::select! {
