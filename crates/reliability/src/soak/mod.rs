@@ -821,7 +821,8 @@ impl Tasks {
         let _ = self.stop_trading.send(true);
         let lanes = &mut self.lanes;
         let lanes_done = tokio::time::timeout(limits.trade + limits.result, async {
-            for lane in lanes.drain(..) {
+            // By reference: a timeout must leave the handles here for the aborts below.
+            for lane in lanes.iter_mut() {
                 let _ = lane.await;
             }
         })
