@@ -102,8 +102,8 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(250);
     after_help = "Run through cargo: `cargo bench -p bench --bench suite -- [--quick]` (cargo \
         adds --bench) or `cargo test -p bench --bench suite -- --smoke`. Without --bench, \
         --quick or --smoke it only says how to run it (that is what `cargo test --all-targets` \
-        sees). The test-harness flags cargo passes on (--nocapture, \
-        --test-threads N, name filters…) are accepted and ignored.",
+        sees). The test-harness flags cargo passes on (--nocapture, --test-threads N, name \
+        filters…) are accepted and ignored.",
     // A flag given twice (cargo adds `--bench` even when it was given): the last one wins.
     args_override_self = true
 )]
@@ -141,36 +141,51 @@ struct Cli {
     _filters: Vec<String>,
 }
 
-/// libtest's flags without a value (long name, short name), which cargo passes on when they
-/// follow `--`: accepted and ignored, the suite having no tests to select.
-const LIBTEST_SWITCHES: &[(&str, Option<char>)] = &[
-    ("nocapture", None),
-    ("no-capture", None),
-    ("show-output", None),
-    ("quiet", Some('q')),
-    ("exact", None),
-    ("ignored", None),
-    ("include-ignored", None),
-    ("exclude-should-panic", None),
-    ("list", None),
-    ("test", None),
-    ("force-run-in-process", None),
-    ("report-time", None),
-    ("ensure-time", None),
-    ("shuffle", None),
-    ("fail-fast", None),
+/// libtest's flags without a value, which cargo passes on when they follow `--`: accepted
+/// and ignored, the suite having no tests to select.
+const LIBTEST_SWITCHES: &[&str] = &[
+    "--nocapture",
+    "--no-capture",
+    "--show-output",
+    "--quiet",
+    "-q",
+    "--exact",
+    "--ignored",
+    "--include-ignored",
+    "--exclude-should-panic",
+    "--list",
+    "--test",
+    "--force-run-in-process",
+    "--report-time",
+    "--ensure-time",
+    "--shuffle",
+    "--fail-fast",
 ];
 
 /// libtest's flags that take a value, accepted and ignored likewise.
-const LIBTEST_OPTIONS: &[(&str, Option<char>)] = &[
-    ("test-threads", None),
-    ("skip", None),
-    ("color", None),
-    ("format", None),
-    ("logfile", None),
-    ("shuffle-seed", None),
-    ("unstable-options", Some('Z')),
+const LIBTEST_OPTIONS: &[&str] = &[
+    "--test-threads",
+    "--skip",
+    "--color",
+    "--format",
+    "--logfile",
+    "--shuffle-seed",
+    "-Z",
 ];
+
+/// A hidden, ignored argument for one of libtest's flags (`--long` or `-s`).
+fn libtest_flag(flag: &'static str, takes_value: bool) -> Arg {
+    let arg = Arg::new(flag).hide(true);
+    let arg = match flag.strip_prefix("--") {
+        Some(long) => arg.long(long),
+        None => arg.short(flag.chars().last()),
+    };
+    if takes_value {
+        arg.num_args(1).action(ArgAction::Append)
+    } else {
+        arg.action(ArgAction::Count)
+    }
+}
 
 /// How the suite runs, resolved from the flags.
 struct Args {
@@ -187,17 +202,11 @@ struct Args {
 
 /// Parses the flags, exiting with clap's help (code 0) or error (code 2).
 fn parse_args() -> Args {
-    let libtest = |&(long, short): &(&'static str, Option<char>), takes_value: bool| {
-        let arg = Arg::new(long).long(long).short(short).hide(true);
-        if takes_value {
-            arg.num_args(1).action(ArgAction::Append)
-        } else {
-            arg.action(ArgAction::Count)
-        }
-    };
-    let mut command = Cli::command()
-        .args(LIBTEST_SWITCHES.iter().map(|flag| libtest(flag, false)))
-        .args(LIBTEST_OPTIONS.iter().map(|flag| libtest(flag, true)));
+    let switches = LIBTEST_SWITCHES
+        .iter()
+        .map(|&flag| libtest_flag(flag, false));
+    let options = LIBTEST_OPTIONS.iter().map(|&flag| libtest_flag(flag, true));
+    let mut command = Cli::command().args(switches).args(options);
     let matches = command.get_matches_mut();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut command).exit());
     let idle = !cli.bench && !cli.quick && !cli.smoke && cli.child.is_none();
