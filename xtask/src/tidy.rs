@@ -206,8 +206,7 @@ fn crate_layers(meta: &Value) -> Vec<Finding> {
         for dep in deps {
             let bad = match allowed {
                 Some(allowed) => !allowed.contains(&dep.as_str()),
-                // A tool crate may use anything but another tool at run time... except
-                // that libraries never use tools, checked above through `allowed`.
+                // A tool crate may use anything; libraries never use tools (below).
                 None => false,
             };
             if bad {

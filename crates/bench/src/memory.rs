@@ -12,6 +12,9 @@
 //! Each figure is taken in a fresh child process (see the suite's `--child`), so the peak
 //! (`VmHWM`) and the allocator's state belong to that figure alone; the servers run in the
 //! parent.
+//!
+//! [`rss`] and [`parse_status`] are the workspace's one reader of `/proc/self/status`: the
+//! soak (`reliability::soak`) samples its memory with them too.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -47,7 +50,14 @@ pub fn rss() -> Result<Rss, BenchError> {
     })
 }
 
-/// `VmRSS` and `VmHWM` of a `/proc/<pid>/status` text.
+/// `VmRSS` and `VmHWM` of a `/proc/<pid>/status` text, in KiB; `None` when either line is
+/// missing or not in kB.
+///
+/// ```
+/// let status = "Name:\tsoak\nVmHWM:\t  2048 kB\nVmRSS:\t  1024 kB\n";
+/// let rss = bench::memory::parse_status(status).unwrap();
+/// assert_eq!((rss.current_kib, rss.peak_kib), (1024, 2048));
+/// ```
 pub fn parse_status(status: &str) -> Option<Rss> {
     let field = |name: &str| {
         status
@@ -310,5 +320,15 @@ mod tests {
             })
         );
         assert_eq!(parse_status("Name:\tx\n"), None);
+        assert_eq!(parse_status("VmHWM:\t12 kB\nVmRSS:\t12 MB\n"), None);
+        assert_eq!(parse_status("VmHWM:\t12 kB\n"), None);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn this_process_has_a_resident_size_and_a_peak() {
+        let rss = rss().expect("Linux reports VmRSS and VmHWM");
+        assert!(rss.current_kib > 100, "{rss:?}");
+        assert!(rss.peak_kib >= rss.current_kib, "{rss:?}");
     }
 }

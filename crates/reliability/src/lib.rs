@@ -19,7 +19,6 @@
 mod error;
 mod frames;
 mod proxy;
-pub mod rss;
 pub mod soak;
 
 pub use error::ReliabilityError;

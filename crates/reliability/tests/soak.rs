@@ -1,5 +1,6 @@
 //! The soak runner itself: a short run must settle every trade across random faults, and
-//! the `soak` binary (what `cargo xtask soak` runs) must refuse bad options.
+//! the `soak` binary (what `cargo xtask soak` runs) must refuse bad options and explain its
+//! flags.
 
 use std::process::Command;
 use std::time::Duration;
@@ -42,10 +43,13 @@ async fn a_short_soak_settles_every_trade_placed_across_random_faults() {
 
 #[test]
 fn the_soak_binary_refuses_bad_options_with_exit_code_2() {
-    for args in [
-        &[][..],
-        &["--seconds", "soon"][..],
-        &["--minutes", "1", "--bogus"][..],
+    // Each bad command line, and what the error must name.
+    for (args, named) in [
+        (&[][..], "--minutes"),
+        (&["--seconds", "soon"][..], "soon"),
+        (&["--minutes", "1", "--bogus"][..], "--bogus"),
+        (&["--seconds", "10", "--fault-every", "3"][..], "0.5-3"),
+        (&["--seconds", "1e300"][..], "1e300"),
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_soak"))
             .args(args)
@@ -53,6 +57,29 @@ fn the_soak_binary_refuses_bad_options_with_exit_code_2() {
             .expect("the binary runs");
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(stderr.contains("usage: soak"), "{args:?}: {stderr}");
+        assert!(stderr.contains("error:"), "{args:?}: {stderr}");
+        assert!(stderr.contains(named), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn the_soak_binary_explains_its_flags() {
+    let output = Command::new(env!("CARGO_BIN_EXE_soak"))
+        .arg("--help")
+        .output()
+        .expect("the binary runs");
+    assert_eq!(output.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&output.stdout);
+    for flag in [
+        "--minutes <N>",
+        "--seconds <N>",
+        "--clients <N>",
+        "--lanes <N>",
+        "--seed <N>",
+        "--fault-every <A-B>",
+        "--smoke",
+        "--json <PATH>",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from:\n{help}");
     }
 }

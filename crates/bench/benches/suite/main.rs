@@ -7,10 +7,8 @@
 //! cargo test  -p bench --bench suite -- --smoke        # tiny sizes, checks the report (CI)
 //! ```
 //!
-//! Options: `--quick`, `--smoke`, `--out PATH` (default `<target>/bench/report.json`, or
-//! `smoke.json` for the smoke run), `--only GROUP,…` (throughput, ticks, rtt, memory,
-//! reconnect; the report then lacks the other figures), `--profile KIND` (runs one client
-//! five times and writes no report, for `perf`: bare, routed, ezsockets, pairs, ticks, rtt).
+//! The flags (`--quick`, `--smoke`, `--out PATH`, `--only GROUP,…`, `--profile KIND`) are
+//! declared in [`Cli`]; `cargo bench -p bench --bench suite -- --help` explains them.
 //!
 //! `cargo bench` passes `--bench`. Run without it and without `--smoke` (as
 //! `cargo test --all-targets` does) the suite only says how to run it: the CI smoke step
@@ -33,6 +31,8 @@ use bench::report::{self, Figure};
 use bench::throughput::{InboxUse, bare_flood, routed_flood};
 use bench::ticks::{bare_pairs, pocketoption_ticks};
 use bench::{BenchError, BenchServer, Blast, ServerConfig, ServerThread, Throughput};
+use clap::builder::PossibleValuesParser;
+use clap::{Arg, ArgAction, CommandFactory, FromArgMatches, Parser};
 use pocketoption_sim::{Simulator, SimulatorHandle};
 
 /// How big each measurement is.
@@ -94,6 +94,100 @@ const CHILD_LIMIT: Duration = Duration::from_secs(300);
 /// The first backoff delay configured for the reconnect figure.
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 
+/// The suite's flags; clap generates `--help` and the error messages from them.
+#[derive(Debug, Parser)]
+#[command(
+    name = "suite",
+    about = "The benchmark suite: every figure beside its baseline, a table and report.json.",
+    after_help = "Run through cargo: `cargo bench -p bench --bench suite -- [--quick]` (cargo \
+        adds --bench) or `cargo test -p bench --bench suite -- --smoke`. Without --bench, \
+        --quick or --smoke it only says how to run it (that is what `cargo test --all-targets` \
+        sees). The test-harness flags cargo passes on (--nocapture, --test-threads N, name \
+        filters…) are accepted and ignored.",
+    // A flag given twice (cargo adds `--bench` even when it was given): the last one wins.
+    args_override_self = true
+)]
+struct Cli {
+    /// A full run; `cargo bench` passes it.
+    #[arg(long)]
+    bench: bool,
+    /// A short run.
+    #[arg(long)]
+    quick: bool,
+    /// Tiny sizes; checks that every figure was produced and the report is well formed (the
+    /// CI smoke step). Also the sizes of a run with neither --bench nor --quick.
+    #[arg(long)]
+    smoke: bool,
+    /// Where to write the report [default: <target>/bench/report.json, or smoke.json for a
+    /// smoke run].
+    #[arg(long, value_name = "PATH")]
+    out: Option<PathBuf>,
+    /// Only these groups of figures (for profiling); the report then lacks the others.
+    #[arg(
+        long,
+        value_name = "GROUP,…",
+        value_delimiter = ',',
+        value_parser = PossibleValuesParser::new(GROUPS)
+    )]
+    only: Option<Vec<String>>,
+    /// Run one client five times and write no report, for `perf`.
+    #[arg(long, value_name = "KIND", value_parser = PossibleValuesParser::new(PROFILES))]
+    profile: Option<String>,
+    /// Internal: measure one memory figure in this process (the suite starts these).
+    #[arg(long, num_args = 3, value_names = ["KIND", "URL", "N"], hide = true)]
+    child: Option<Vec<String>>,
+    /// Test-name filters cargo may pass on: ignored.
+    #[arg(id = "filters", value_name = "FILTER", hide = true)]
+    _filters: Vec<String>,
+}
+
+/// libtest's flags without a value, which cargo passes on when they follow `--`: accepted
+/// and ignored, the suite having no tests to select.
+const LIBTEST_SWITCHES: &[&str] = &[
+    "--nocapture",
+    "--no-capture",
+    "--show-output",
+    "--quiet",
+    "-q",
+    "--exact",
+    "--ignored",
+    "--include-ignored",
+    "--exclude-should-panic",
+    "--list",
+    "--test",
+    "--force-run-in-process",
+    "--report-time",
+    "--ensure-time",
+    "--shuffle",
+    "--fail-fast",
+];
+
+/// libtest's flags that take a value, accepted and ignored likewise.
+const LIBTEST_OPTIONS: &[&str] = &[
+    "--test-threads",
+    "--skip",
+    "--color",
+    "--format",
+    "--logfile",
+    "--shuffle-seed",
+    "-Z",
+];
+
+/// A hidden, ignored argument for one of libtest's flags (`--long` or `-s`).
+fn libtest_flag(flag: &'static str, takes_value: bool) -> Arg {
+    let arg = Arg::new(flag).hide(true);
+    let arg = match flag.strip_prefix("--") {
+        Some(long) => arg.long(long),
+        None => arg.short(flag.chars().last()),
+    };
+    if takes_value {
+        arg.num_args(1).action(ArgAction::Append)
+    } else {
+        arg.action(ArgAction::Count)
+    }
+}
+
+/// How the suite runs, resolved from the flags.
 struct Args {
     /// Neither `--bench` nor `--smoke` nor `--quick` nor `--child`: a test-harness run.
     idle: bool,
@@ -106,76 +200,37 @@ struct Args {
     child: Option<Vec<String>>,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut args = std::env::args().skip(1);
-    let (mut bench, mut quick, mut smoke) = (false, false, false);
-    let (mut out, mut only, mut profile, mut child) = (None, None, None, None);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--bench" => bench = true,
-            "--quick" => quick = true,
-            "--smoke" => smoke = true,
-            "--out" => out = Some(PathBuf::from(args.next().ok_or("--out needs a path")?)),
-            "--only" => {
-                let groups: Vec<String> = args
-                    .next()
-                    .ok_or("--only needs a list of groups")?
-                    .split(',')
-                    .map(str::to_owned)
-                    .collect();
-                if let Some(bad) = groups.iter().find(|g| !GROUPS.contains(&g.as_str())) {
-                    return Err(format!(
-                        "unknown group `{bad}`; groups: {}",
-                        GROUPS.join(",")
-                    ));
-                }
-                only = Some(groups);
-            }
-            "--profile" => {
-                let kind = args.next().ok_or("--profile needs a kind")?;
-                if !PROFILES.contains(&kind.as_str()) {
-                    return Err(format!(
-                        "unknown profile `{kind}`; kinds: {}",
-                        PROFILES.join(",")
-                    ));
-                }
-                profile = Some(kind);
-            }
-            "--child" => {
-                child = Some(args.by_ref().collect());
-            }
-            // Test-harness flags cargo may pass (`--nocapture`, filters): nothing to do.
-            _ => {}
-        }
-    }
-    let idle = !bench && !quick && !smoke && child.is_none();
-    let smoke = smoke || (!bench && !quick);
+/// Parses the flags, exiting with clap's help (code 0) or error (code 2).
+fn parse_args() -> Args {
+    let switches = LIBTEST_SWITCHES
+        .iter()
+        .map(|&flag| libtest_flag(flag, false));
+    let options = LIBTEST_OPTIONS.iter().map(|&flag| libtest_flag(flag, true));
+    let mut command = Cli::command().args(switches).args(options);
+    let matches = command.get_matches_mut();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut command).exit());
+    let idle = !cli.bench && !cli.quick && !cli.smoke && cli.child.is_none();
+    let smoke = cli.smoke || (!cli.bench && !cli.quick);
     let sizes = if smoke {
         SMOKE
-    } else if quick {
+    } else if cli.quick {
         QUICK
     } else {
         FULL
     };
-    Ok(Args {
+    Args {
         idle,
         sizes,
         smoke,
-        out,
-        only,
-        profile,
-        child,
-    })
+        out: cli.out,
+        only: cli.only,
+        profile: cli.profile,
+        child: cli.child,
+    }
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(args) => args,
-        Err(e) => {
-            eprintln!("suite: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let args = parse_args();
     if args.idle {
         println!(
             "bench suite: nothing to do without --bench or --smoke; run `cargo xtask bench [--quick]`"

@@ -1,109 +1,103 @@
 //! `soak`: many PocketOption clients streaming and trading against the simulator while a
 //! fault proxy cuts their connections at random; prints the report and exits non-zero if
 //! any promise was broken (see `reliability::soak`). Run by `cargo xtask soak`.
+//!
+//! The flags are declared in [`Args`]; clap generates `--help` and the errors from them.
+//! Exit codes: 0 when every promise held (or for `--help`); 1 when one broke, or the run
+//! could not be set up or its JSON report written; 2 on bad options.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::{ArgGroup, Parser};
 use reliability::SoakConfig;
 
-const USAGE: &str = "\
-usage: soak (--minutes N | --seconds N) [options]
-
-  --minutes N        trade for N minutes (fractions allowed)
-  --seconds N        trade for N seconds
-  --clients N        clients, each with its own account and connection (default 8)
-  --lanes N          trades in flight per client (default 2)
-  --seed N           seed of prices and of the fault schedule (default 7)
-  --fault-every A-B  seconds between faults, at random in A..B (default 0.5-3)
-  --smoke            the CI settings: 4 clients, a fault every 0.4-1.5 s
-  --json PATH        also write the report as JSON to PATH
-
-Exits with 1 when trades placed != results received, a call hung, something panicked,
-a subscription was lost, or a client did not shut down cleanly; 2 on bad options.
-RUST_LOG=info (or debug) shows the clients' logs.";
-
-struct Options {
-    config: SoakConfig,
-    json: Option<String>,
+/// Many PocketOption clients streaming and trading against the simulator while a fault
+/// proxy cuts their connections at random.
+#[derive(Debug, Parser)]
+#[command(
+    name = "soak",
+    group(ArgGroup::new("duration").required(true).args(["minutes", "seconds"])),
+    // A flag given twice: the last one wins.
+    args_override_self = true,
+    after_help = "Exits with 1 when trades placed != results received, a call hung, \
+        something panicked, a subscription was lost, or a client did not shut down cleanly; \
+        2 on bad options. RUST_LOG=info (or debug) shows the clients' logs."
+)]
+struct Args {
+    /// Trade for N minutes (fractions allowed).
+    #[arg(long, value_name = "N", value_parser = minutes, overrides_with = "seconds")]
+    minutes: Option<Duration>,
+    /// Trade for N seconds.
+    #[arg(long, value_name = "N", value_parser = seconds, overrides_with = "minutes")]
+    seconds: Option<Duration>,
+    /// Clients, each with its own account and connection [default: 8; 4 with --smoke].
+    #[arg(long, value_name = "N")]
+    clients: Option<usize>,
+    /// Trades in flight per client [default: 2].
+    #[arg(long, value_name = "N")]
+    lanes: Option<usize>,
+    /// Seed of prices and of the fault schedule [default: 7].
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+    /// Seconds between faults, at random in A..B [default: 0.5-3; 0.4-1.5 with --smoke].
+    #[arg(long = "fault-every", value_name = "A-B", value_parser = seconds_range)]
+    fault_every: Option<(Duration, Duration)>,
+    /// The CI settings: 4 clients, a fault every 0.4-1.5 s.
+    #[arg(long)]
+    smoke: bool,
+    /// Also write the report as JSON to PATH.
+    #[arg(long, value_name = "PATH")]
+    json: Option<PathBuf>,
 }
 
-fn number(flag: &str, value: Option<&String>) -> Result<f64, String> {
-    let value = value.ok_or_else(|| format!("{flag} needs a value"))?;
+impl Args {
+    /// The run these flags ask for: `--smoke` or the default settings, then each flag given.
+    fn config(&self) -> SoakConfig {
+        // The `duration` group is required: clap has refused a command line without one.
+        let duration = self.minutes.or(self.seconds).unwrap_or_default();
+        let mut config = if self.smoke {
+            SoakConfig::smoke(duration)
+        } else {
+            SoakConfig::new(duration)
+        };
+        config.clients = self.clients.unwrap_or(config.clients);
+        config.lanes = self.lanes.unwrap_or(config.lanes);
+        config.seed = self.seed.unwrap_or(config.seed);
+        config.fault_interval = self.fault_every.unwrap_or(config.fault_interval);
+        config
+    }
+}
+
+/// A non-negative, finite number of seconds (fractions allowed).
+fn seconds(value: &str) -> Result<Duration, String> {
     value
         .parse::<f64>()
         .ok()
-        .filter(|v| v.is_finite() && *v >= 0.0)
-        .ok_or_else(|| format!("{flag}: `{value}` is not a non-negative number"))
+        .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+        .ok_or_else(|| format!("`{value}` is not a non-negative number of seconds"))
 }
 
-fn count(flag: &str, value: Option<&String>) -> Result<usize, String> {
-    let value = value.ok_or_else(|| format!("{flag} needs a value"))?;
+/// A non-negative, finite number of minutes (fractions allowed).
+fn minutes(value: &str) -> Result<Duration, String> {
     value
-        .parse()
-        .map_err(|_| format!("{flag}: `{value}` is not a whole number"))
+        .parse::<f64>()
+        .ok()
+        .and_then(|minutes| Duration::try_from_secs_f64(minutes * 60.0).ok())
+        .ok_or_else(|| format!("`{value}` is not a non-negative number of minutes"))
 }
 
-fn parse(args: &[String]) -> Result<Options, String> {
-    let mut duration = None;
-    let mut smoke = false;
-    let mut clients = None;
-    let mut lanes = None;
-    let mut seed = None;
-    let mut faults = None;
-    let mut json = None;
-    let mut args = args.iter();
-    while let Some(flag) = args.next() {
-        match flag.as_str() {
-            "--minutes" => {
-                duration = Some(Duration::from_secs_f64(number(flag, args.next())? * 60.0))
-            }
-            "--seconds" => duration = Some(Duration::from_secs_f64(number(flag, args.next())?)),
-            "--clients" => clients = Some(count(flag, args.next())?),
-            "--lanes" => lanes = Some(count(flag, args.next())?),
-            "--seed" => seed = Some(count(flag, args.next())? as u64),
-            "--smoke" => smoke = true,
-            "--fault-every" => {
-                let value = args
-                    .next()
-                    .ok_or("--fault-every needs a value like 0.5-3")?;
-                let (low, high) = value
-                    .split_once('-')
-                    .ok_or_else(|| format!("--fault-every: `{value}` is not a range like 0.5-3"))?;
-                let low = number("--fault-every", Some(&low.to_owned()))?;
-                let high = number("--fault-every", Some(&high.to_owned()))?;
-                faults = Some((Duration::from_secs_f64(low), Duration::from_secs_f64(high)));
-            }
-            "--json" => json = Some(args.next().ok_or("--json needs a path")?.clone()),
-            "--help" | "-h" => return Err(String::new()),
-            other => return Err(format!("unknown option `{other}`")),
-        }
-    }
-    let duration = duration.ok_or("say how long: --minutes N or --seconds N")?;
-    let mut config = if smoke {
-        SoakConfig::smoke(duration)
-    } else {
-        SoakConfig::new(duration)
-    };
-    config.clients = clients.unwrap_or(config.clients);
-    config.lanes = lanes.unwrap_or(config.lanes);
-    config.seed = seed.unwrap_or(config.seed);
-    config.fault_interval = faults.unwrap_or(config.fault_interval);
-    Ok(Options { config, json })
+/// `A-B`: two numbers of seconds.
+fn seconds_range(value: &str) -> Result<(Duration, Duration), String> {
+    let (low, high) = value
+        .split_once('-')
+        .ok_or_else(|| format!("`{value}` is not a range like 0.5-3"))?;
+    Ok((seconds(low)?, seconds(high)?))
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let options = match parse(&args) {
-        Ok(options) => options,
-        Err(message) => {
-            if !message.is_empty() {
-                eprintln!("soak: {message}\n");
-            }
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let args = Args::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -121,7 +115,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let config = options.config;
+    let config = args.config();
     println!(
         "soak: {} clients × {} lanes for {:.0} s against the simulator through a fault proxy...",
         config.clients,
@@ -136,13 +130,13 @@ fn main() -> ExitCode {
         }
     };
     println!("\n{report}");
-    if let Some(path) = options.json {
+    if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&report.to_json()).unwrap_or_default();
-        if let Err(error) = std::fs::write(&path, text) {
-            eprintln!("soak: could not write {path}: {error}");
+        if let Err(error) = std::fs::write(path, text) {
+            eprintln!("soak: could not write {}: {error}", path.display());
             return ExitCode::FAILURE;
         }
-        println!("report written to {path}");
+        println!("report written to {}", path.display());
     }
     if report.passed() {
         ExitCode::SUCCESS

@@ -35,6 +35,7 @@ use core_pre::{ConnectionState, CoreError, ReconnectPolicy};
 use futures::StreamExt;
 use pocketoption_sim::{Simulator, SimulatorHandle};
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::error::ReliabilityError;
@@ -200,6 +201,15 @@ struct Tally {
     books: Mutex<Books>,
 }
 
+impl Tally {
+    /// An empty tally for `clients` clients.
+    fn new(clients: usize) -> Tally {
+        let tally = Tally::default();
+        lock(&tally.books).last_tick = vec![None; clients];
+        tally
+    }
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Each critical section is a counter bump or a single insert: a panic elsewhere
     // cannot leave it half-done.
@@ -263,11 +273,25 @@ struct Soaker {
     asset: String,
 }
 
+/// How long each call may take before it counts as hung (its own timeout plus
+/// [`HUNG_MARGIN`]), and the trades' expiry.
 struct Limits {
     trade: Duration,
     result: Duration,
     subscribe: Duration,
     expiry: Duration,
+}
+
+impl Limits {
+    fn new(config: &SoakConfig) -> Limits {
+        let timeouts = config.timeouts();
+        Limits {
+            trade: timeouts.request * 3 + HUNG_MARGIN,
+            result: config.expiry + timeouts.result_grace.max(timeouts.request) + HUNG_MARGIN,
+            subscribe: timeouts.request * 2 + HUNG_MARGIN,
+            expiry: config.expiry,
+        }
+    }
 }
 
 async fn stream_ticks(
@@ -426,10 +450,11 @@ async fn sample_memory(
 ) -> Vec<RssSample> {
     let mut samples = Vec::new();
     loop {
-        if let Some(kib) = crate::rss::current_kib() {
+        // Where /proc/self/status is missing (not Linux), no sample rather than a guess.
+        if let Ok(rss) = bench::memory::rss() {
             samples.push(RssSample {
                 at: started.elapsed(),
-                kib,
+                kib: rss.current_kib,
             });
         }
         tokio::select! {
@@ -465,6 +490,14 @@ struct LedgerBooks {
 const LEDGER_EVERY: Duration = Duration::from_millis(250);
 
 impl Ledger {
+    /// An empty ledger for the accounts of `clients` clients.
+    fn new(clients: usize) -> Ledger {
+        Ledger {
+            uids: (0..clients).map(|i| BASE_UID + i as u64).collect(),
+            books: Mutex::default(),
+        }
+    }
+
     /// Copies the simulator's books, and counts the results that reached a client's deal
     /// book without `result()` (an order reported unknown, a `result()` that gave up)
     /// while that book still holds them: it keeps only the most recent closed deals.
@@ -566,6 +599,10 @@ async fn connect_client(
     })
 }
 
+/// How long, once the faults stop, the clients get to stream again, the platform to close
+/// the last deals, and the settlement to find their results.
+const SETTLE: Duration = Duration::from_secs(10);
+
 /// Runs a soak (see the module docs) and reports. Errors only when the run cannot be set
 /// up; a run whose clients misbehave returns a report with failures.
 pub async fn run(config: SoakConfig) -> Result<SoakReport, ReliabilityError> {
@@ -575,180 +612,32 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, ReliabilityError> {
     let config = Arc::new(config);
     let started = Instant::now();
 
-    let sim = Simulator::builder()
-        .seed(config.seed)
-        .tick_interval(config.tick_interval)
-        .time_scale(config.time_scale)
-        .start()
-        .await?;
-    let proxy = Arc::new(FaultProxy::start(sim.addr()).await?);
-    let url = proxy.ws_url(&sim.url());
-    let expiry_secs = config.expiry.as_secs() as u32;
-    let assets: Vec<String> = sim
-        .assets()
-        .into_iter()
-        .filter(|a| a.active && a.otc && a.expiries.contains(&expiry_secs))
-        .map(|a| a.symbol)
-        .collect();
-    if assets.is_empty() {
-        return Err(ReliabilityError::Usage(format!(
-            "no simulator asset allows an expiry of {expiry_secs} s"
-        )));
-    }
-
-    let mut soakers = Vec::with_capacity(config.clients);
-    for index in 0..config.clients {
-        let asset = assets[index % assets.len()].clone();
-        soakers.push(Arc::new(connect_client(index, &url, &config, asset).await?));
-    }
-
-    let timeouts = config.timeouts();
-    let limits = Arc::new(Limits {
-        trade: timeouts.request * 3 + HUNG_MARGIN,
-        result: config.expiry + timeouts.result_grace.max(timeouts.request) + HUNG_MARGIN,
-        subscribe: timeouts.request * 2 + HUNG_MARGIN,
-        expiry: config.expiry,
-    });
-    let tally = Arc::new(Tally::default());
-    lock(&tally.books).last_tick = vec![None; config.clients];
-
-    let uids: HashSet<u64> = (0..config.clients).map(|i| BASE_UID + i as u64).collect();
-    let ledger = Arc::new(Ledger {
-        uids: uids.clone(),
-        books: Mutex::default(),
-    });
-    let (stop_trading, trading_stopped) = watch::channel(false);
-    let (stop_faults, faults_stopped) = watch::channel(false);
-    let (stop_all, all_stopped) = watch::channel(false);
-
-    let bookkeeper = tokio::spawn(keep_ledger(
-        sim.clone(),
-        ledger.clone(),
-        tally.clone(),
-        soakers.clone(),
-        all_stopped.clone(),
-    ));
-    let sampler = tokio::spawn(sample_memory(
-        started,
-        config.sample_interval,
-        all_stopped.clone(),
-    ));
-    let mut streams = Vec::new();
-    let mut lanes = Vec::new();
-    for soaker in &soakers {
-        streams.push(tokio::spawn(stream_ticks(
-            soaker.clone(),
-            tally.clone(),
-            limits.clone(),
-            all_stopped.clone(),
-        )));
-        for lane in 0..config.lanes {
-            lanes.push(tokio::spawn(trade_lane(
-                soaker.clone(),
-                lane,
-                config.seed,
-                tally.clone(),
-                limits.clone(),
-                trading_stopped.clone(),
-            )));
-        }
-    }
-    let chaos = tokio::spawn(inject_faults(proxy.clone(), config.clone(), faults_stopped));
+    let platform = Platform::start(&config).await?;
+    let soakers = connect_clients(&config, &platform).await?;
+    let limits = Arc::new(Limits::new(&config));
+    let tally = Arc::new(Tally::new(config.clients));
+    let ledger = Arc::new(Ledger::new(config.clients));
+    let mut tasks = Tasks::spawn(
+        &config, started, &platform, &soakers, &limits, &tally, &ledger,
+    );
 
     tokio::time::sleep(config.duration).await;
 
     // Settle: no more faults, no new trades; let the lanes finish their last trade.
-    let _ = stop_faults.send(true);
-    let (faults, last_fault) = chaos.await.unwrap_or_default();
-    let _ = stop_trading.send(true);
-    let lanes_done = tokio::time::timeout(limits.trade + limits.result, async {
-        for lane in lanes.drain(..) {
-            let _ = lane.await;
-        }
-    })
-    .await;
-    if lanes_done.is_err() {
-        tally.hung("lane");
-        for lane in &lanes {
-            lane.abort();
-        }
-    }
-
-    // Every client streams again after the last fault (no subscription was lost).
-    let settle = Duration::from_secs(10);
+    let (faults, last_fault) = tasks.stop_faults().await;
+    tasks.stop_trading(&limits, &tally).await;
     let since = last_fault.unwrap_or(started);
-    let streaming = |tally: &Tally| {
-        lock(&tally.books)
-            .last_tick
-            .iter()
-            .filter(|t| t.is_some_and(|t| t > since))
-            .count()
-    };
-    let deadline = Instant::now() + settle;
-    while streaming(&tally) < config.clients && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let clients_streaming = streaming(&tally);
+    let clients_streaming = wait_for_streams(&tally, since, config.clients).await;
+    wait_for_deals_to_close(&platform.sim, &ledger, &config).await;
+    ledger.record(&platform.sim, &tally, &soakers);
+    let books = reconcile(&ledger, &soakers, &tally, SETTLE).await;
+    let rss = tasks.stop_all().await;
 
-    // Every deal of ours settles on the platform.
-    let settle_deals = config.expiry.div_f64(config.time_scale) + settle;
-    let deadline = Instant::now() + settle_deals;
-    while sim.open_deals().iter().any(|d| uids.contains(&d.uid)) && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-
-    ledger.record(&sim, &tally, &soakers);
-    let books = reconcile(&ledger, &soakers, &tally, settle).await;
-
-    let _ = stop_all.send(true);
-    let _ = bookkeeper.await;
-    for stream in streams {
-        let _ = stream.await;
-    }
-    let rss = sampler.await.unwrap_or_default();
-
-    let mut reconnects = 0;
-    let mut connect_failures = 0;
-    let mut disconnects: BTreeMap<String, u64> = BTreeMap::new();
-    let mut module_failures = 0;
-    for soaker in &soakers {
-        let stats = soaker.client.statistics();
-        reconnects += stats.reconnects;
-        connect_failures += stats.connect_failures;
-        for (reason, count) in stats.disconnects {
-            *disconnects.entry(reason.to_owned()).or_default() += count;
-        }
-        module_failures += soaker
-            .client
-            .client()
-            .module_health()
-            .iter()
-            .map(|m| u64::from(m.failures))
-            .sum::<u64>();
-    }
-    let given_up: Vec<String> = soakers
-        .iter()
-        .filter_map(|soaker| match soaker.client.state() {
-            state @ ConnectionState::Disconnected(_) => {
-                Some(format!("client {}: {state}", soaker.index))
-            }
-            _ => None,
-        })
-        .collect();
-    let mut clean_shutdowns = 0;
-    for soaker in &soakers {
-        match bounded(HUNG_MARGIN * 2, soaker.client.shutdown()).await {
-            Some(Ok(())) => clean_shutdowns += 1,
-            Some(Err(error)) => tally.error("shutdown", &error),
-            None => tally.hung("shutdown"),
-        }
-    }
-    let proxy_stats = proxy.stats();
+    let clients = ClientFigures::of(&soakers);
+    let clean_shutdowns = shut_down_clients(&soakers, &tally).await;
+    let proxy_stats = platform.proxy.stats();
     drop(soakers);
-    if let Ok(proxy) = Arc::try_unwrap(proxy) {
-        proxy.shutdown().await;
-    }
-    let _ = sim.shutdown().await;
+    platform.shut_down().await;
 
     let orders = *lock(&tally.orders);
     let errors = std::mem::take(&mut lock(&tally.books).errors);
@@ -758,9 +647,9 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, ReliabilityError> {
         rss,
         faults,
         proxy: proxy_stats,
-        reconnects,
-        connect_failures,
-        disconnects,
+        reconnects: clients.reconnects,
+        connect_failures: clients.connect_failures,
+        disconnects: clients.disconnects,
         ticks: tally.ticks.load(Ordering::Relaxed),
         clients_streaming_after_faults: clients_streaming,
         orders,
@@ -772,11 +661,280 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, ReliabilityError> {
         missing_results: books.missing,
         hung_calls: tally.hung.load(Ordering::Relaxed),
         panics: PANICS.load(Ordering::Relaxed) - panics_before,
-        module_failures,
+        module_failures: clients.module_failures,
         clean_shutdowns,
-        given_up,
+        given_up: clients.given_up,
         errors,
     })
+}
+
+/// The simulator, and the fault proxy the clients reach it through.
+struct Platform {
+    sim: SimulatorHandle,
+    proxy: Arc<FaultProxy>,
+    /// The simulator's URL, through the proxy.
+    url: String,
+    /// The assets the clients stream and trade: open, OTC, and taking the run's expiry.
+    assets: Vec<String>,
+}
+
+impl Platform {
+    async fn start(config: &SoakConfig) -> Result<Platform, ReliabilityError> {
+        let sim = Simulator::builder()
+            .seed(config.seed)
+            .tick_interval(config.tick_interval)
+            .time_scale(config.time_scale)
+            .start()
+            .await?;
+        let proxy = Arc::new(FaultProxy::start(sim.addr()).await?);
+        let url = proxy.ws_url(&sim.url());
+        let expiry_secs = config.expiry.as_secs() as u32;
+        let assets: Vec<String> = sim
+            .assets()
+            .into_iter()
+            .filter(|a| a.active && a.otc && a.expiries.contains(&expiry_secs))
+            .map(|a| a.symbol)
+            .collect();
+        if assets.is_empty() {
+            return Err(ReliabilityError::Usage(format!(
+                "no simulator asset allows an expiry of {expiry_secs} s"
+            )));
+        }
+        Ok(Platform {
+            sim,
+            proxy,
+            url,
+            assets,
+        })
+    }
+
+    /// Stops the proxy (once the fault task has let go of it) and the simulator.
+    async fn shut_down(self) {
+        if let Ok(proxy) = Arc::try_unwrap(self.proxy) {
+            proxy.shutdown().await;
+        }
+        let _ = self.sim.shutdown().await;
+    }
+}
+
+/// Connects the run's clients one by one, spreading them over the platform's assets.
+async fn connect_clients(
+    config: &SoakConfig,
+    platform: &Platform,
+) -> Result<Vec<Arc<Soaker>>, ReliabilityError> {
+    let mut soakers = Vec::with_capacity(config.clients);
+    for index in 0..config.clients {
+        let asset = platform.assets[index % platform.assets.len()].clone();
+        let soaker = connect_client(index, &platform.url, config, asset).await?;
+        soakers.push(Arc::new(soaker));
+    }
+    Ok(soakers)
+}
+
+/// The run's tasks and the signals that stop them: the faults first, then the trading,
+/// then everything else (streams, ledger, memory samples).
+struct Tasks {
+    chaos: JoinHandle<(FaultCounts, Option<Instant>)>,
+    stop_faults: watch::Sender<bool>,
+    lanes: Vec<JoinHandle<()>>,
+    stop_trading: watch::Sender<bool>,
+    streams: Vec<JoinHandle<()>>,
+    bookkeeper: JoinHandle<()>,
+    sampler: JoinHandle<Vec<RssSample>>,
+    stop_all: watch::Sender<bool>,
+}
+
+impl Tasks {
+    /// Starts the ledger, the memory sampler, each client's tick stream and trading lanes,
+    /// and the fault injector.
+    fn spawn(
+        config: &Arc<SoakConfig>,
+        started: Instant,
+        platform: &Platform,
+        soakers: &[Arc<Soaker>],
+        limits: &Arc<Limits>,
+        tally: &Arc<Tally>,
+        ledger: &Arc<Ledger>,
+    ) -> Tasks {
+        let (stop_trading, trading_stopped) = watch::channel(false);
+        let (stop_faults, faults_stopped) = watch::channel(false);
+        let (stop_all, all_stopped) = watch::channel(false);
+
+        let bookkeeper = tokio::spawn(keep_ledger(
+            platform.sim.clone(),
+            ledger.clone(),
+            tally.clone(),
+            soakers.to_vec(),
+            all_stopped.clone(),
+        ));
+        let sampler = tokio::spawn(sample_memory(
+            started,
+            config.sample_interval,
+            all_stopped.clone(),
+        ));
+        let mut streams = Vec::new();
+        let mut lanes = Vec::new();
+        for soaker in soakers {
+            streams.push(tokio::spawn(stream_ticks(
+                soaker.clone(),
+                tally.clone(),
+                limits.clone(),
+                all_stopped.clone(),
+            )));
+            for lane in 0..config.lanes {
+                lanes.push(tokio::spawn(trade_lane(
+                    soaker.clone(),
+                    lane,
+                    config.seed,
+                    tally.clone(),
+                    limits.clone(),
+                    trading_stopped.clone(),
+                )));
+            }
+        }
+        let chaos = tokio::spawn(inject_faults(
+            platform.proxy.clone(),
+            config.clone(),
+            faults_stopped,
+        ));
+        Tasks {
+            chaos,
+            stop_faults,
+            lanes,
+            stop_trading,
+            streams,
+            bookkeeper,
+            sampler,
+            stop_all,
+        }
+    }
+
+    /// Stops the fault injector: what it injected, and when the last fault was.
+    async fn stop_faults(&mut self) -> (FaultCounts, Option<Instant>) {
+        let _ = self.stop_faults.send(true);
+        (&mut self.chaos).await.unwrap_or_default()
+    }
+
+    /// Stops the trading lanes, letting each finish its last trade; a lane still busy
+    /// after a trade's and a result's limits counts as hung.
+    async fn stop_trading(&mut self, limits: &Limits, tally: &Tally) {
+        let _ = self.stop_trading.send(true);
+        let lanes = &mut self.lanes;
+        let lanes_done = tokio::time::timeout(limits.trade + limits.result, async {
+            // By reference: a timeout must leave the handles here for the aborts below.
+            for lane in lanes.iter_mut() {
+                let _ = lane.await;
+            }
+        })
+        .await;
+        if lanes_done.is_err() {
+            tally.hung("lane");
+            for lane in &self.lanes {
+                lane.abort();
+            }
+        }
+    }
+
+    /// Stops everything else: the memory samples taken.
+    async fn stop_all(self) -> Vec<RssSample> {
+        let _ = self.stop_all.send(true);
+        let _ = self.bookkeeper.await;
+        for stream in self.streams {
+            let _ = stream.await;
+        }
+        self.sampler.await.unwrap_or_default()
+    }
+}
+
+/// Waits up to [`SETTLE`] for every client to receive a tick after `since` (the last
+/// fault): no subscription was lost. Returns how many did.
+async fn wait_for_streams(tally: &Tally, since: Instant, clients: usize) -> usize {
+    let streaming = || {
+        lock(&tally.books)
+            .last_tick
+            .iter()
+            .filter(|t| t.is_some_and(|t| t > since))
+            .count()
+    };
+    let deadline = Instant::now() + SETTLE;
+    while streaming() < clients && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    streaming()
+}
+
+/// Waits until the platform has closed every deal of the soak's accounts, or a deal's
+/// expiry (platform time) plus [`SETTLE`] has passed.
+async fn wait_for_deals_to_close(sim: &SimulatorHandle, ledger: &Ledger, config: &SoakConfig) {
+    let deadline = Instant::now() + config.expiry.div_f64(config.time_scale) + SETTLE;
+    while sim
+        .open_deals()
+        .iter()
+        .any(|d| ledger.uids.contains(&d.uid))
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// What the clients' own statistics say, summed over all clients.
+struct ClientFigures {
+    reconnects: u64,
+    connect_failures: u64,
+    disconnects: BTreeMap<String, u64>,
+    module_failures: u64,
+    /// Clients that stopped trying to connect, with their state.
+    given_up: Vec<String>,
+}
+
+impl ClientFigures {
+    fn of(soakers: &[Arc<Soaker>]) -> ClientFigures {
+        let mut figures = ClientFigures {
+            reconnects: 0,
+            connect_failures: 0,
+            disconnects: BTreeMap::new(),
+            module_failures: 0,
+            given_up: Vec::new(),
+        };
+        for soaker in soakers {
+            let stats = soaker.client.statistics();
+            figures.reconnects += stats.reconnects;
+            figures.connect_failures += stats.connect_failures;
+            for (reason, count) in stats.disconnects {
+                *figures.disconnects.entry(reason.to_owned()).or_default() += count;
+            }
+            figures.module_failures += soaker
+                .client
+                .client()
+                .module_health()
+                .iter()
+                .map(|m| u64::from(m.failures))
+                .sum::<u64>();
+        }
+        figures.given_up = soakers
+            .iter()
+            .filter_map(|soaker| match soaker.client.state() {
+                state @ ConnectionState::Disconnected(_) => {
+                    Some(format!("client {}: {state}", soaker.index))
+                }
+                _ => None,
+            })
+            .collect();
+        figures
+    }
+}
+
+/// Shuts every client down, each within a bound; returns how many did so cleanly.
+async fn shut_down_clients(soakers: &[Arc<Soaker>], tally: &Tally) -> usize {
+    let mut clean_shutdowns = 0;
+    for soaker in soakers {
+        match bounded(HUNG_MARGIN * 2, soaker.client.shutdown()).await {
+            Some(Ok(())) => clean_shutdowns += 1,
+            Some(Err(error)) => tally.error("shutdown", &error),
+            None => tally.hung("shutdown"),
+        }
+    }
+    clean_shutdowns
 }
 
 /// The settled books.
