@@ -19,13 +19,13 @@
 //! # Ok(()) }
 //! ```
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use client_ws::WsConfig;
-use core_pre::runtime::{self, TaskHandle};
+use core_pre::runtime;
 use core_pre::{
-    Client, ClientBuilder, ClientRunner, ConnectionState, Message, ReconnectPolicy, Statistics,
+    Client, ClientBuilder, ConnectionState, Message, ReconnectPolicy, Statistics,
     StatisticsSnapshot,
 };
 use rust_decimal::Decimal;
@@ -186,10 +186,12 @@ impl PocketOptionBuilder {
         self
     }
 
-    /// Builds the client and its runner without starting it (spawn `runner.run()` yourself).
+    /// Builds the client and starts connecting in the background; returns at once. Calls
+    /// made before the connection is up wait for it (within their timeouts) or fail with
+    /// a reason; [`PocketOption::wait_connected`] waits for it explicitly.
     // In the browser nothing is `Send`, and the client is shared on one thread.
     #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
-    pub fn build(self) -> (PocketOption, ClientRunner<PocketOptionState>) {
+    pub fn spawn(self) -> PocketOption {
         let demo = self.ssid.is_demo();
         let urls = regions::urls_for(demo, &self.urls, self.user_urls_only);
         let user_agent = self
@@ -207,15 +209,16 @@ impl PocketOptionBuilder {
         let report_urls: Vec<String> = urls.iter().map(|u| client_ws::redacted_url(u)).collect();
         let connector = PocketOptionConnector::new(urls, ws, self.timeouts.handshake, self.limits);
         let statistics = Statistics::new();
-        let (client, runner) =
-            ClientBuilder::with_state(connector, PocketOptionState::new(self.ssid))
+        let ssid = self.ssid;
+        let (client, (subscriptions, trades, deals, history, raw)) =
+            ClientBuilder::with_state_fn(connector, |watch| PocketOptionState::new(ssid, watch))
                 .with_reconnect_policy(self.reconnect)
                 .with_connect_timeout(self.timeouts.attempt + self.timeouts.handshake)
                 .with_wait_timeout(self.timeouts.connect)
                 // The platform pings every ~25 s and expects `42["ps"]` every ~20 s.
                 .with_keep_alive(Duration::from_secs(20), Message::text(r#"42["ps"]"#))
                 .with_read_timeout(Some(Duration::from_secs(50)))
-                .with_lightweight_handler(
+                .with_inline_handler(
                     |msg: &Message, ctx: &core_pre::HandlerContext<PocketOptionState>| {
                         // Engine.IO ping: answer inline, from the first frame.
                         if msg.as_text() == Some("2") {
@@ -224,55 +227,39 @@ impl PocketOptionBuilder {
                     },
                 )
                 .with_middleware(statistics.clone())
-                .with_lightweight_module::<AccountModule>()
-                .with_module::<SubscriptionsModule>()
-                .with_module::<TradesModule>()
-                .with_module::<DealsModule>()
-                .with_module::<HistoryModule>()
-                .with_module::<RawModule>()
+                .with_module::<AccountModule>()
                 .on_connect(resubscribe)
-                .build();
-        // The modules were all registered just above, so every handle exists.
+                .spawn_with(|modules| {
+                    (
+                        modules.add::<SubscriptionsModule>(),
+                        modules.add::<TradesModule>(),
+                        modules.add::<DealsModule>(),
+                        modules.add::<HistoryModule>(),
+                        modules.add::<RawModule>(),
+                    )
+                });
         let inner = Inner {
-            subscriptions: client
-                .get_handle::<SubscriptionsModule>()
-                .expect("registered above"),
-            trades: client
-                .get_handle::<TradesModule>()
-                .expect("registered above"),
-            deals: client
-                .get_handle::<DealsModule>()
-                .expect("registered above"),
-            history: client
-                .get_handle::<HistoryModule>()
-                .expect("registered above"),
-            raw: client.get_handle::<RawModule>().expect("registered above"),
+            subscriptions,
+            trades,
+            deals,
+            history,
+            raw,
             client,
             statistics,
             urls: report_urls,
             timeouts: self.timeouts,
             trade_limits: self.trade_limits,
             stream_buffer: self.stream_buffer,
-            runner: Mutex::new(None),
         };
-        (
-            PocketOption {
-                inner: Arc::new(inner),
-            },
-            runner,
-        )
+        PocketOption {
+            inner: Arc::new(inner),
+        }
     }
 
     /// Builds, starts the runner, and waits until authenticated (up to the connect
     /// timeout). A rejected session fails at once with [`Error::Authentication`].
     pub async fn connect(self) -> Result<PocketOption, Error> {
-        let (client, runner) = self.build();
-        let task = runtime::spawn(runner.run());
-        *client
-            .inner
-            .runner
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some(task);
+        let client = self.spawn();
         let wait = client.inner.timeouts.connect;
         if let Err(e) = client.inner.client.wait_connected(wait).await {
             let error = client.connect_error(e, false);
@@ -296,7 +283,6 @@ struct Inner {
     timeouts: Timeouts,
     trade_limits: TradeLimits,
     stream_buffer: usize,
-    runner: Mutex<Option<TaskHandle<()>>>,
 }
 
 /// A PocketOption client. Cheap to clone; clones share one connection.
@@ -860,7 +846,7 @@ impl PocketOption {
 
     /// The connection state.
     pub fn state(&self) -> ConnectionState {
-        self.inner.client.state()
+        self.inner.client.connection_state()
     }
 
     /// True when connected and authenticated.
@@ -905,16 +891,8 @@ impl PocketOption {
     /// Shuts down: closes the connection, ends every stream, stops every task. Every call
     /// afterwards fails with `ClientClosed`.
     pub async fn shutdown(&self) -> Result<(), Error> {
+        // Joins every task, the runner's included, within the shutdown timeout.
         self.inner.client.shutdown().await?;
-        let task = self
-            .inner
-            .runner
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        if let Some(task) = task {
-            let _ = runtime::timeout(Duration::from_secs(5), task).await;
-        }
         Ok(())
     }
 

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use core_pre::rule::Rule;
-use core_pre::{BoxError, LightweightContext, LightweightModule};
+use core_pre::{BoxError, Module, ModuleContext};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::Value;
@@ -35,7 +35,7 @@ pub(crate) fn parse_balance(text: &str) -> Result<Decimal, String> {
 
 /// Keeps the asset list.
 pub struct AccountModule {
-    ctx: LightweightContext<PocketOptionState>,
+    ctx: ModuleContext<PocketOptionState>,
 }
 
 impl AccountModule {
@@ -59,11 +59,12 @@ impl AccountModule {
     }
 }
 
-impl LightweightModule<PocketOptionState> for AccountModule {
+impl Module<PocketOptionState> for AccountModule {
+    type Handle = ();
     const NAME: &'static str = "account";
 
-    fn new(ctx: LightweightContext<PocketOptionState>) -> Self {
-        AccountModule { ctx }
+    fn new(ctx: ModuleContext<PocketOptionState>) -> (Self, ()) {
+        (AccountModule { ctx }, ())
     }
 
     fn rule(_state: &Arc<PocketOptionState>) -> Box<dyn Rule> {
