@@ -37,7 +37,7 @@ use crate::limits::Limits;
 use crate::modules::account::AccountModule;
 use crate::modules::deals::{DealsHandle, DealsModule};
 use crate::modules::history::{HistoryHandle, HistoryModule, TickRange};
-use crate::modules::pending::{PendingOrder, PendingOrderRequest};
+use crate::modules::pending::{PendingHandle, PendingOrder, PendingOrderRequest};
 use crate::modules::raw::{RawHandle, RawModule};
 use crate::modules::subscriptions::{
     DEFAULT_STREAM_BUFFER, SubscriptionKind, SubscriptionStream, SubscriptionsHandle,
@@ -238,8 +238,13 @@ impl PocketOptionBuilder {
                         modules.add::<RawModule>(),
                     )
                 });
+        let pending = PendingHandle {
+            state: trades.state.clone(),
+            outbound: trades.outbound.clone(),
+        };
         let inner = Inner {
             subscriptions,
+            pending,
             trades,
             deals,
             history,
@@ -274,6 +279,7 @@ struct Inner {
     client: Client<PocketOptionState>,
     subscriptions: SubscriptionsHandle,
     trades: TradesHandle,
+    pending: PendingHandle,
     deals: DealsHandle,
     history: HistoryHandle,
     raw: RawHandle,
@@ -535,7 +541,7 @@ impl PocketOption {
         .await?;
         request.trigger.validate(self.server_time().unix)?;
         self.inner
-            .trades
+            .pending
             .open_pending(request, self.inner.timeouts.request)
             .await
     }
@@ -545,7 +551,7 @@ impl PocketOption {
     pub async fn cancel_pending(&self, ticket: &str) -> Result<(), Error> {
         self.check_open()?;
         self.inner
-            .trades
+            .pending
             .cancel_pending(ticket, self.inner.timeouts.request)
             .await
     }
@@ -554,7 +560,7 @@ impl PocketOption {
     pub async fn cancel_pending_orders(&self, tickets: &[String]) -> Result<Vec<String>, Error> {
         self.check_open()?;
         self.inner
-            .trades
+            .pending
             .cancel_pendings(tickets, self.inner.timeouts.request)
             .await
     }
@@ -562,7 +568,7 @@ impl PocketOption {
     /// The pending orders this client placed that are still waiting for their trigger
     /// (neither filled nor cancelled, as far as the client has heard), oldest first.
     pub fn pending_orders(&self) -> Vec<PendingOrder> {
-        self.inner.trades.list_pending()
+        self.inner.pending.list_pending()
     }
 
     /// Waits up to `timeout` for pending order `ticket` to open its deal. A cancelled
@@ -570,7 +576,7 @@ impl PocketOption {
     /// out, the asset closed), opens none: the wait then times out.
     pub async fn pending_fill(&self, ticket: &str, timeout: Duration) -> Result<Deal, Error> {
         self.check_open()?;
-        self.inner.trades.pending_fill(ticket, timeout).await
+        self.inner.pending.pending_fill(ticket, timeout).await
     }
 
     async fn validate(

@@ -49,6 +49,7 @@ mod connector;
 mod control;
 mod correlation;
 mod error;
+mod human;
 mod link;
 pub mod memory;
 mod message;
@@ -71,9 +72,10 @@ pub use connector::{
 };
 pub use correlation::{PendingReply, PendingRequests};
 pub use error::{
-    BoxError, ConnectError, ConnectErrorKind, ConnectFailure, CoreError, CoreResult, HumanDuration,
+    BoxError, ConnectError, ConnectErrorKind, ConnectFailure, CoreError, CoreResult,
     TransportError, TransportErrorKind,
 };
+pub use human::HumanDuration;
 pub use link::{ConnectionWatch, Outbound};
 pub use message::{CloseFrame, Message, Text};
 pub use middleware::{Middleware, MiddlewareContext};

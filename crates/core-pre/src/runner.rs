@@ -31,9 +31,8 @@ use tracing::Instrument;
 use crate::config::ClientConfig;
 use crate::connector::{ConnectContext, Connection, Connector, MessageSink, MessageStream};
 use crate::control::{Ack, Control, Interrupt, ack};
-use crate::error::{
-    ConnectError, ConnectErrorKind, HumanDuration, TransportError, TransportErrorKind,
-};
+use crate::error::{ConnectError, ConnectErrorKind, TransportError, TransportErrorKind};
+use crate::human::HumanDuration;
 use crate::link::{Link, Outbound};
 use crate::message::{CloseFrame, Message};
 use crate::middleware::MiddlewareStack;

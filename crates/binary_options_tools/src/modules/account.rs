@@ -26,11 +26,8 @@ struct Balance {
 /// Reads the amount of a `successupdateBalance` (or `updateBalance`) frame, exactly.
 pub(crate) fn parse_balance(text: &str) -> Result<Decimal, String> {
     let balance: Balance = parse_payload(text)?;
-    match &balance.balance {
-        Value::Number(n) => n.to_string().parse().map_err(|e| format!("{e}")),
-        Value::String(s) => s.trim().parse().map_err(|e| format!("{e}")),
-        other => Err(format!("balance is not a number: {other}")),
-    }
+    crate::types::decimal_from_json(&balance.balance)
+        .ok_or_else(|| format!("balance is not a number: {}", balance.balance))
 }
 
 /// Keeps the asset list.

@@ -24,18 +24,17 @@
 use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use core_pre::runtime::{self, Instant};
-use core_pre::{ConnectionWatch, CoreError, PendingRequests};
+use core_pre::{ConnectionWatch, CoreError, Outbound, PendingRequests};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::Error;
 use crate::events::parse_payload;
-use crate::modules::trades::{TradesHandle, decimal_of};
 use crate::socketio::encode_event;
 use crate::state::PocketOptionState;
 use crate::types::{Action, Deal};
@@ -326,12 +325,16 @@ pub(crate) fn on_event(state: &PocketOptionState, name: &str, text: &str) -> Res
                 if ticket.is_empty() {
                     return Err("successopenPendingOrder without a ticket".to_owned());
                 }
-                (opened.asset, decimal_of(&opened.amount), Ok(ticket))
+                (
+                    opened.asset,
+                    crate::types::decimal_from_json(&opened.amount),
+                    Ok(ticket),
+                )
             } else {
                 let failed: Failed = parse_payload(text)?;
                 (
                     failed.asset,
-                    decimal_of(&failed.amount),
+                    crate::types::decimal_from_json(&failed.amount),
                     Err(text_of(&failed.error)),
                 )
             };
@@ -375,7 +378,16 @@ fn next_id() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-impl TradesHandle {
+/// Places, cancels and lists pending orders: the client's `open_pending` and friends. The
+/// platform's answers reach it through the trades module, which reads the pending-order
+/// events with the market-order ones.
+#[derive(Clone)]
+pub struct PendingHandle {
+    pub(crate) state: Arc<PocketOptionState>,
+    pub(crate) outbound: Outbound,
+}
+
+impl PendingHandle {
     /// Sends a validated pending order and waits up to `timeout` for the platform's
     /// ticket. A lost reply is reported as it is (the order is never re-sent: check
     /// [`list_pending`](Self::list_pending) or the platform before placing it again).

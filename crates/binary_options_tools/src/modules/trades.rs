@@ -100,14 +100,6 @@ struct Failure {
     amount: serde_json::Value,
 }
 
-pub(crate) fn decimal_of(value: &serde_json::Value) -> Option<Decimal> {
-    match value {
-        serde_json::Value::Number(n) => n.to_string().parse().ok(),
-        serde_json::Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
 /// Answers waiting orders.
 pub struct TradesModule {
     ctx: ModuleContext<PocketOptionState>,
@@ -244,7 +236,7 @@ impl Module<PocketOptionState> for TradesModule {
                             serde_json::Value::String(s) => s.clone(),
                             other => other.to_string(),
                         };
-                        let amount = decimal_of(&failure.amount);
+                        let amount = crate::types::decimal_from_json(&failure.amount);
                         let asset = failure.asset.unwrap_or_default();
                         let matched = orders.resolve_oldest(
                             |k| k.asset == asset && Some(k.amount) == amount,
