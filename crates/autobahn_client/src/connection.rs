@@ -88,7 +88,7 @@ pub(crate) async fn run_connection(
 
     // With one attempt allowed, the runner ends in `Disconnected` whether the connection
     // failed or the server closed it.
-    let mut states = client.watch_state();
+    let mut states = client.watch_connection_state();
     let finished = tokio::time::timeout(
         settings.case_timeout,
         states.wait_for(|state| match state {

@@ -1,6 +1,6 @@
 //! [`Echo`]: the core-pre module that sends every text and binary message straight back.
 //!
-//! It is a [`LightweightModule`] rather than a lightweight handler so that sending waits
+//! It is a [`Module`](core_pre::Module) rather than an inline handler so that sending waits
 //! for room in the outbound queue (backpressure) instead of dropping a reply when the
 //! queue is momentarily full: the fuzzing server counts every missing echo as a failure.
 //! The message is sent back as the same [`Message`] value, so text stays text and binary
@@ -9,18 +9,19 @@
 
 use std::sync::Arc;
 
-use core_pre::{BoxError, CoreError, LightweightContext, LightweightModule, Message, Rule};
+use core_pre::{BoxError, CoreError, Message, Module, ModuleContext, Rule};
 
 /// Echoes text as text and binary as binary, in order.
 pub struct Echo {
-    ctx: LightweightContext<()>,
+    ctx: ModuleContext<()>,
 }
 
-impl LightweightModule<()> for Echo {
+impl Module<()> for Echo {
+    type Handle = ();
     const NAME: &'static str = "echo";
 
-    fn new(ctx: LightweightContext<()>) -> Self {
-        Echo { ctx }
+    fn new(ctx: ModuleContext<()>) -> (Self, ()) {
+        (Echo { ctx }, ())
     }
 
     fn rule(_state: &Arc<()>) -> Box<dyn Rule> {

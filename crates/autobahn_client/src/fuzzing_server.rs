@@ -103,7 +103,7 @@ impl FuzzingServer {
         let slot = answer.clone();
         let url = format!("{}/getCaseCount", self.base);
         run_connection("getCaseCount", &url, &self.settings, move |builder| {
-            builder.with_lightweight_handler(move |msg: &Message, _: &HandlerContext<()>| {
+            builder.with_inline_handler(move |msg: &Message, _: &HandlerContext<()>| {
                 if let Some(text) = msg.as_text() {
                     // A poisoned lock only means a panic in another handler call.
                     let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
@@ -125,7 +125,7 @@ impl FuzzingServer {
             &format!("case {case}"),
             &self.case_url(case),
             &self.settings,
-            |builder| builder.with_lightweight_module::<Echo>(),
+            |builder| builder.with_module::<Echo>(),
         )
         .await?;
         Ok(CaseOutcome { case, connection })

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use client_ws::{WsConfig, WsConnector};
-use core_pre::{ApiModule, BoxError, ClientBuilder, HandleContext, Message, ModuleContext, Rule};
+use core_pre::{BoxError, ClientBuilder, Message, Module, ModuleContext, Rule};
 use futures::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite;
 
@@ -114,20 +114,16 @@ impl Growth {
 
 /// A module that takes every text frame and never reads its inbox.
 pub struct Stalled {
-    _ctx: ModuleContext,
+    _ctx: ModuleContext<()>,
 }
 
-impl ApiModule<()> for Stalled {
-    type Command = ();
-    type CommandResponse = ();
+impl Module<()> for Stalled {
     type Handle = ();
     const NAME: &'static str = "stalled";
 
-    fn new(ctx: ModuleContext) -> Self {
-        Stalled { _ctx: ctx }
+    fn new(ctx: ModuleContext<()>) -> (Self, ()) {
+        (Stalled { _ctx: ctx }, ())
     }
-
-    fn create_handle(_ctx: HandleContext<(), (), ()>) {}
 
     fn rule(_state: &Arc<()>) -> Box<dyn Rule> {
         Box::new(|msg: &Message| msg.is_text())

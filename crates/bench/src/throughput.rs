@@ -10,9 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use client_ws::{WsConfig, WsConnector};
-use core_pre::{
-    ApiModule, AppState, BoxError, ClientBuilder, HandleContext, Message, ModuleContext, Rule,
-};
+use core_pre::{AppState, BoxError, ClientBuilder, Message, Module, ModuleContext, Rule};
 use futures::{SinkExt, StreamExt};
 use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite;
@@ -116,17 +114,13 @@ pub struct Counting {
     ctx: ModuleContext<CountState>,
 }
 
-impl ApiModule<CountState> for Counting {
-    type Command = ();
-    type CommandResponse = ();
+impl Module<CountState> for Counting {
     type Handle = ();
     const NAME: &'static str = "counting";
 
-    fn new(ctx: ModuleContext<CountState>) -> Self {
-        Counting { ctx }
+    fn new(ctx: ModuleContext<CountState>) -> (Self, ()) {
+        (Counting { ctx }, ())
     }
-
-    fn create_handle(_ctx: HandleContext<CountState, (), ()>) {}
 
     fn rule(_state: &Arc<CountState>) -> Box<dyn Rule> {
         Box::new(|msg: &Message| msg.is_text())

@@ -19,13 +19,13 @@
 //! # Ok(()) }
 //! ```
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use client_ws::WsConfig;
-use core_pre::runtime::{self, TaskHandle};
+use core_pre::runtime;
 use core_pre::{
-    Client, ClientBuilder, ClientRunner, ConnectionState, Message, ReconnectPolicy, Statistics,
+    Client, ClientBuilder, ConnectionState, Message, ReconnectPolicy, Statistics,
     StatisticsSnapshot,
 };
 use rust_decimal::Decimal;
@@ -37,7 +37,7 @@ use crate::limits::Limits;
 use crate::modules::account::AccountModule;
 use crate::modules::deals::{DealsHandle, DealsModule};
 use crate::modules::history::{HistoryHandle, HistoryModule, TickRange};
-use crate::modules::pending::{PendingOrder, PendingOrderRequest};
+use crate::modules::pending::{PendingHandle, PendingOrder, PendingOrderRequest};
 use crate::modules::raw::{RawHandle, RawModule};
 use crate::modules::subscriptions::{
     DEFAULT_STREAM_BUFFER, SubscriptionKind, SubscriptionStream, SubscriptionsHandle,
@@ -186,10 +186,12 @@ impl PocketOptionBuilder {
         self
     }
 
-    /// Builds the client and its runner without starting it (spawn `runner.run()` yourself).
+    /// Builds the client and starts connecting in the background; returns at once. Calls
+    /// made before the connection is up wait for it (within their timeouts) or fail with
+    /// a reason; [`PocketOption::wait_connected`] waits for it explicitly.
     // In the browser nothing is `Send`, and the client is shared on one thread.
     #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
-    pub fn build(self) -> (PocketOption, ClientRunner<PocketOptionState>) {
+    pub fn spawn(self) -> PocketOption {
         let demo = self.ssid.is_demo();
         let urls = regions::urls_for(demo, &self.urls, self.user_urls_only);
         let user_agent = self
@@ -207,15 +209,16 @@ impl PocketOptionBuilder {
         let report_urls: Vec<String> = urls.iter().map(|u| client_ws::redacted_url(u)).collect();
         let connector = PocketOptionConnector::new(urls, ws, self.timeouts.handshake, self.limits);
         let statistics = Statistics::new();
-        let (client, runner) =
-            ClientBuilder::with_state(connector, PocketOptionState::new(self.ssid))
+        let ssid = self.ssid;
+        let (client, (subscriptions, trades, deals, history, raw)) =
+            ClientBuilder::with_state_fn(connector, |watch| PocketOptionState::new(ssid, watch))
                 .with_reconnect_policy(self.reconnect)
                 .with_connect_timeout(self.timeouts.attempt + self.timeouts.handshake)
                 .with_wait_timeout(self.timeouts.connect)
                 // The platform pings every ~25 s and expects `42["ps"]` every ~20 s.
                 .with_keep_alive(Duration::from_secs(20), Message::text(r#"42["ps"]"#))
                 .with_read_timeout(Some(Duration::from_secs(50)))
-                .with_lightweight_handler(
+                .with_inline_handler(
                     |msg: &Message, ctx: &core_pre::HandlerContext<PocketOptionState>| {
                         // Engine.IO ping: answer inline, from the first frame.
                         if msg.as_text() == Some("2") {
@@ -224,55 +227,44 @@ impl PocketOptionBuilder {
                     },
                 )
                 .with_middleware(statistics.clone())
-                .with_lightweight_module::<AccountModule>()
-                .with_module::<SubscriptionsModule>()
-                .with_module::<TradesModule>()
-                .with_module::<DealsModule>()
-                .with_module::<HistoryModule>()
-                .with_module::<RawModule>()
+                .with_module::<AccountModule>()
                 .on_connect(resubscribe)
-                .build();
-        // The modules were all registered just above, so every handle exists.
+                .spawn_with(|modules| {
+                    (
+                        modules.add::<SubscriptionsModule>(),
+                        modules.add::<TradesModule>(),
+                        modules.add::<DealsModule>(),
+                        modules.add::<HistoryModule>(),
+                        modules.add::<RawModule>(),
+                    )
+                });
+        let pending = PendingHandle {
+            state: trades.state.clone(),
+            outbound: trades.outbound.clone(),
+        };
         let inner = Inner {
-            subscriptions: client
-                .get_handle::<SubscriptionsModule>()
-                .expect("registered above"),
-            trades: client
-                .get_handle::<TradesModule>()
-                .expect("registered above"),
-            deals: client
-                .get_handle::<DealsModule>()
-                .expect("registered above"),
-            history: client
-                .get_handle::<HistoryModule>()
-                .expect("registered above"),
-            raw: client.get_handle::<RawModule>().expect("registered above"),
+            subscriptions,
+            pending,
+            trades,
+            deals,
+            history,
+            raw,
             client,
             statistics,
             urls: report_urls,
             timeouts: self.timeouts,
             trade_limits: self.trade_limits,
             stream_buffer: self.stream_buffer,
-            runner: Mutex::new(None),
         };
-        (
-            PocketOption {
-                inner: Arc::new(inner),
-            },
-            runner,
-        )
+        PocketOption {
+            inner: Arc::new(inner),
+        }
     }
 
     /// Builds, starts the runner, and waits until authenticated (up to the connect
     /// timeout). A rejected session fails at once with [`Error::Authentication`].
     pub async fn connect(self) -> Result<PocketOption, Error> {
-        let (client, runner) = self.build();
-        let task = runtime::spawn(runner.run());
-        *client
-            .inner
-            .runner
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some(task);
+        let client = self.spawn();
         let wait = client.inner.timeouts.connect;
         if let Err(e) = client.inner.client.wait_connected(wait).await {
             let error = client.connect_error(e, false);
@@ -287,6 +279,7 @@ struct Inner {
     client: Client<PocketOptionState>,
     subscriptions: SubscriptionsHandle,
     trades: TradesHandle,
+    pending: PendingHandle,
     deals: DealsHandle,
     history: HistoryHandle,
     raw: RawHandle,
@@ -296,7 +289,6 @@ struct Inner {
     timeouts: Timeouts,
     trade_limits: TradeLimits,
     stream_buffer: usize,
-    runner: Mutex<Option<TaskHandle<()>>>,
 }
 
 /// A PocketOption client. Cheap to clone; clones share one connection.
@@ -549,7 +541,7 @@ impl PocketOption {
         .await?;
         request.trigger.validate(self.server_time().unix)?;
         self.inner
-            .trades
+            .pending
             .open_pending(request, self.inner.timeouts.request)
             .await
     }
@@ -559,7 +551,7 @@ impl PocketOption {
     pub async fn cancel_pending(&self, ticket: &str) -> Result<(), Error> {
         self.check_open()?;
         self.inner
-            .trades
+            .pending
             .cancel_pending(ticket, self.inner.timeouts.request)
             .await
     }
@@ -568,7 +560,7 @@ impl PocketOption {
     pub async fn cancel_pending_orders(&self, tickets: &[String]) -> Result<Vec<String>, Error> {
         self.check_open()?;
         self.inner
-            .trades
+            .pending
             .cancel_pendings(tickets, self.inner.timeouts.request)
             .await
     }
@@ -576,7 +568,7 @@ impl PocketOption {
     /// The pending orders this client placed that are still waiting for their trigger
     /// (neither filled nor cancelled, as far as the client has heard), oldest first.
     pub fn pending_orders(&self) -> Vec<PendingOrder> {
-        self.inner.trades.list_pending()
+        self.inner.pending.list_pending()
     }
 
     /// Waits up to `timeout` for pending order `ticket` to open its deal. A cancelled
@@ -584,7 +576,7 @@ impl PocketOption {
     /// out, the asset closed), opens none: the wait then times out.
     pub async fn pending_fill(&self, ticket: &str, timeout: Duration) -> Result<Deal, Error> {
         self.check_open()?;
-        self.inner.trades.pending_fill(ticket, timeout).await
+        self.inner.pending.pending_fill(ticket, timeout).await
     }
 
     async fn validate(
@@ -860,7 +852,7 @@ impl PocketOption {
 
     /// The connection state.
     pub fn state(&self) -> ConnectionState {
-        self.inner.client.state()
+        self.inner.client.connection_state()
     }
 
     /// True when connected and authenticated.
@@ -905,16 +897,8 @@ impl PocketOption {
     /// Shuts down: closes the connection, ends every stream, stops every task. Every call
     /// afterwards fails with `ClientClosed`.
     pub async fn shutdown(&self) -> Result<(), Error> {
+        // Joins every task, the runner's included, within the shutdown timeout.
         self.inner.client.shutdown().await?;
-        let task = self
-            .inner
-            .runner
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        if let Some(task) = task {
-            let _ = runtime::timeout(Duration::from_secs(5), task).await;
-        }
         Ok(())
     }
 

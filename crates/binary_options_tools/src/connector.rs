@@ -18,6 +18,7 @@ use client_ws::WsConfig;
 use core_pre::runtime::{self, BoxFuture};
 use core_pre::{
     ConnectContext, ConnectError, ConnectErrorKind, Connection, Connector, HumanDuration, Message,
+    ReadTimeout,
 };
 use futures::{SinkExt, StreamExt};
 
@@ -149,7 +150,12 @@ async fn handshake(
     limits: Limits,
 ) -> Result<Connection, ConnectError> {
     let state = &ctx.state;
-    let Connection { stream, mut sink } = connection;
+    let Connection {
+        stream,
+        mut sink,
+        read_timeout: _,
+    } = connection;
+    let mut read_timeout = ReadTimeout::Inherit;
     let mut events = EventStream::new(stream, limits, state.malformed.clone());
     let mut early: Vec<Message> = Vec::new();
     let mut phase = Phase::Open;
@@ -203,7 +209,7 @@ async fn handshake(
                 // hearing nothing for both means the link is dead (socket.io's own rule).
                 let silence = open.ping_interval.saturating_add(open.ping_timeout);
                 if silence > 0 {
-                    ctx.set_read_timeout(Some(Duration::from_millis(silence.max(100))));
+                    read_timeout = ReadTimeout::After(Duration::from_millis(silence.max(100)));
                 }
                 sink.send(Message::text("40")).await.map_err(send_failed)?;
                 phase = Phase::Namespace;
@@ -247,7 +253,7 @@ async fn handshake(
             .map_err(send_failed)?;
     }
     let stream = futures::stream::iter(early.into_iter().map(Ok)).chain(events);
-    Ok(Connection::new(stream, sink))
+    Ok(Connection::new(stream, sink).with_read_timeout(read_timeout))
 }
 
 /// The default browser user agent sent to the platform (demo sessions are not bound to

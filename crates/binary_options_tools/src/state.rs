@@ -30,8 +30,12 @@ pub struct PocketOptionState {
     pub(crate) subscriptions: SubscriptionRegistry,
     pub(crate) deals: DealBook,
     pub(crate) raw: RawRegistry,
-    pub(crate) orders: OnceLock<PendingRequests<OrderKey, OrderReply>>,
-    pub(crate) history: OnceLock<PendingRequests<u64, HistoryPage>>,
+    /// Orders waiting for the platform's answer.
+    pub(crate) orders: PendingRequests<OrderKey, OrderReply>,
+    /// History requests waiting for their page, by index.
+    pub(crate) history: PendingRequests<u64, HistoryPage>,
+    /// The client's connection (for what is created on first use).
+    connection: ConnectionWatch,
     /// Pending orders placed by this client, and the requests waiting for their replies
     /// (created on first use: most clients never place one).
     pending: OnceLock<Box<PendingBook>>,
@@ -45,7 +49,7 @@ pub struct PocketOptionState {
 const PENDING_LIMIT: usize = 1024;
 
 impl PocketOptionState {
-    pub(crate) fn new(ssid: Ssid) -> Self {
+    pub(crate) fn new(ssid: Ssid, connection: ConnectionWatch) -> Self {
         PocketOptionState {
             ssid,
             balance: watch::channel(None).0,
@@ -54,40 +58,24 @@ impl PocketOptionState {
             subscriptions: SubscriptionRegistry::default(),
             deals: DealBook::default(),
             raw: RawRegistry::default(),
-            orders: OnceLock::new(),
-            history: OnceLock::new(),
+            orders: PendingRequests::new(connection.clone(), PENDING_LIMIT),
+            history: PendingRequests::new(connection.clone(), PENDING_LIMIT),
+            connection,
             pending: OnceLock::new(),
             pushed_history: Mutex::new(HashMap::new()),
             malformed: Arc::default(),
         }
     }
 
-    /// Pending orders (created on first use by the trades module or its handle).
-    pub(crate) fn orders(
-        &self,
-        connection: &ConnectionWatch,
-    ) -> &PendingRequests<OrderKey, OrderReply> {
-        self.orders
-            .get_or_init(|| PendingRequests::new(connection.clone(), PENDING_LIMIT))
-    }
-
     /// The pending-order book.
     pub(crate) fn pending(&self) -> &PendingBook {
-        self.pending.get_or_init(Box::default)
+        self.pending
+            .get_or_init(|| Box::new(PendingBook::new(self.connection.clone())))
     }
 
     /// The pending-order book if anything created it.
     pub(crate) fn pending_if_used(&self) -> Option<&PendingBook> {
         self.pending.get().map(|b| &**b)
-    }
-
-    /// Pending history requests, by index.
-    pub(crate) fn history(
-        &self,
-        connection: &ConnectionWatch,
-    ) -> &PendingRequests<u64, HistoryPage> {
-        self.history
-            .get_or_init(|| PendingRequests::new(connection.clone(), PENDING_LIMIT))
     }
 
     /// The SSID this client authenticates with.

@@ -318,16 +318,26 @@ impl DealResult {
     }
 }
 
+/// Money from the platform's JSON, exactly: a number (plain or scientific) or a numeric
+/// string. The one lenient decimal reader of the crate (deals, balances, order failures).
+pub(crate) fn decimal_from_json(value: &Value) -> Option<Decimal> {
+    let parse = |text: &str| {
+        Decimal::from_str(text)
+            .or_else(|_| Decimal::from_scientific(text))
+            .ok()
+    };
+    match value {
+        Value::Number(n) => parse(&n.to_string()),
+        Value::String(s) => parse(s.trim()),
+        _ => None,
+    }
+}
+
 fn decimal_lenient<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
     match Value::deserialize(d)? {
-        Value::Number(n) => Decimal::from_str(&n.to_string())
-            .or_else(|_| Decimal::from_scientific(&n.to_string()))
-            .map_err(serde::de::Error::custom),
-        Value::String(s) => Decimal::from_str(s.trim()).map_err(serde::de::Error::custom),
         Value::Null => Ok(Decimal::ZERO),
-        other => Err(serde::de::Error::custom(format!(
-            "expected a number, found {other}"
-        ))),
+        other => decimal_from_json(&other)
+            .ok_or_else(|| serde::de::Error::custom(format!("expected a number, found {other}"))),
     }
 }
 

@@ -325,7 +325,7 @@ async fn a_core_pre_client_runs_over_ws_connector_and_reconnects_after_a_drop() 
                 .with_initial_delay(Duration::from_millis(20))
                 .with_jitter(0.0),
         )
-        .with_lightweight_handler(move |msg: &Message, _ctx: &core_pre::HandlerContext<()>| {
+        .with_inline_handler(move |msg: &Message, _ctx: &core_pre::HandlerContext<()>| {
             if let Some(text) = msg.as_text() {
                 let _ = seen_tx.try_send(text.to_string());
             }
@@ -437,7 +437,7 @@ async fn an_oversized_send_through_a_core_pre_client_is_dropped_alone_and_the_li
     let (client, runner) = ClientBuilder::new(WsConnector::new(
         WsConfig::new(url).with_max_message_size(1024),
     ))
-    .with_lightweight_handler(move |msg: &Message, _ctx: &core_pre::HandlerContext<()>| {
+    .with_inline_handler(move |msg: &Message, _ctx: &core_pre::HandlerContext<()>| {
         if let Some(text) = msg.as_text() {
             let _ = echoes_tx.try_send(text.to_string());
         }

@@ -1,8 +1,11 @@
-//! [`ClientBuilder`]: assembles modules, handlers, middleware, callbacks and settings into a
-//! [`Client`] and its [`ClientRunner`].
+//! [`ClientBuilder`]: assembles modules, inline handlers, middleware, callbacks and
+//! settings into a [`Client`] and the [`ClientRunner`] that drives it.
+//!
+//! Module handles come back typed from the build itself ([`ClientBuilder::spawn_with`],
+//! [`ClientBuilder::build_with`]): a handle exists only for a module that was added, so
+//! looking one up cannot fail at run time.
 
-use std::any::TypeId;
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -10,222 +13,115 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::client::{AnyHandle, Client};
+use crate::client::{Client, ClientParts};
+use crate::config::{ClientConfig, KeepAlive};
 use crate::connector::Connector;
-use crate::link::{Link, Outbound};
+use crate::control;
+use crate::link::{ConnectionWatch, Link, Outbound};
 use crate::message::Message;
 use crate::middleware::{Middleware, MiddlewareContext, MiddlewareStack};
-use crate::module::{
-    ApiModule, Commander, Commands, HandleContext, Inbox, LightweightContext, LightweightModule,
-    ModuleContext,
-};
-use crate::reconnect::{ReconnectCallback, ReconnectPolicy};
-use crate::router::{HandlerContext, LightweightHandler, Route, RouteStats, Router};
-use crate::runner::ClientRunner;
-use crate::runtime::{self, MaybeSend, TaskHandle};
+use crate::module::{Inbox, Module, ModuleContext};
+use crate::reconnect::{ConnectCallback, ReconnectPolicy};
+use crate::router::{HandlerContext, InlineHandler, Route, RouteStats, Router};
+use crate::runner::{ClientRunner, RunnerParts};
+use crate::runtime::{self, BoxFnOnce, MaybeSend, TaskHandle};
 use crate::state::AppState;
 use crate::supervisor::{ModuleHealth, RestartPolicy, Supervised, supervise};
 
-/// A message sent at a fixed interval while connected, to keep the connection (and its
-/// intermediaries) alive and to give the read timeout something to hear.
-#[derive(Debug, Clone)]
-pub struct KeepAlive {
-    /// Time between two keep-alive messages.
-    pub interval: Duration,
-    /// The message (a WebSocket ping natively; browsers need an application message).
-    pub message: Message,
+/// Adds modules while a client is built, handing back each one's typed handle. See
+/// [`ClientBuilder::spawn_with`].
+pub struct Modules<S: AppState> {
+    state: Arc<S>,
+    link: Arc<Link>,
+    outbound: Outbound,
+    config: ClientConfig,
+    names: HashSet<&'static str>,
+    routes: Vec<Route>,
+    reconnect_callbacks: Vec<Arc<dyn ConnectCallback<S>>>,
+    starters: Vec<BoxFnOnce<TaskHandle<()>>>,
+    health: Vec<Arc<ModuleHealth>>,
 }
 
-/// Every tunable of a client. Set through [`ClientBuilder`] methods.
-#[derive(Debug, Clone)]
-pub struct ClientConfig {
-    /// Outbound queue size (default 256).
-    pub outbound_capacity: usize,
-    /// Each module's inbox size (default 1024).
-    pub inbox_capacity: usize,
-    /// Each module's command queue size (default 64).
-    pub command_capacity: usize,
-    /// How long the reader waits for room in a full module inbox (default 100 ms).
-    pub stall_timeout: Duration,
-    /// Limit on one connection attempt (default 10 s).
-    pub connect_timeout: Duration,
-    /// A connection that receives nothing for this long is presumed dead (native default
-    /// 45 s; browser default none, since browsers cannot ping).
-    pub read_timeout: Option<Duration>,
-    /// Periodic keep-alive (native default: a ping every 20 s; browser default none).
-    pub keep_alive: Option<KeepAlive>,
-    /// Limit on each connect/reconnect callback (default 10 s).
-    pub callback_timeout: Duration,
-    /// How long a send waits for room in a full outbound queue (default 10 s).
-    pub send_timeout: Duration,
-    /// How long `connect()`/`reconnect()` wait for the connection (default 30 s).
-    pub wait_timeout: Duration,
-    /// How long a graceful close waits for the close frame to be written (default 1 s).
-    pub close_timeout: Duration,
-    /// How long shutdown waits for modules to stop before aborting them (default 5 s).
-    pub shutdown_timeout: Duration,
-    /// Connect as soon as the runner starts (default true).
-    pub connect_on_start: bool,
-    /// When to reconnect.
-    pub reconnect: ReconnectPolicy,
-    /// How failed modules are restarted.
-    pub restart: RestartPolicy,
+struct ModuleTask<M, S>(M, PhantomData<fn() -> S>);
+
+impl<S: AppState, M: Module<S>> Supervised for ModuleTask<M, S> {
+    fn run_once(&mut self) -> impl Future<Output = Result<(), crate::BoxError>> + MaybeSend + '_ {
+        self.0.run()
+    }
 }
 
-impl Default for ClientConfig {
-    fn default() -> Self {
-        let browser = cfg!(target_arch = "wasm32");
-        ClientConfig {
-            outbound_capacity: 256,
-            inbox_capacity: 1024,
-            command_capacity: 64,
-            stall_timeout: Duration::from_millis(100),
-            connect_timeout: Duration::from_secs(10),
-            read_timeout: (!browser).then_some(Duration::from_secs(45)),
-            keep_alive: (!browser).then(|| KeepAlive {
-                interval: Duration::from_secs(20),
-                message: Message::Ping(bytes::Bytes::new()),
-            }),
-            callback_timeout: Duration::from_secs(10),
-            send_timeout: Duration::from_secs(10),
-            wait_timeout: Duration::from_secs(30),
-            close_timeout: Duration::from_secs(1),
-            shutdown_timeout: Duration::from_secs(5),
-            connect_on_start: true,
-            reconnect: ReconnectPolicy::default(),
-            restart: RestartPolicy::default(),
+impl<S: AppState> Modules<S> {
+    /// Adds module `M` and returns its handle.
+    pub fn add<M: Module<S>>(&mut self) -> M::Handle {
+        if !self.names.insert(M::NAME) {
+            tracing::warn!(
+                module = M::NAME,
+                "module added twice; both copies run and receive its messages"
+            );
         }
-    }
-}
-
-/// What the builder puts together, piece by piece, in `build`.
-pub(crate) struct Assembly<S> {
-    pub(crate) state: Arc<S>,
-    pub(crate) link: Arc<Link>,
-    pub(crate) outbound: Outbound,
-    pub(crate) config: ClientConfig,
-    pub(crate) routes: Vec<Route>,
-    pub(crate) handles: HashMap<TypeId, AnyHandle>,
-    pub(crate) connect_callbacks: Vec<Arc<dyn ReconnectCallback<S>>>,
-    pub(crate) reconnect_callbacks: Vec<Arc<dyn ReconnectCallback<S>>>,
-    pub(crate) starters: Vec<MaybeSendStarter>,
-    pub(crate) health: Vec<Arc<ModuleHealth>>,
-}
-
-cfg_if::cfg_if! {
-    if #[cfg(target_arch = "wasm32")] {
-        pub(crate) type MaybeSendStarter = Box<dyn FnOnce() -> TaskHandle<()>>;
-    } else {
-        pub(crate) type MaybeSendStarter = Box<dyn FnOnce() -> TaskHandle<()> + Send>;
-    }
-}
-
-struct ApiAdapter<M, S>(M, PhantomData<fn() -> S>);
-
-impl<S: AppState, M: ApiModule<S>> Supervised for ApiAdapter<M, S> {
-    fn run_once(&mut self) -> impl Future<Output = Result<(), crate::BoxError>> + MaybeSend + '_ {
-        self.0.run()
-    }
-}
-
-struct LightweightAdapter<M, S>(M, PhantomData<fn() -> S>);
-
-impl<S: AppState, M: LightweightModule<S>> Supervised for LightweightAdapter<M, S> {
-    fn run_once(&mut self) -> impl Future<Output = Result<(), crate::BoxError>> + MaybeSend + '_ {
-        self.0.run()
-    }
-}
-
-impl<S: AppState> Assembly<S> {
-    fn start_supervised<M: Supervised>(&mut self, name: &'static str, module: M) {
-        let health = ModuleHealth::new(name);
+        let (inbox_tx, inbox_rx) = mpsc::channel(self.config.inbox_capacity());
+        let (module, handle) = M::new(ModuleContext {
+            state: self.state.clone(),
+            inbox: Inbox::new(inbox_rx),
+            outbound: self.outbound.clone(),
+            connection: self.link.connection_watch(),
+            link: self.link.clone(),
+            name: M::NAME,
+        });
+        self.routes
+            .push(Route::new(M::NAME, M::rule(&self.state), inbox_tx));
+        if let Some(callback) = M::on_reconnect(&self.state) {
+            self.reconnect_callbacks.push(callback);
+        }
+        let health = ModuleHealth::new(M::NAME);
         self.health.push(health.clone());
         let restart = self.config.restart.clone();
         let shutdown = self.link.watch_shutdown();
+        let task = ModuleTask::<M, S>(module, PhantomData);
         self.starters.push(Box::new(move || {
-            runtime::spawn(supervise(module, health, restart, shutdown))
+            runtime::spawn(supervise(task, health, restart, shutdown))
         }));
+        handle
     }
 
-    fn add_api_module<M: ApiModule<S>>(&mut self) {
-        if self.handles.contains_key(&TypeId::of::<M>()) {
-            tracing::warn!(module = M::NAME, "module added twice; keeping the first");
-            return;
-        }
-        let shutdown = self.link.watch_shutdown();
-        let (inbox_tx, inbox_rx) = mpsc::channel(self.config.inbox_capacity.max(1));
-        let (command_tx, command_rx) =
-            crate::module::command_channel(self.config.command_capacity.max(1));
-        let handle = M::create_handle(HandleContext {
-            commander: Commander::new(command_tx, self.link.clone(), M::NAME),
-            state: self.state.clone(),
-            outbound: self.outbound.clone(),
-            connection: self.link.connection_watch(),
-        });
-        self.handles.insert(TypeId::of::<M>(), Box::new(handle));
-        let module = M::new(ModuleContext {
-            state: self.state.clone(),
-            inbox: Inbox::new(inbox_rx),
-            commands: Commands::new(command_rx, shutdown),
-            outbound: self.outbound.clone(),
-            connection: self.link.connection_watch(),
-        });
-        self.routes
-            .push(Route::new(M::NAME, M::rule(&self.state), inbox_tx));
-        if let Some(callback) = M::reconnect_callback(&self.state) {
-            self.reconnect_callbacks.push(callback);
-        }
-        self.start_supervised(M::NAME, ApiAdapter::<M, S>(module, PhantomData));
-    }
-
-    fn add_lightweight_module<M: LightweightModule<S>>(&mut self) {
-        let (inbox_tx, inbox_rx) = mpsc::channel(self.config.inbox_capacity.max(1));
-        let module = M::new(LightweightContext {
-            state: self.state.clone(),
-            inbox: Inbox::new(inbox_rx),
-            outbound: self.outbound.clone(),
-            connection: self.link.connection_watch(),
-        });
-        self.routes
-            .push(Route::new(M::NAME, M::rule(&self.state), inbox_tx));
-        if let Some(callback) = M::reconnect_callback(&self.state) {
-            self.reconnect_callbacks.push(callback);
-        }
-        self.start_supervised(M::NAME, LightweightAdapter::<M, S>(module, PhantomData));
+    /// The shared application state.
+    pub fn state(&self) -> &Arc<S> {
+        &self.state
     }
 }
 
-type Registration<S> = Box<dyn FnOnce(&mut Assembly<S>)>;
+type Registration<S> = Box<dyn FnOnce(&mut Modules<S>)>;
 
 /// Builds a [`Client`] and the [`ClientRunner`] that drives it.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// use core_pre::memory::MemoryServer;
-/// use core_pre::{ClientBuilder, Message, ReconnectPolicy};
+/// use core_pre::{ClientBuilder, HandlerContext, Message, ReconnectPolicy};
 /// use std::time::Duration;
 ///
 /// let server = MemoryServer::new();
-/// let (client, runner) = ClientBuilder::new(server.connector())
+/// let client = ClientBuilder::new(server.connector())
 ///     .with_reconnect_policy(ReconnectPolicy::default().with_max_delay(Duration::from_secs(5)))
-///     .with_lightweight_handler(|msg: &Message, _ctx: &core_pre::HandlerContext<()>| {
+///     .with_inline_handler(|msg: &Message, _ctx: &HandlerContext<()>| {
 ///         println!("got {msg:?}");
 ///     })
-///     .build();
-/// let runner = runner.spawn();
+///     .spawn();
 /// # let _peer = server.accept().await;
 /// client.wait_connected(Duration::from_secs(5)).await.unwrap();
-/// client.shutdown().await.unwrap();
-/// runner.await.unwrap();
+/// client.shutdown().await.unwrap(); // also joins the runner
 /// # }
 /// ```
 pub struct ClientBuilder<S: AppState = ()> {
     connector: Box<dyn Connector<S>>,
+    link: Arc<Link>,
     state: Arc<S>,
     config: ClientConfig,
     registrations: Vec<Registration<S>>,
-    handlers: Vec<Box<dyn LightweightHandler<S>>>,
+    handlers: Vec<Box<dyn InlineHandler<S>>>,
     middleware: Vec<Box<dyn Middleware<S>>>,
+    connect_callbacks: Vec<Arc<dyn ConnectCallback<S>>>,
+    reconnect_callbacks: Vec<Arc<dyn ConnectCallback<S>>>,
 }
 
 impl ClientBuilder<()> {
@@ -238,33 +134,58 @@ impl ClientBuilder<()> {
 impl<S: AppState> ClientBuilder<S> {
     /// A builder for a client whose modules share `state`.
     pub fn with_state(connector: impl Connector<S>, state: S) -> Self {
+        ClientBuilder::with_state_fn(connector, |_| state)
+    }
+
+    /// A builder whose shared state is made from the client's [`ConnectionWatch`]: for
+    /// state that holds connection-bound parts, such as
+    /// [`PendingRequests`](crate::PendingRequests).
+    ///
+    /// ```
+    /// use core_pre::memory::MemoryServer;
+    /// use core_pre::{AppState, ClientBuilder, PendingRequests};
+    ///
+    /// struct Rpc {
+    ///     pending: PendingRequests<u64, String>,
+    /// }
+    /// impl AppState for Rpc {}
+    ///
+    /// let builder = ClientBuilder::with_state_fn(MemoryServer::new().connector(), |watch| Rpc {
+    ///     pending: PendingRequests::new(watch, 64),
+    /// });
+    /// # drop(builder);
+    /// ```
+    pub fn with_state_fn(
+        connector: impl Connector<S>,
+        make: impl FnOnce(ConnectionWatch) -> S,
+    ) -> Self {
+        let link = Link::new();
+        let state = Arc::new(make(link.connection_watch()));
         ClientBuilder {
             connector: Box::new(connector),
-            state: Arc::new(state),
+            link,
+            state,
             config: ClientConfig::default(),
             registrations: Vec::new(),
             handlers: Vec::new(),
             middleware: Vec::new(),
+            connect_callbacks: Vec::new(),
+            reconnect_callbacks: Vec::new(),
         }
     }
 
-    /// Adds an [`ApiModule`]; get its handle with [`Client::get_handle`].
-    pub fn with_module<M: ApiModule<S>>(mut self) -> Self {
+    /// Adds module `M` whose handle is not needed (to get handles, add modules in
+    /// [`spawn_with`](Self::spawn_with) or [`build_with`](Self::build_with)).
+    pub fn with_module<M: Module<S>>(mut self) -> Self {
         self.registrations
-            .push(Box::new(|asm: &mut Assembly<S>| asm.add_api_module::<M>()));
+            .push(Box::new(|modules: &mut Modules<S>| {
+                drop(modules.add::<M>())
+            }));
         self
     }
 
-    /// Adds a [`LightweightModule`].
-    pub fn with_lightweight_module<M: LightweightModule<S>>(mut self) -> Self {
-        self.registrations.push(Box::new(|asm: &mut Assembly<S>| {
-            asm.add_lightweight_module::<M>()
-        }));
-        self
-    }
-
-    /// Adds a handler that sees every inbound message inline.
-    pub fn with_lightweight_handler(mut self, handler: impl LightweightHandler<S>) -> Self {
+    /// Adds a handler that sees every inbound message inline, in the reader.
+    pub fn with_inline_handler(mut self, handler: impl InlineHandler<S>) -> Self {
         self.handlers.push(Box::new(handler));
         self
     }
@@ -276,23 +197,16 @@ impl<S: AppState> ClientBuilder<S> {
     }
 
     /// Runs `callback` after every successful connection, the first one included.
-    pub fn on_connect(mut self, callback: impl ReconnectCallback<S>) -> Self {
-        let callback: Arc<dyn ReconnectCallback<S>> = Arc::new(callback);
-        self.registrations
-            .push(Box::new(move |asm: &mut Assembly<S>| {
-                asm.connect_callbacks.push(callback)
-            }));
+    pub fn on_connect(mut self, callback: impl ConnectCallback<S>) -> Self {
+        self.connect_callbacks.push(Arc::new(callback));
         self
     }
 
-    /// Runs `callback` after every reconnection (not the first connection), in order with
-    /// the modules' own reconnect callbacks, before modules see the new traffic.
-    pub fn on_reconnect(mut self, callback: impl ReconnectCallback<S>) -> Self {
-        let callback: Arc<dyn ReconnectCallback<S>> = Arc::new(callback);
-        self.registrations
-            .push(Box::new(move |asm: &mut Assembly<S>| {
-                asm.reconnect_callbacks.push(callback)
-            }));
+    /// Runs `callback` after every reconnection (not the first connection), before
+    /// modules see the new traffic. Callbacks run in order: `on_connect` ones, then
+    /// `on_reconnect` ones, then the modules' own ([`Module::on_reconnect`]).
+    pub fn on_reconnect(mut self, callback: impl ConnectCallback<S>) -> Self {
+        self.reconnect_callbacks.push(Arc::new(callback));
         self
     }
 
@@ -308,11 +222,15 @@ impl<S: AppState> ClientBuilder<S> {
         self
     }
 
-    /// Sets the outbound queue, module inbox and command queue sizes.
-    pub fn with_capacities(mut self, outbound: usize, inbox: usize, commands: usize) -> Self {
-        self.config.outbound_capacity = outbound.max(1);
-        self.config.inbox_capacity = inbox.max(1);
-        self.config.command_capacity = commands.max(1);
+    /// Sets the outbound queue size (at least 1).
+    pub fn with_outbound_capacity(mut self, capacity: usize) -> Self {
+        self.config.outbound_capacity = capacity;
+        self
+    }
+
+    /// Sets each module's inbox size (at least 1).
+    pub fn with_inbox_capacity(mut self, capacity: usize) -> Self {
+        self.config.inbox_capacity = capacity;
         self
     }
 
@@ -364,7 +282,8 @@ impl<S: AppState> ClientBuilder<S> {
         self
     }
 
-    /// Sets how long shutdown waits for modules before aborting them.
+    /// Sets how long shutdown waits for modules (and a spawned runner) before aborting
+    /// them.
     pub fn with_shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.config.shutdown_timeout = timeout;
         self
@@ -372,12 +291,12 @@ impl<S: AppState> ClientBuilder<S> {
 
     /// Whether the runner connects as soon as it starts (default true). If false, the
     /// client waits for [`Client::connect`].
-    pub fn connect_on_start(mut self, connect: bool) -> Self {
+    pub fn with_connect_on_start(mut self, connect: bool) -> Self {
         self.config.connect_on_start = connect;
         self
     }
 
-    /// Replaces the whole configuration.
+    /// Replaces the whole configuration, including policies set earlier.
     pub fn with_config(mut self, config: ClientConfig) -> Self {
         self.config = config;
         self
@@ -388,39 +307,89 @@ impl<S: AppState> ClientBuilder<S> {
         &self.config
     }
 
-    /// Builds the client and its runner. Spawn the runner (`runner.spawn()`, or
-    /// `runtime::spawn(runner.run())`); the client does nothing until it runs.
+    /// The shared application state.
+    pub fn state(&self) -> &Arc<S> {
+        &self.state
+    }
+
+    /// Builds the client and spawns its runner; [`Client::shutdown`] joins it.
+    pub fn spawn(self) -> Client<S> {
+        self.spawn_with(|_| ()).0
+    }
+
+    /// Builds the client, adding modules with `add` (which returns their handles), and
+    /// spawns its runner; [`Client::shutdown`] joins it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # use std::sync::Arc;
+    /// # use core_pre::{BoxError, Module, ModuleContext};
+    /// # struct Echo;
+    /// # impl Module<()> for Echo {
+    /// #     type Handle = &'static str;
+    /// #     const NAME: &'static str = "echo";
+    /// #     fn new(_: ModuleContext<()>) -> (Self, &'static str) { (Echo, "echo handle") }
+    /// #     async fn run(&mut self) -> Result<(), BoxError> { Ok(()) }
+    /// # }
+    /// use core_pre::memory::MemoryServer;
+    /// use core_pre::ClientBuilder;
+    ///
+    /// let (client, echo) = ClientBuilder::new(MemoryServer::new().connector())
+    ///     .spawn_with(|modules| modules.add::<Echo>());
+    /// assert_eq!(echo, "echo handle");
+    /// client.shutdown().await.unwrap();
+    /// # }
+    /// ```
+    pub fn spawn_with<H>(self, add: impl FnOnce(&mut Modules<S>) -> H) -> (Client<S>, H) {
+        let (client, runner, handles) = self.build_with(add);
+        client.adopt_runner(runner.spawn());
+        (client, handles)
+    }
+
+    /// Builds the client and its runner without spawning it: run it yourself
+    /// (`runner.spawn()`, or `runtime::spawn(runner.run())`); the client does nothing
+    /// until it runs, and its `shutdown` does not join it.
     pub fn build(self) -> (Client<S>, ClientRunner<S>) {
-        let link = Link::new();
-        let (outbound_tx, outbound_rx) = mpsc::channel(self.config.outbound_capacity.max(1));
-        // Control commands are rare: a channel that allocates per message, not up front.
-        let (control_tx, control_rx) = futures::channel::mpsc::channel(16);
-        let outbound = Outbound::new(outbound_tx, link.clone(), self.config.send_timeout);
-        let mut asm = Assembly {
+        let (client, runner, ()) = self.build_with(|_| ());
+        (client, runner)
+    }
+
+    /// [`build`](Self::build), adding modules with `add` (which returns their handles).
+    pub fn build_with<H>(
+        self,
+        add: impl FnOnce(&mut Modules<S>) -> H,
+    ) -> (Client<S>, ClientRunner<S>, H) {
+        let config = self.config;
+        let link = self.link;
+        let (outbound_tx, outbound_rx) = mpsc::channel(config.outbound_capacity());
+        let (control_tx, control_rx) = control::channel();
+        let outbound = Outbound::new(outbound_tx, link.clone(), config.send_timeout);
+        let mut modules = Modules {
             state: self.state.clone(),
             link: link.clone(),
             outbound: outbound.clone(),
-            config: self.config.clone(),
+            config: config.clone(),
+            names: HashSet::new(),
             routes: Vec::new(),
-            handles: HashMap::new(),
-            connect_callbacks: Vec::new(),
-            reconnect_callbacks: Vec::new(),
+            reconnect_callbacks: self.reconnect_callbacks,
             starters: Vec::new(),
             health: Vec::new(),
         };
         for register in self.registrations {
-            register(&mut asm);
+            register(&mut modules);
         }
+        let handles = add(&mut modules);
+
         let route_stats: Vec<(&'static str, Arc<RouteStats>)> =
-            asm.routes.iter().map(Route::stats).collect();
+            modules.routes.iter().map(Route::stats).collect();
         let router = Router::new(
-            asm.routes,
+            modules.routes,
             self.handlers,
             HandlerContext {
                 state: self.state.clone(),
                 outbound: outbound.clone(),
             },
-            self.config.stall_timeout,
+            config.stall_timeout,
         );
         let middleware = MiddlewareStack::new(
             self.middleware,
@@ -429,30 +398,32 @@ impl<S: AppState> ClientBuilder<S> {
                 outbound: outbound.clone(),
             },
         );
-        let client = Client::new(
-            link.clone(),
-            outbound.clone(),
-            control_tx,
-            asm.handles,
-            self.state.clone(),
-            asm.health,
+        let client = Client::new(ClientParts {
+            link: link.clone(),
+            outbound: outbound.clone(),
+            control: control_tx,
+            state: self.state.clone(),
+            health: modules.health,
             route_stats,
-            self.config.wait_timeout,
-        );
+            wait_timeout: config.wait_timeout,
+            shutdown_timeout: config.shutdown_timeout,
+        });
         let runner = ClientRunner::new(
-            self.connector,
-            self.state,
-            link,
-            self.config,
-            control_rx,
-            outbound,
+            RunnerParts {
+                connector: self.connector,
+                state: self.state,
+                link,
+                config,
+                control: control_rx,
+                outbound,
+                router,
+                middleware: Arc::new(middleware),
+                connect_callbacks: self.connect_callbacks,
+                reconnect_callbacks: modules.reconnect_callbacks,
+                starters: modules.starters,
+            },
             outbound_rx,
-            router,
-            middleware,
-            asm.connect_callbacks,
-            asm.reconnect_callbacks,
-            asm.starters,
         );
-        (client, runner)
+        (client, runner, handles)
     }
 }

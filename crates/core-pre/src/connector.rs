@@ -13,25 +13,13 @@ use futures::{Sink, Stream};
 
 use crate::error::{ConnectError, TransportError};
 use crate::message::Message;
-use crate::runtime::{BoxFuture, MaybeSend, MaybeSync};
+use crate::runtime::{BoxFuture, BoxSink, BoxStream, MaybeSend, MaybeSync};
 use crate::state::AppState;
 
-cfg_if::cfg_if! {
-    if #[cfg(target_arch = "wasm32")] {
-        /// The inbound half of a connection.
-        pub type MessageStream =
-            std::pin::Pin<Box<dyn Stream<Item = Result<Message, TransportError>>>>;
-        /// The outbound half of a connection.
-        pub type MessageSink = std::pin::Pin<Box<dyn Sink<Message, Error = TransportError>>>;
-    } else {
-        /// The inbound half of a connection.
-        pub type MessageStream =
-            std::pin::Pin<Box<dyn Stream<Item = Result<Message, TransportError>> + Send>>;
-        /// The outbound half of a connection.
-        pub type MessageSink =
-            std::pin::Pin<Box<dyn Sink<Message, Error = TransportError> + Send>>;
-    }
-}
+/// The inbound half of a connection.
+pub type MessageStream = BoxStream<'static, Result<Message, TransportError>>;
+/// The outbound half of a connection.
+pub type MessageSink = BoxSink<'static, Message, TransportError>;
 
 /// An open connection: the two halves the runner drives.
 pub struct Connection {
@@ -39,6 +27,31 @@ pub struct Connection {
     pub stream: MessageStream,
     /// Messages to the peer.
     pub sink: MessageSink,
+    /// This connection's own read timeout, if the connector set one.
+    pub read_timeout: ReadTimeout,
+}
+
+/// How long a connection may stay silent before it is presumed dead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReadTimeout {
+    /// The client's setting ([`ClientConfig::read_timeout`](crate::ClientConfig::read_timeout)).
+    #[default]
+    Inherit,
+    /// No read timeout for this connection.
+    Never,
+    /// This limit, for this connection.
+    After(Duration),
+}
+
+impl ReadTimeout {
+    /// The limit in force, given the client's setting.
+    pub fn resolve(self, client: Option<Duration>) -> Option<Duration> {
+        match self {
+            ReadTimeout::Inherit => client,
+            ReadTimeout::Never => None,
+            ReadTimeout::After(limit) => Some(limit),
+        }
+    }
 }
 
 impl Connection {
@@ -51,7 +64,16 @@ impl Connection {
         Connection {
             stream: Box::pin(stream),
             sink: Box::pin(sink),
+            read_timeout: ReadTimeout::Inherit,
         }
+    }
+
+    /// Sets this connection's read timeout. A protocol handshake often announces how long
+    /// the server may stay silent (Engine.IO's `pingInterval + pingTimeout`); a connector
+    /// passes it on here so dead peers are detected in the server's own window.
+    pub fn with_read_timeout(mut self, read_timeout: ReadTimeout) -> Self {
+        self.read_timeout = read_timeout;
+        self
     }
 }
 
@@ -61,8 +83,8 @@ impl std::fmt::Debug for Connection {
     }
 }
 
-/// What the runner tells a connector about the attempt it is making, and what the
-/// connector can tell the runner back about the connection it made.
+/// What the runner tells a connector about the attempt it is making, and where the
+/// connector says the attempt goes (so a failed or timed-out attempt can be reported).
 #[derive(Debug)]
 pub struct ConnectContext<S> {
     /// The shared application state.
@@ -76,7 +98,6 @@ pub struct ConnectContext<S> {
 /// What a connector reported about its attempt.
 #[derive(Debug, Default)]
 struct Reported {
-    read_timeout: Option<Option<Duration>>,
     endpoint: Option<Arc<str>>,
 }
 
@@ -101,20 +122,7 @@ impl<S> ConnectContext<S> {
 
     fn reported(&self) -> std::sync::MutexGuard<'_, Reported> {
         // The data stays consistent whatever panicked while holding the lock.
-        self.reported.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Overrides the client's read timeout for the connection being made (`None`: no
-    /// timeout). A protocol handshake often announces how long the server may stay silent
-    /// (Engine.IO's `pingInterval + pingTimeout`); the connector passes it on here so dead
-    /// peers are detected in the server's own window.
-    pub fn set_read_timeout(&self, timeout: Option<Duration>) {
-        self.reported().read_timeout = Some(timeout);
-    }
-
-    /// The override set with [`set_read_timeout`](Self::set_read_timeout), if any.
-    pub(crate) fn read_timeout_override(&self) -> Option<Option<Duration>> {
-        self.reported().read_timeout
+        crate::runtime::lock(&self.reported)
     }
 
     /// Names the endpoint this attempt goes to (a URL or `host:port`, without secrets).

@@ -61,7 +61,7 @@ impl<K, V> Clone for PendingRequests<K, V> {
 fn lock<K, V>(inner: &Mutex<Inner<K, V>>) -> MutexGuard<'_, Inner<K, V>> {
     // The map stays consistent even if a holder panicked: every operation is one insert or
     // remove.
-    inner.lock().unwrap_or_else(|e| e.into_inner())
+    crate::runtime::lock(inner)
 }
 
 impl<K: Eq + Hash + Clone, V> PendingRequests<K, V> {

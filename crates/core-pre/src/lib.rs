@@ -6,13 +6,14 @@
 //!
 //! The pieces:
 //!
-//! * [`ClientBuilder`] assembles a client from a [`Connector`], [`ApiModule`]s,
-//!   [`LightweightModule`]s, [lightweight handlers](LightweightHandler), [`Middleware`],
-//!   connect/reconnect callbacks and settings, and builds a [`Client`] + [`ClientRunner`].
+//! * [`ClientBuilder`] assembles a client from a [`Connector`], [`Module`]s (each hands
+//!   back a typed handle), [inline handlers](InlineHandler), [`Middleware`],
+//!   connect/reconnect callbacks and settings, and spawns it (or builds a [`Client`] +
+//!   [`ClientRunner`] to run yourself).
 //! * [`ClientRunner`] is the background task: it connects, reads and routes every inbound
 //!   message, writes from a bounded queue, detects dead peers, reconnects with backoff,
 //!   and supervises modules.
-//! * [`Client`] is the cloneable handle: send, get module handles, watch the state,
+//! * [`Client`] is the cloneable handle: send, watch the connection state,
 //!   connect/disconnect/reconnect, shut down.
 //! * The [`router`] hands each message to every module whose [`Rule`] matches.
 //! * [`PendingRequests`] correlates requests with replies, with timeouts, failing every
@@ -27,16 +28,14 @@
 //! use std::time::Duration;
 //!
 //! let server = MemoryServer::new();
-//! let (client, runner) = ClientBuilder::new(server.connector()).build();
-//! let runner = runner.spawn();
+//! let client = ClientBuilder::new(server.connector()).spawn();
 //! let mut peer = server.accept().await.unwrap();
 //! client.wait_connected(Duration::from_secs(5)).await.unwrap();
 //!
 //! client.send("hello").await.unwrap();
 //! assert_eq!(peer.recv_text().await.unwrap(), "hello");
 //!
-//! client.shutdown().await.unwrap();
-//! runner.await.unwrap();
+//! client.shutdown().await.unwrap(); // joins every task, the runner's too
 //! assert!(client.send("too late").await.is_err());
 //! # }
 //! ```
@@ -45,9 +44,12 @@
 
 mod builder;
 mod client;
+mod config;
 mod connector;
+mod control;
 mod correlation;
 mod error;
+mod human;
 mod link;
 pub mod memory;
 mod message;
@@ -62,23 +64,24 @@ mod state;
 mod statistics;
 mod supervisor;
 
-pub use builder::{ClientBuilder, ClientConfig, KeepAlive};
+pub use builder::{ClientBuilder, Modules};
 pub use client::Client;
-pub use connector::{ConnectContext, Connection, Connector, MessageSink, MessageStream};
+pub use config::{ClientConfig, KeepAlive};
+pub use connector::{
+    ConnectContext, Connection, Connector, MessageSink, MessageStream, ReadTimeout,
+};
 pub use correlation::{PendingReply, PendingRequests};
 pub use error::{
-    BoxError, ConnectError, ConnectErrorKind, ConnectFailure, CoreError, CoreResult, HumanDuration,
+    BoxError, ConnectError, ConnectErrorKind, ConnectFailure, CoreError, CoreResult,
     TransportError, TransportErrorKind,
 };
+pub use human::HumanDuration;
 pub use link::{ConnectionWatch, Outbound};
 pub use message::{CloseFrame, Message, Text};
 pub use middleware::{Middleware, MiddlewareContext};
-pub use module::{
-    ApiModule, Commander, Commands, HandleContext, Inbox, LightweightContext, LightweightModule,
-    ModuleContext, Request, Responder,
-};
-pub use reconnect::{CallbackContext, ReconnectCallback, ReconnectPolicy};
-pub use router::{HandlerContext, LightweightHandler, RouteStatsSnapshot};
+pub use module::{Commander, Commands, Inbox, Module, ModuleContext, Request, Responder};
+pub use reconnect::{CallbackContext, ConnectCallback, ReconnectPolicy};
+pub use router::{HandlerContext, InlineHandler, RouteStatsSnapshot};
 pub use rule::{Rule, RuleExt};
 pub use runner::ClientRunner;
 pub use runtime::{BoxFuture, MaybeSend, MaybeSync};

@@ -59,7 +59,7 @@ impl Link {
 
     fn attempts(&self) -> MutexGuard<'_, AttemptLog> {
         // Plain data: it stays consistent whatever panicked while holding the lock.
-        self.attempts.lock().unwrap_or_else(|e| e.into_inner())
+        crate::runtime::lock(&self.attempts)
     }
 
     /// A connection attempt starts (the first of a run starts the clock).

@@ -1,15 +1,19 @@
 //! Modules: the units of behaviour a client is built from.
 //!
-//! * An [`ApiModule`] is long-running and answers commands from its `Handle` (for example
-//!   "place this trade and tell me the result"). It receives the inbound messages its
-//!   [`rule`](ApiModule::rule) selects.
-//! * A [`LightweightModule`] is a background loop with no handle (keep-alives, bookkeeping).
-//! * A [lightweight handler](crate::LightweightHandler) is a plain function that sees every
-//!   message inline, in the reader, before any module does.
+//! A [`Module`] is a supervised task with its own bounded [`Inbox`] of the inbound
+//! messages its [`rule`](Module::rule) selects, and a [`Handle`](Module::Handle) it gives
+//! out when it is added: the way users talk to it. A handle usually works over state it
+//! shares with the module (an `Arc` of a book, a registry, pending requests) and sends
+//! frames through [`Outbound`]; a module that wants commands answered by its own loop
+//! opens a [command channel](ModuleContext::command_channel) and puts the [`Commander`]
+//! in its handle. A module with nothing to hand out uses `type Handle = ();`.
+//!
+//! An [inline handler](crate::InlineHandler) is the other kind of behaviour: a plain
+//! function that sees every message inline, in the reader, before any module does.
 //!
 //! Modules run in their own tasks, fed through bounded queues (see the
 //! [router](crate::router) for what happens when a module falls behind), and are restarted
-//! with a throttle if `run` fails (see [`supervisor`](crate::supervisor)).
+//! with a throttle if `run` fails (see [`RestartPolicy`](crate::RestartPolicy)).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -20,133 +24,80 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::error::{BoxError, CoreError, CoreResult};
 use crate::link::{ConnectionWatch, Link, Outbound};
 use crate::message::Message;
-use crate::reconnect::ReconnectCallback;
+use crate::reconnect::ConnectCallback;
 use crate::rule::Rule;
 use crate::runtime::{self, MaybeSend, MaybeSync};
 use crate::state::AppState;
 
-/// A long-running module with a command/response handle.
+/// A long-running unit of behaviour with a handle for its users.
 ///
 /// ```
-/// use std::sync::Arc;
-/// use std::time::Duration;
-/// use core_pre::{ApiModule, BoxError, Commander, HandleContext, ModuleContext, Rule, CoreResult};
+/// use std::sync::{Arc, Mutex};
+/// use core_pre::{BoxError, Inbox, Module, ModuleContext, Rule};
 /// use core_pre::rule::text_starts_with;
 ///
-/// /// Remembers the last `price:` message and answers queries about it.
+/// /// Remembers the last `price:` message; its handle reads it.
 /// struct LastPrice {
-///     ctx: ModuleContext<(), (), Option<String>>,
-///     last: Option<String>,
+///     inbox: Inbox,
+///     last: Arc<Mutex<Option<String>>>,
 /// }
 ///
 /// #[derive(Clone)]
-/// struct LastPriceHandle(Commander<(), Option<String>>);
+/// struct LastPriceHandle(Arc<Mutex<Option<String>>>);
 ///
 /// impl LastPriceHandle {
-///     async fn last(&self) -> CoreResult<Option<String>> {
-///         self.0.call((), Duration::from_secs(1)).await
+///     fn last(&self) -> Option<String> {
+///         core_pre::runtime::lock(&self.0).clone()
 ///     }
 /// }
 ///
-/// impl ApiModule<()> for LastPrice {
-///     type Command = ();
-///     type CommandResponse = Option<String>;
+/// impl Module<()> for LastPrice {
 ///     type Handle = LastPriceHandle;
 ///     const NAME: &'static str = "last_price";
 ///
-///     fn new(ctx: ModuleContext<(), (), Option<String>>) -> Self {
-///         LastPrice { ctx, last: None }
-///     }
-///     fn create_handle(ctx: HandleContext<(), (), Option<String>>) -> LastPriceHandle {
-///         LastPriceHandle(ctx.commander)
+///     fn new(ctx: ModuleContext<()>) -> (Self, LastPriceHandle) {
+///         let last = Arc::new(Mutex::new(None));
+///         (LastPrice { inbox: ctx.inbox, last: last.clone() }, LastPriceHandle(last))
 ///     }
 ///     fn rule(_state: &Arc<()>) -> Box<dyn Rule> {
 ///         Box::new(text_starts_with("price:"))
 ///     }
 ///     async fn run(&mut self) -> Result<(), BoxError> {
-///         loop {
-///             tokio::select! {
-///                 msg = self.ctx.inbox.recv() => match msg {
-///                     Some(msg) => self.last = msg.as_text().map(str::to_owned),
-///                     None => return Ok(()), // shutting down
-///                 },
-///                 req = self.ctx.commands.recv() => match req {
-///                     Some(req) => { req.reply(self.last.clone()); }
-///                     None => return Ok(()),
-///                 },
-///             }
+///         // `None`: the client is shutting down.
+///         while let Some(msg) = self.inbox.recv().await {
+///             *core_pre::runtime::lock(&self.last) = msg.as_text().map(str::to_owned);
 ///         }
+///         Ok(())
 ///     }
 /// }
 /// ```
-pub trait ApiModule<S: AppState>: MaybeSend + Sized + 'static {
-    /// What the handle asks the module to do.
-    type Command: MaybeSend + 'static;
-    /// What the module answers.
-    type CommandResponse: MaybeSend + 'static;
-    /// The user-facing handle, cheap to clone.
+pub trait Module<S: AppState>: MaybeSend + Sized + 'static {
+    /// What users get to talk to the module: cheap to clone; `()` for none.
     type Handle: Clone + MaybeSend + MaybeSync + 'static;
     /// A short name for logs, errors and statistics.
     const NAME: &'static str;
 
-    /// Builds the module. Called once, when the client is built.
-    fn new(ctx: ModuleContext<S, Self::Command, Self::CommandResponse>) -> Self;
-
-    /// Builds the handle users get from `Client::get_handle`.
-    fn create_handle(ctx: HandleContext<S, Self::Command, Self::CommandResponse>) -> Self::Handle;
-
-    /// Which inbound messages this module receives.
-    fn rule(state: &Arc<S>) -> Box<dyn Rule>;
-
-    /// The module's loop. Return `Ok(())` when the inbox or command queue says the client
-    /// is shutting down (they yield `None`); an error gets the module restarted.
-    fn run(&mut self) -> impl Future<Output = Result<(), BoxError>> + MaybeSend;
-
-    /// A callback run after each reconnect, before modules see new traffic (to resubscribe,
-    /// for example).
-    fn reconnect_callback(_state: &Arc<S>) -> Option<Arc<dyn ReconnectCallback<S>>> {
-        None
-    }
-}
-
-/// A background module without a handle.
-pub trait LightweightModule<S: AppState>: MaybeSend + Sized + 'static {
-    /// A short name for logs, errors and statistics.
-    const NAME: &'static str;
-
-    /// Builds the module. Called once, when the client is built.
-    fn new(ctx: LightweightContext<S>) -> Self;
+    /// Builds the module and its handle. Called once, when the module is added.
+    fn new(ctx: ModuleContext<S>) -> (Self, Self::Handle);
 
     /// Which inbound messages this module receives (default: none).
     fn rule(_state: &Arc<S>) -> Box<dyn Rule> {
         Box::new(|_: &Message| false)
     }
 
-    /// The module's loop; see [`ApiModule::run`].
+    /// The module's loop. Return `Ok(())` when the inbox (or a command queue) says the
+    /// client is shutting down (they yield `None`); an error gets the module restarted.
     fn run(&mut self) -> impl Future<Output = Result<(), BoxError>> + MaybeSend;
 
-    /// A callback run after each reconnect.
-    fn reconnect_callback(_state: &Arc<S>) -> Option<Arc<dyn ReconnectCallback<S>>> {
+    /// A callback run after each reconnect, before modules see new traffic (to resubscribe,
+    /// for example).
+    fn on_reconnect(_state: &Arc<S>) -> Option<Arc<dyn ConnectCallback<S>>> {
         None
     }
 }
 
-/// What an [`ApiModule`] gets to work with.
-pub struct ModuleContext<S = (), C = (), R = ()> {
-    /// The shared application state.
-    pub state: Arc<S>,
-    /// Inbound messages that matched the module's rule.
-    pub inbox: Inbox,
-    /// Commands from the module's handles.
-    pub commands: Commands<C, R>,
-    /// Sends to the peer.
-    pub outbound: Outbound,
-    /// The connection's state and epochs.
-    pub connection: ConnectionWatch,
-}
-
-/// What a [`LightweightModule`] gets to work with.
-pub struct LightweightContext<S> {
+/// What a [`Module`] gets to work with.
+pub struct ModuleContext<S> {
     /// The shared application state.
     pub state: Arc<S>,
     /// Inbound messages that matched the module's rule.
@@ -155,18 +106,29 @@ pub struct LightweightContext<S> {
     pub outbound: Outbound,
     /// The connection's state and epochs.
     pub connection: ConnectionWatch,
+    pub(crate) link: Arc<Link>,
+    pub(crate) name: &'static str,
 }
 
-/// What [`ApiModule::create_handle`] gets to build a handle from.
-pub struct HandleContext<S, C, R> {
-    /// Sends commands to the module and awaits answers.
-    pub commander: Commander<C, R>,
-    /// The shared application state (handles may read it directly, without a round trip).
-    pub state: Arc<S>,
-    /// Sends to the peer directly.
-    pub outbound: Outbound,
-    /// The connection's state and epochs.
-    pub connection: ConnectionWatch,
+impl<S> ModuleContext<S> {
+    /// A bounded queue of commands for this module: give the [`Commander`] to the handle,
+    /// keep the [`Commands`] in the module and answer them in `run`. The queue ends (yields
+    /// `None`) when the client shuts down.
+    pub fn command_channel<C, R>(&self, capacity: usize) -> (Commander<C, R>, Commands<C, R>) {
+        // The bound is `capacity` plus one slot per sender (each handle clone).
+        let (tx, rx) = futures::channel::mpsc::channel(capacity.max(1));
+        (
+            Commander {
+                tx,
+                link: self.link.clone(),
+                module: self.name,
+            },
+            Commands {
+                rx,
+                shutdown: self.link.watch_shutdown(),
+            },
+        )
+    }
 }
 
 /// A module's queue of inbound messages. Yields `None` once the client shuts down (the
@@ -246,17 +208,10 @@ impl<R> Responder<R> {
     }
 }
 
-/// The command queue's channel. Commands are rare next to inbound messages, and many
-/// modules never receive any: this channel allocates per message instead of a block up
-/// front, which keeps an idle client small.
+/// The command queue's channel. Commands are rare next to inbound messages: this channel
+/// allocates per message instead of a block up front, which keeps an idle client small.
 type CommandTx<C, R> = futures::channel::mpsc::Sender<Request<C, R>>;
 type CommandRx<C, R> = futures::channel::mpsc::Receiver<Request<C, R>>;
-
-/// A bounded command queue for one module.
-pub(crate) fn command_channel<C, R>(capacity: usize) -> (CommandTx<C, R>, CommandRx<C, R>) {
-    // The bound is `capacity` plus one slot per sender (each handle clone).
-    futures::channel::mpsc::channel(capacity)
-}
 
 /// A module's queue of commands. Yields `None` once the client shuts down.
 pub struct Commands<C, R> {
@@ -265,10 +220,6 @@ pub struct Commands<C, R> {
 }
 
 impl<C, R> Commands<C, R> {
-    pub(crate) fn new(rx: CommandRx<C, R>, shutdown: watch::Receiver<bool>) -> Self {
-        Commands { rx, shutdown }
-    }
-
     /// The next command, or `None` when the client is shutting down.
     pub async fn recv(&mut self) -> Option<Request<C, R>> {
         if *self.shutdown.borrow() {
@@ -300,10 +251,6 @@ impl<C, R> Clone for Commander<C, R> {
 }
 
 impl<C: MaybeSend, R: MaybeSend> Commander<C, R> {
-    pub(crate) fn new(tx: CommandTx<C, R>, link: Arc<Link>, module: &'static str) -> Self {
-        Commander { tx, link, module }
-    }
-
     /// Sends `command` and waits for the answer, for at most `timeout` in all.
     ///
     /// Fails with [`CoreError::ClientClosed`] after shutdown, [`CoreError::Timeout`] when

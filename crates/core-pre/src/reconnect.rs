@@ -1,5 +1,5 @@
 //! When to reconnect ([`ReconnectPolicy`]) and what to do once reconnected
-//! ([`ReconnectCallback`]).
+//! ([`ConnectCallback`]).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -106,11 +106,9 @@ impl ReconnectPolicy {
 
     /// The delay before retry `attempt` for a given random sample in `0.0..1.0`.
     pub fn delay_with(&self, attempt: u32, sample: f64) -> Duration {
-        let exponent = attempt.saturating_sub(1).min(64) as i32;
-        let base = self.initial_delay.as_secs_f64() * self.multiplier.powi(exponent);
-        let capped = base.min(self.max_delay.as_secs_f64());
+        let capped = backoff(self.initial_delay, self.max_delay, self.multiplier, attempt);
         let factor = 1.0 - self.jitter * sample.clamp(0.0, 1.0);
-        Duration::from_secs_f64((capped * factor).max(0.0))
+        Duration::from_secs_f64((capped.as_secs_f64() * factor).max(0.0))
     }
 
     /// The attempt limit, if any.
@@ -132,6 +130,14 @@ impl ReconnectPolicy {
     pub fn initial_delay(&self) -> Duration {
         self.initial_delay
     }
+}
+
+/// Exponential backoff: `initial × multiplier^(attempt − 1)`, capped at `max` (attempt is
+/// 1-based). The one formula behind reconnect delays and module restarts.
+pub(crate) fn backoff(initial: Duration, max: Duration, multiplier: f64, attempt: u32) -> Duration {
+    let exponent = attempt.saturating_sub(1).min(64) as i32;
+    let base = initial.as_secs_f64() * multiplier.powi(exponent);
+    Duration::from_secs_f64(base.min(max.as_secs_f64()).max(0.0))
 }
 
 /// What a connect or reconnect callback gets.
@@ -160,12 +166,12 @@ impl<S> Clone for CallbackContext<S> {
 ///
 /// Callbacks must not wait for replies that only a module would receive: modules get the
 /// new connection's traffic after the callbacks finish. Sending is fine.
-pub trait ReconnectCallback<S: AppState>: MaybeSend + MaybeSync + 'static {
+pub trait ConnectCallback<S: AppState>: MaybeSend + MaybeSync + 'static {
     /// Does the work (resubscribe, restore state...).
     fn call(&self, ctx: CallbackContext<S>) -> BoxFuture<'static, Result<(), BoxError>>;
 }
 
-impl<S, F, Fut> ReconnectCallback<S> for F
+impl<S, F, Fut> ConnectCallback<S> for F
 where
     S: AppState,
     F: Fn(CallbackContext<S>) -> Fut + MaybeSend + MaybeSync + 'static,

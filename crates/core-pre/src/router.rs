@@ -1,5 +1,5 @@
 //! The router: hands each inbound message to every module whose rule matches, and to
-//! every lightweight handler.
+//! every inline handler.
 //!
 //! # Slow modules
 //!
@@ -7,11 +7,11 @@
 //! room for up to the client's *stall timeout* (default 100 ms): a module that is merely
 //! slow pushes back on the reader and loses nothing. If no room appears in that time the
 //! module is considered stalled: the message is dropped **for that module only**, counted
-//! in its [`RouteStats`], and logged once. While stalled, further messages for it are
+//! in its route statistics ([`Client::route_stats`](crate::Client::route_stats)), and logged once. While stalled, further messages for it are
 //! dropped without waiting, so one stuck module never stalls the connection (or its
 //! keep-alive) for everyone else. As soon as it frees room it receives messages again.
 //!
-//! Lightweight handlers run inline, in order, before modules: they must not block.
+//! Inline handlers run in the reader, in order, before modules: they must not block.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,7 +25,7 @@ use crate::rule::Rule;
 use crate::runtime::{self, BoxFuture, MaybeSend, MaybeSync};
 use crate::state::AppState;
 
-/// What a lightweight handler gets besides the message.
+/// What an inline handler gets besides the message.
 pub struct HandlerContext<S> {
     /// The shared application state.
     pub state: Arc<S>,
@@ -37,12 +37,12 @@ pub struct HandlerContext<S> {
 ///
 /// Any `Fn(&Message, &HandlerContext<S>)` is a handler. Use it for things that must happen
 /// immediately and cheaply, like answering a protocol-level ping.
-pub trait LightweightHandler<S>: MaybeSend + MaybeSync + 'static {
+pub trait InlineHandler<S>: MaybeSend + MaybeSync + 'static {
     /// Looks at one message.
     fn handle(&self, msg: &Message, ctx: &HandlerContext<S>);
 }
 
-impl<S, F> LightweightHandler<S> for F
+impl<S, F> InlineHandler<S> for F
 where
     F: Fn(&Message, &HandlerContext<S>) + MaybeSend + MaybeSync + 'static,
 {
@@ -53,7 +53,7 @@ where
 
 /// Delivery counters of one module.
 #[derive(Debug, Default)]
-pub struct RouteStats {
+pub(crate) struct RouteStats {
     delivered: AtomicU64,
     dropped: AtomicU64,
 }
@@ -160,7 +160,7 @@ pub(crate) struct Router<S> {
     routes: Vec<Route>,
     /// Scratch list of the routes matching the current message (reused, no allocation).
     matched: Vec<usize>,
-    handlers: Vec<Box<dyn LightweightHandler<S>>>,
+    handlers: Vec<Box<dyn InlineHandler<S>>>,
     handler_ctx: HandlerContext<S>,
     stall_timeout: Duration,
 }
@@ -168,7 +168,7 @@ pub(crate) struct Router<S> {
 impl<S: AppState> Router<S> {
     pub(crate) fn new(
         routes: Vec<Route>,
-        handlers: Vec<Box<dyn LightweightHandler<S>>>,
+        handlers: Vec<Box<dyn InlineHandler<S>>>,
         handler_ctx: HandlerContext<S>,
         stall_timeout: Duration,
     ) -> Self {
@@ -181,14 +181,13 @@ impl<S: AppState> Router<S> {
         }
     }
 
-    /// Runs the lightweight handlers (always, from the first frame of a connection).
+    /// Runs the inline handlers (always, from the first frame of a connection).
     pub(crate) fn run_handlers(&self, msg: &Message) {
         for handler in &self.handlers {
             handler.handle(msg, &self.handler_ctx);
         }
     }
 
-    /// Delivers to every module whose rule matches.
     /// Delivers to every module whose rule matches (the last one gets `msg` itself, the
     /// others a cheap clone). Returns `None` when every inbox took the message at once — the
     /// hot path, with no future built — or the future that waits for room (see the module

@@ -34,6 +34,14 @@ cfg_if::cfg_if! {
 
         /// A boxed future: `Send` natively, unbounded in the browser.
         pub type BoxFuture<'a, T> = futures::future::LocalBoxFuture<'a, T>;
+        /// A boxed stream: `Send` natively, unbounded in the browser.
+        pub type BoxStream<'a, T> = Pin<Box<dyn futures::Stream<Item = T> + 'a>>;
+        /// A boxed sink: `Send` natively, unbounded in the browser.
+        pub type BoxSink<'a, T, E> = Pin<Box<dyn futures::Sink<T, Error = E> + 'a>>;
+        /// A boxed one-shot function: `Send` natively, unbounded in the browser.
+        pub type BoxFnOnce<T> = Box<dyn FnOnce() -> T>;
+        /// True in the browser build: no threads, no WebSocket pings, no custom headers.
+        pub const IN_BROWSER: bool = true;
     } else {
         #[path = "runtime/native.rs"]
         mod imp;
@@ -48,6 +56,49 @@ cfg_if::cfg_if! {
 
         /// A boxed future: `Send` natively, unbounded in the browser.
         pub type BoxFuture<'a, T> = futures::future::BoxFuture<'a, T>;
+        /// A boxed stream: `Send` natively, unbounded in the browser.
+        pub type BoxStream<'a, T> = Pin<Box<dyn futures::Stream<Item = T> + Send + 'a>>;
+        /// A boxed sink: `Send` natively, unbounded in the browser.
+        pub type BoxSink<'a, T, E> = Pin<Box<dyn futures::Sink<T, Error = E> + Send + 'a>>;
+        /// A boxed one-shot function: `Send` natively, unbounded in the browser.
+        pub type BoxFnOnce<T> = Box<dyn FnOnce() -> T + Send>;
+        /// True in the browser build: no threads, no WebSocket pings, no custom headers.
+        pub const IN_BROWSER: bool = false;
+    }
+}
+
+/// Locks `mutex`, taking the data even if a holder panicked. Use it where every critical
+/// section leaves the data consistent (it completes its update or makes none), which is
+/// how every lock in this workspace is written: a panic elsewhere must not turn into a
+/// second panic here.
+pub fn lock<T: ?Sized>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Why [`wait_for`] returned without a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum WaitError {
+    /// The deadline passed first.
+    #[error("deadline elapsed")]
+    Elapsed,
+    /// The sender is gone: the value can no longer change.
+    #[error("the watched value can no longer change")]
+    Closed,
+}
+
+/// Waits until the value in `rx` satisfies `done`, for at most `within`; returns a clone
+/// of that value. Checks the current value first.
+pub async fn wait_for<T: Clone>(
+    rx: &mut tokio::sync::watch::Receiver<T>,
+    within: Duration,
+    mut done: impl FnMut(&T) -> bool,
+) -> Result<T, WaitError> {
+    match timeout(within, rx.wait_for(|value| done(value))).await {
+        Ok(Ok(value)) => Ok(value.clone()),
+        Ok(Err(_)) => Err(WaitError::Closed),
+        Err(Elapsed) => Err(WaitError::Elapsed),
     }
 }
 

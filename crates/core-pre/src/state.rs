@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::HumanDuration;
+use crate::human::HumanDuration;
 use crate::runtime::{MaybeSend, MaybeSync};
 
 /// Data shared by every module, handler and callback of one client.

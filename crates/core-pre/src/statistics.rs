@@ -82,7 +82,7 @@ impl Statistics {
     /// The counters now.
     pub fn snapshot(&self) -> StatisticsSnapshot {
         let c = &self.counters;
-        let times = c.times.lock().unwrap_or_else(|e| e.into_inner());
+        let times = crate::runtime::lock(&c.times);
         let current_uptime = times
             .connected_since
             .map(|since| since.elapsed())
@@ -104,10 +104,7 @@ impl Statistics {
 
     fn times(&self) -> std::sync::MutexGuard<'_, Times> {
         // A poisoned lock only means a panic elsewhere; the counters are still usable.
-        self.counters
-            .times
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        crate::runtime::lock(&self.counters.times)
     }
 }
 
@@ -131,18 +128,20 @@ impl<S: AppState> Middleware<S> for Statistics {
         *times.disconnects.entry(end.label()).or_default() += 1;
     }
 
-    fn on_receive(&self, msg: &Message, _ctx: &MiddlewareContext<S>) {
+    fn on_receive(&self, msg: Message, _ctx: &MiddlewareContext<S>) -> Option<Message> {
         self.counters.messages_in.fetch_add(1, Ordering::Relaxed);
         self.counters
             .bytes_in
             .fetch_add(msg.len() as u64, Ordering::Relaxed);
+        Some(msg)
     }
 
-    fn on_send(&self, msg: &Message, _ctx: &MiddlewareContext<S>) {
+    fn on_send(&self, msg: Message, _ctx: &MiddlewareContext<S>) -> Option<Message> {
         self.counters.messages_out.fetch_add(1, Ordering::Relaxed);
         self.counters
             .bytes_out
             .fetch_add(msg.len() as u64, Ordering::Relaxed);
+        Some(msg)
     }
 }
 

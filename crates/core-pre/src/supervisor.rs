@@ -14,16 +14,25 @@ use crate::error::BoxError;
 use crate::runtime::{self, Instant, MaybeSend};
 
 /// How a failed module is restarted: after `min_delay`, doubling per consecutive failure up
-/// to `max_delay`. A module that ran for `reset_after` before failing starts from
-/// `min_delay` again.
+/// to `max_delay` (the [`ReconnectPolicy`](crate::ReconnectPolicy) formula, without
+/// jitter). A module that ran for `reset_after` before failing starts from `min_delay`
+/// again.
+///
+/// ```
+/// use std::time::Duration;
+/// use core_pre::RestartPolicy;
+///
+/// let policy = RestartPolicy::default()
+///     .with_min_delay(Duration::from_millis(10))
+///     .with_max_delay(Duration::from_millis(50));
+/// let delays: Vec<u128> = (1..=5).map(|n| policy.delay_for(n).as_millis()).collect();
+/// assert_eq!(delays, vec![10, 20, 40, 50, 50]);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RestartPolicy {
-    /// Delay after the first failure (default 100 ms).
-    pub min_delay: Duration,
-    /// The cap on the delay (default 10 s).
-    pub max_delay: Duration,
-    /// Running this long counts as healthy again (default 60 s).
-    pub reset_after: Duration,
+    min_delay: Duration,
+    max_delay: Duration,
+    reset_after: Duration,
 }
 
 impl Default for RestartPolicy {
@@ -37,9 +46,27 @@ impl Default for RestartPolicy {
 }
 
 impl RestartPolicy {
-    fn delay(&self, consecutive_failures: u32) -> Duration {
-        let factor = 2u32.saturating_pow(consecutive_failures.saturating_sub(1).min(20));
-        self.min_delay.saturating_mul(factor).min(self.max_delay)
+    /// Delay after the first failure (default 100 ms).
+    pub fn with_min_delay(mut self, delay: Duration) -> Self {
+        self.min_delay = delay;
+        self
+    }
+
+    /// The cap on the delay (default 10 s).
+    pub fn with_max_delay(mut self, delay: Duration) -> Self {
+        self.max_delay = delay;
+        self
+    }
+
+    /// Running this long counts as healthy again (default 60 s).
+    pub fn with_reset_after(mut self, duration: Duration) -> Self {
+        self.reset_after = duration;
+        self
+    }
+
+    /// The delay before restart number `consecutive_failures` (1-based).
+    pub fn delay_for(&self, consecutive_failures: u32) -> Duration {
+        crate::reconnect::backoff(self.min_delay, self.max_delay, 2.0, consecutive_failures)
     }
 }
 
@@ -79,21 +106,17 @@ impl ModuleHealth {
             name: self.name,
             running: self.running.load(Ordering::Acquire),
             failures: self.failures.load(Ordering::Acquire),
-            last_error: self
-                .last_error
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone(),
+            last_error: crate::runtime::lock(&self.last_error).clone(),
         }
     }
 
     fn record_failure(&self, error: String) {
         self.failures.fetch_add(1, Ordering::AcqRel);
-        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(error);
+        *crate::runtime::lock(&self.last_error) = Some(error);
     }
 }
 
-/// Anything the supervisor can run repeatedly: adapters over the two module traits.
+/// Anything the supervisor can run repeatedly.
 pub(crate) trait Supervised: MaybeSend + 'static {
     fn run_once(&mut self) -> impl Future<Output = Result<(), BoxError>> + MaybeSend + '_;
 }
@@ -143,7 +166,7 @@ pub(crate) async fn supervise<M: Supervised>(
         } else {
             consecutive + 1
         };
-        let delay = policy.delay(consecutive);
+        let delay = policy.delay_for(consecutive);
         tracing::error!(module = name, error = %error, restart_in = ?delay, "module failed; restarting");
         health.record_failure(error);
         tokio::select! {
@@ -152,20 +175,4 @@ pub(crate) async fn supervise<M: Supervised>(
         }
     }
     health.running.store(false, Ordering::Release);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn restart_delay_doubles_and_caps() {
-        let policy = RestartPolicy {
-            min_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(50),
-            reset_after: Duration::from_secs(1),
-        };
-        let delays: Vec<u128> = (1..=5).map(|n| policy.delay(n).as_millis()).collect();
-        assert_eq!(delays, vec![10, 20, 40, 50, 50]);
-    }
 }

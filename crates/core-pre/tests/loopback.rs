@@ -21,10 +21,8 @@ fn fast_policy() -> ReconnectPolicy {
 #[tokio::test]
 async fn routes_each_message_to_every_matching_module() {
     let server = WsServer::start().await;
-    let (client, runner) = ClientBuilder::new(server.connector())
-        .with_module::<Recorder<0>>()
-        .with_module::<Recorder<1>>()
-        .build();
+    let (client, runner, (rec0, rec1)) = ClientBuilder::new(server.connector())
+        .build_with(|m| (m.add::<Recorder<0>>(), m.add::<Recorder<1>>()));
     let runner = runner.spawn();
     let mut peer = server.accept().await;
     client.wait_connected(WAIT).await.unwrap();
@@ -32,8 +30,8 @@ async fn routes_each_message_to_every_matching_module() {
     for text in ["apple", "banana", "abba", "cherry"] {
         peer.send_text(text).await;
     }
-    let a = client.get_handle::<Recorder<0>>().unwrap();
-    let b = client.get_handle::<Recorder<1>>().unwrap();
+    let a = rec0.clone();
+    let b = rec1.clone();
     // "cherry" matches neither; "abba" matches both.
     assert_eq!(a.wait_for(2).await, vec!["apple", "abba"]);
     assert_eq!(b.wait_for(2).await, vec!["banana", "abba"]);
@@ -51,9 +49,8 @@ async fn lightweight_handlers_see_every_message_and_can_reply_inline() {
     let server = WsServer::start().await;
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     let seen2 = seen.clone();
-    let (client, runner) = ClientBuilder::new(server.connector())
-        .with_module::<Recorder<0>>()
-        .with_lightweight_handler(move |msg: &Message, ctx: &HandlerContext<()>| {
+    let (client, runner, rec0) = ClientBuilder::new(server.connector())
+        .with_inline_handler(move |msg: &Message, ctx: &HandlerContext<()>| {
             seen2
                 .lock()
                 .unwrap()
@@ -63,7 +60,7 @@ async fn lightweight_handlers_see_every_message_and_can_reply_inline() {
                 ctx.outbound.try_send("3").unwrap();
             }
         })
-        .build();
+        .build_with(|m| m.add::<Recorder<0>>());
     let _runner = runner.spawn();
     let mut peer = server.accept().await;
     client.wait_connected(WAIT).await.unwrap();
@@ -76,11 +73,7 @@ async fn lightweight_handlers_see_every_message_and_can_reply_inline() {
         .await
         .unwrap();
     peer.send_text("zzz").await;
-    client
-        .get_handle::<Recorder<0>>()
-        .unwrap()
-        .wait_for(1)
-        .await;
+    rec0.clone().wait_for(1).await;
     within("the handler to see all frames", async {
         while seen.lock().unwrap().len() < 4 {
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -103,10 +96,9 @@ async fn reconnects_after_server_drop_and_runs_resubscribe_callbacks_once_per_re
     let connect_calls = Arc::new(AtomicUsize::new(0));
     let (r, c) = (reconnect_calls.clone(), connect_calls.clone());
     let stats = Statistics::new();
-    let (client, runner) = ClientBuilder::new(server.connector())
+    let (client, runner, rec0) = ClientBuilder::new(server.connector())
         .with_reconnect_policy(fast_policy())
         .with_middleware(stats.clone())
-        .with_module::<Recorder<0>>()
         .on_connect(move |_ctx: CallbackContext<()>| {
             c.fetch_add(1, Ordering::SeqCst);
             async { Ok(()) }
@@ -118,7 +110,7 @@ async fn reconnects_after_server_drop_and_runs_resubscribe_callbacks_once_per_re
                 Ok(())
             }
         })
-        .build();
+        .build_with(|m| m.add::<Recorder<0>>());
     let _runner = runner.spawn();
     let mut peer = server.accept().await;
     client.wait_connected(WAIT).await.unwrap();
@@ -135,11 +127,7 @@ async fn reconnects_after_server_drop_and_runs_resubscribe_callbacks_once_per_re
         assert_eq!(peer.recv_text().await, format!("resubscribe {round}"));
         client.wait_connected(WAIT).await.unwrap();
         peer.send_text(&format!("after {round}")).await;
-        let seen = client
-            .get_handle::<Recorder<0>>()
-            .unwrap()
-            .wait_for(round)
-            .await;
+        let seen = rec0.clone().wait_for(round).await;
         assert_eq!(seen.last().unwrap(), &format!("after {round}"));
         assert_eq!(reconnect_calls.load(Ordering::SeqCst), round);
     }
@@ -158,10 +146,9 @@ async fn modules_see_new_traffic_only_after_reconnect_callbacks_finish() {
     let release2 = release.clone();
     let handler_seen = Arc::new(AtomicUsize::new(0));
     let hs = handler_seen.clone();
-    let (client, runner) = ClientBuilder::new(server.connector())
+    let (client, runner, rec0) = ClientBuilder::new(server.connector())
         .with_reconnect_policy(fast_policy())
-        .with_module::<Recorder<0>>()
-        .with_lightweight_handler(move |m: &Message, _: &HandlerContext<()>| {
+        .with_inline_handler(move |m: &Message, _: &HandlerContext<()>| {
             if m.as_text() == Some("a-early") {
                 hs.fetch_add(1, Ordering::SeqCst);
             }
@@ -173,7 +160,7 @@ async fn modules_see_new_traffic_only_after_reconnect_callbacks_finish() {
                 Ok(())
             }
         })
-        .build();
+        .build_with(|m| m.add::<Recorder<0>>());
     let _runner = runner.spawn();
     let peer = server.accept().await;
     client.wait_connected(WAIT).await.unwrap();
@@ -188,7 +175,7 @@ async fn modules_see_new_traffic_only_after_reconnect_callbacks_finish() {
         }
     })
     .await;
-    let recorder = client.get_handle::<Recorder<0>>().unwrap();
+    let recorder = rec0.clone();
     assert!(
         recorder.seen().await.unwrap().is_empty(),
         "held until callbacks finish"
@@ -214,7 +201,7 @@ async fn backoff_delays_grow_with_jitter_up_to_the_cap() {
                 .with_jitter(0.5),
         )
         .build();
-    let mut states = client.watch_state();
+    let mut states = client.watch_connection_state();
     let _runner = runner.spawn();
     let mut delays = Vec::new();
     within("eight reconnect attempts", async {
@@ -318,7 +305,7 @@ async fn disconnect_stays_disconnected_until_connect() {
 
     client.disconnect().await.unwrap();
     assert_eq!(
-        client.state(),
+        client.connection_state(),
         ConnectionState::Disconnected(DisconnectReason::Requested)
     );
     assert_eq!(peer.recv_close().await, Some(1000), "a clean close");
@@ -418,7 +405,7 @@ async fn shutdown_joins_every_task_and_leaks_nothing() {
     client.shutdown().await.unwrap();
     within("the runner", runner).await.unwrap();
     assert_eq!(peer.recv_close().await, Some(1000));
-    assert_eq!(client.state(), ConnectionState::Closed);
+    assert_eq!(client.connection_state(), ConnectionState::Closed);
     assert!(client.module_health().iter().all(|m| !m.running));
     // Every task the client spawned is gone (the runner was awaited; modules and writer
     // were joined by shutdown).
@@ -436,10 +423,9 @@ async fn shutdown_joins_every_task_and_leaks_nothing() {
 #[tokio::test]
 async fn every_call_after_shutdown_returns_client_closed() {
     let server = WsServer::start().await;
-    let (client, runner) = ClientBuilder::new(server.connector())
-        .with_module::<Recorder<0>>()
-        .build();
-    let handle = client.get_handle::<Recorder<0>>().unwrap();
+    let (client, runner, rec0) =
+        ClientBuilder::new(server.connector()).build_with(|m| m.add::<Recorder<0>>());
+    let handle = rec0.clone();
     let pending: PendingRequests<u32, ()> = PendingRequests::new(client.connection_watch(), 4);
     let _runner = runner.spawn();
     let _peer = server.accept().await;
@@ -456,7 +442,6 @@ async fn every_call_after_shutdown_returns_client_closed() {
     assert!(closed(
         client.wait_connected(Duration::from_millis(10)).await
     ));
-    assert!(closed(client.get_handle::<Recorder<0>>().map(|_| ())));
     assert!(closed(handle.seen().await.map(|_| ())));
     assert!(closed(pending.register(1).map(|_| ())));
     assert_eq!(
@@ -468,10 +453,9 @@ async fn every_call_after_shutdown_returns_client_closed() {
 #[tokio::test]
 async fn dropping_every_client_shuts_the_runner_down() {
     let server = WsServer::start().await;
-    let (client, runner) = ClientBuilder::new(server.connector())
-        .with_module::<Recorder<0>>()
-        .build();
-    let handle = client.get_handle::<Recorder<0>>().unwrap();
+    let (client, runner, rec0) =
+        ClientBuilder::new(server.connector()).build_with(|m| m.add::<Recorder<0>>());
+    let handle = rec0.clone();
     let runner = runner.spawn();
     let mut peer = server.accept().await;
     client.wait_connected(WAIT).await.unwrap();

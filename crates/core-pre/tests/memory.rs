@@ -8,27 +8,23 @@ use std::time::Duration;
 
 use core_pre::memory::MemoryServer;
 use core_pre::{
-    ApiModule, BoxError, ClientBuilder, ConnectContext, ConnectError, ConnectErrorKind, Connection,
-    ConnectionState, Connector, CoreError, HandleContext, LightweightContext, LightweightModule,
-    Message, Middleware, MiddlewareContext, ModuleContext, ReconnectPolicy, RestartPolicy, Rule,
-    Statistics,
+    BoxError, ClientBuilder, ConnectContext, ConnectError, ConnectErrorKind, Connection,
+    ConnectionState, Connector, CoreError, Inbox, Message, Middleware, MiddlewareContext, Module,
+    ModuleContext, ReconnectPolicy, RestartPolicy, Rule, Statistics,
 };
 use support::{Recorder, WAIT, within};
 
 /// A module that takes every text and never reads its inbox.
 struct Stalled {
-    _ctx: ModuleContext,
+    _inbox: Inbox,
 }
 
-impl ApiModule<()> for Stalled {
-    type Command = ();
-    type CommandResponse = ();
+impl Module<()> for Stalled {
     type Handle = ();
     const NAME: &'static str = "stalled";
-    fn new(ctx: ModuleContext) -> Self {
-        Stalled { _ctx: ctx }
+    fn new(ctx: ModuleContext<()>) -> (Self, ()) {
+        (Stalled { _inbox: ctx.inbox }, ())
     }
-    fn create_handle(_ctx: HandleContext<(), (), ()>) {}
     fn rule(_state: &Arc<()>) -> Box<dyn Rule> {
         Box::new(|m: &Message| m.is_text())
     }
@@ -41,13 +37,13 @@ impl ApiModule<()> for Stalled {
 #[tokio::test]
 async fn a_stalled_module_is_bounded_and_does_not_starve_the_others() {
     let server = MemoryServer::new();
-    let (client, runner) = ClientBuilder::new(server.connector())
-        .with_capacities(64, 16, 8)
+    let (client, runner, rec0) = ClientBuilder::new(server.connector())
+        .with_outbound_capacity(64)
+        .with_inbox_capacity(16)
         .with_stall_timeout(Duration::from_millis(20))
         .with_shutdown_timeout(Duration::from_millis(100))
         .with_module::<Stalled>()
-        .with_module::<Recorder<0>>()
-        .build();
+        .build_with(|m| m.add::<Recorder<0>>());
     let _runner = runner.spawn();
     let mut peer = within("accept", server.accept()).await.unwrap();
     client.wait_connected(WAIT).await.unwrap();
@@ -59,7 +55,7 @@ async fn a_stalled_module_is_bounded_and_does_not_starve_the_others() {
         }
         peer
     });
-    let recorder = client.get_handle::<Recorder<0>>().unwrap();
+    let recorder = rec0.clone();
     let seen = recorder.wait_for(N).await;
     assert_eq!(seen.len(), N, "the healthy module lost nothing");
     assert_eq!(seen[N - 1], format!("a{}", N - 1));
@@ -83,26 +79,28 @@ async fn a_stalled_module_is_bounded_and_does_not_starve_the_others() {
 
 /// Fails its first two runs, then runs normally.
 struct Flaky {
-    ctx: LightweightContext<()>,
+    inbox: Inbox,
     runs: Arc<AtomicUsize>,
 }
 
 static FLAKY_RUNS: std::sync::OnceLock<Arc<AtomicUsize>> = std::sync::OnceLock::new();
 
-impl LightweightModule<()> for Flaky {
+impl Module<()> for Flaky {
+    type Handle = ();
     const NAME: &'static str = "flaky";
-    fn new(ctx: LightweightContext<()>) -> Self {
-        Flaky {
-            ctx,
+    fn new(ctx: ModuleContext<()>) -> (Self, ()) {
+        let flaky = Flaky {
+            inbox: ctx.inbox,
             runs: FLAKY_RUNS.get_or_init(Default::default).clone(),
-        }
+        };
+        (flaky, ())
     }
     async fn run(&mut self) -> Result<(), BoxError> {
         match self.runs.fetch_add(1, Ordering::SeqCst) {
             0 => Err("first run fails".into()),
             1 => panic!("second run panics"),
             _ => {
-                while self.ctx.inbox.recv().await.is_some() {}
+                while self.inbox.recv().await.is_some() {}
                 Ok(())
             }
         }
@@ -113,12 +111,12 @@ impl LightweightModule<()> for Flaky {
 async fn a_failing_module_is_restarted_and_its_failures_reported() {
     let server = MemoryServer::new();
     let (client, runner) = ClientBuilder::new(server.connector())
-        .with_restart_policy(RestartPolicy {
-            min_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(50),
-            reset_after: Duration::from_secs(60),
-        })
-        .with_lightweight_module::<Flaky>()
+        .with_restart_policy(
+            RestartPolicy::default()
+                .with_min_delay(Duration::from_millis(10))
+                .with_max_delay(Duration::from_millis(50)),
+        )
+        .with_module::<Flaky>()
         .build();
     let _runner = runner.spawn();
     let _peer = within("accept", server.accept()).await.unwrap();
@@ -148,19 +146,21 @@ impl Middleware<()> for Log {
     fn on_connect(&self, _ctx: &MiddlewareContext<()>) {
         self.1.lock().unwrap().push(format!("{}:connect", self.0));
     }
-    fn on_receive(&self, msg: &Message, _ctx: &MiddlewareContext<()>) {
+    fn on_receive(&self, msg: Message, _ctx: &MiddlewareContext<()>) -> Option<Message> {
         self.1
             .lock()
             .unwrap()
             .push(format!("{}:recv:{}", self.0, msg.as_text().unwrap_or("?")));
+        Some(msg)
     }
-    fn on_send(&self, msg: &Message, _ctx: &MiddlewareContext<()>) {
+    fn on_send(&self, msg: Message, _ctx: &MiddlewareContext<()>) -> Option<Message> {
         if let Some(text) = msg.as_text() {
             self.1
                 .lock()
                 .unwrap()
                 .push(format!("{}:send:{text}", self.0));
         }
+        Some(msg)
     }
 }
 
@@ -196,6 +196,93 @@ async fn middleware_hooks_run_in_the_order_added_on_send_and_receive() {
             "second:recv:in"
         ]
     );
+    client.shutdown().await.unwrap();
+}
+
+/// Drops texts starting with `drop`, and upper-cases the rest, both ways.
+struct Rewrite;
+
+impl Middleware<()> for Rewrite {
+    fn on_receive(&self, msg: Message, _ctx: &MiddlewareContext<()>) -> Option<Message> {
+        rewrite(msg)
+    }
+    fn on_send(&self, msg: Message, _ctx: &MiddlewareContext<()>) -> Option<Message> {
+        rewrite(msg)
+    }
+}
+
+fn rewrite(msg: Message) -> Option<Message> {
+    match msg.as_text() {
+        Some(text) if text.starts_with("drop") => None,
+        Some(text) => Some(Message::text(text.to_uppercase())),
+        None => Some(msg),
+    }
+}
+
+#[tokio::test]
+async fn middleware_can_transform_and_drop_messages_on_both_paths() {
+    let server = MemoryServer::new();
+    let handled = Arc::new(Mutex::new(Vec::new()));
+    let seen = handled.clone();
+    let (client, rec0) = ClientBuilder::new(server.connector())
+        .without_keep_alive()
+        .with_middleware(Rewrite)
+        .with_inline_handler(move |msg: &Message, _: &core_pre::HandlerContext<()>| {
+            seen.lock()
+                .unwrap()
+                .push(msg.as_text().unwrap_or("").to_owned());
+        })
+        .spawn_with(|m| m.add::<Recorder<0>>());
+    let mut peer = within("accept", server.accept()).await.unwrap();
+    client.wait_connected(WAIT).await.unwrap();
+
+    // Outbound: the dropped one never reaches the peer; the other arrives rewritten.
+    client.send("drop me").await.unwrap();
+    client.send("out").await.unwrap();
+    assert_eq!(within("peer", peer.recv_text()).await.unwrap(), "OUT");
+
+    // Inbound: handlers and modules see only what the middleware let through, rewritten.
+    // Recorder 0 takes texts starting with a lower-case "a": "abc" reaches it only if the
+    // middleware did not run.
+    peer.send("drop this").await.unwrap();
+    peer.send("abc").await.unwrap();
+    peer.send("in").await.unwrap();
+    within("the handler", async {
+        while handled.lock().unwrap().len() < 2 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    })
+    .await;
+    assert_eq!(*handled.lock().unwrap(), vec!["ABC", "IN"]);
+    assert!(
+        rec0.seen().await.unwrap().is_empty(),
+        "it saw only rewritten texts"
+    );
+    client.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn state_can_be_built_from_the_connection_watch() {
+    struct Rpc {
+        pending: core_pre::PendingRequests<u32, String>,
+    }
+    impl core_pre::AppState for Rpc {}
+
+    let server = MemoryServer::new();
+    let client = ClientBuilder::with_state_fn(server.connector(), |watch| Rpc {
+        pending: core_pre::PendingRequests::new(watch, 4),
+    })
+    .without_keep_alive()
+    .spawn();
+    let _peer = within("accept", server.accept()).await.unwrap();
+    client.wait_connected(WAIT).await.unwrap();
+    let reply = client.app_state().pending.register(1).unwrap();
+    // The pending request is bound to this client's connection: a drop fails it at once.
+    client.reconnect().await.ok();
+    let error = within("the reply to fail", reply.wait(Duration::from_secs(5)))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, CoreError::ConnectionLost), "{error}");
     client.shutdown().await.unwrap();
 }
 
@@ -446,7 +533,8 @@ async fn statistics_count_messages_bytes_and_uptime() {
 async fn messages_queued_for_a_dead_connection_are_discarded_and_counted() {
     let server = MemoryServer::new();
     let (client, runner) = ClientBuilder::new(server.connector())
-        .with_capacities(64, 16, 8)
+        .with_outbound_capacity(64)
+        .with_inbox_capacity(16)
         .with_reconnect_policy(
             ReconnectPolicy::default().with_initial_delay(Duration::from_millis(5)),
         )

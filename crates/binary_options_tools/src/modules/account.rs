@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use core_pre::rule::Rule;
-use core_pre::{BoxError, LightweightContext, LightweightModule};
+use core_pre::{BoxError, Module, ModuleContext};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::Value;
@@ -26,16 +26,13 @@ struct Balance {
 /// Reads the amount of a `successupdateBalance` (or `updateBalance`) frame, exactly.
 pub(crate) fn parse_balance(text: &str) -> Result<Decimal, String> {
     let balance: Balance = parse_payload(text)?;
-    match &balance.balance {
-        Value::Number(n) => n.to_string().parse().map_err(|e| format!("{e}")),
-        Value::String(s) => s.trim().parse().map_err(|e| format!("{e}")),
-        other => Err(format!("balance is not a number: {other}")),
-    }
+    crate::types::decimal_from_json(&balance.balance)
+        .ok_or_else(|| format!("balance is not a number: {}", balance.balance))
 }
 
 /// Keeps the asset list.
 pub struct AccountModule {
-    ctx: LightweightContext<PocketOptionState>,
+    ctx: ModuleContext<PocketOptionState>,
 }
 
 impl AccountModule {
@@ -59,11 +56,12 @@ impl AccountModule {
     }
 }
 
-impl LightweightModule<PocketOptionState> for AccountModule {
+impl Module<PocketOptionState> for AccountModule {
+    type Handle = ();
     const NAME: &'static str = "account";
 
-    fn new(ctx: LightweightContext<PocketOptionState>) -> Self {
-        AccountModule { ctx }
+    fn new(ctx: ModuleContext<PocketOptionState>) -> (Self, ()) {
+        (AccountModule { ctx }, ())
     }
 
     fn rule(_state: &Arc<PocketOptionState>) -> Box<dyn Rule> {

@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use core_pre::rule::Rule;
 use core_pre::runtime::{self, Instant};
-use core_pre::{ApiModule, BoxError, HandleContext, ModuleContext, Outbound};
+use core_pre::{BoxError, Module, ModuleContext, Outbound};
 use rust_decimal::Decimal;
 use serde_json::Value;
 use tokio::sync::watch;
@@ -458,21 +458,16 @@ impl DealsHandle {
     }
 }
 
-impl ApiModule<PocketOptionState> for DealsModule {
-    type Command = ();
-    type CommandResponse = ();
+impl Module<PocketOptionState> for DealsModule {
     type Handle = DealsHandle;
     const NAME: &'static str = "deals";
 
-    fn new(ctx: ModuleContext<PocketOptionState>) -> Self {
-        DealsModule { ctx }
-    }
-
-    fn create_handle(ctx: HandleContext<PocketOptionState, (), ()>) -> DealsHandle {
-        DealsHandle {
-            state: ctx.state,
-            outbound: ctx.outbound,
-        }
+    fn new(ctx: ModuleContext<PocketOptionState>) -> (Self, DealsHandle) {
+        let handle = DealsHandle {
+            state: ctx.state.clone(),
+            outbound: ctx.outbound.clone(),
+        };
+        (DealsModule { ctx }, handle)
     }
 
     fn rule(_state: &Arc<PocketOptionState>) -> Box<dyn Rule> {

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use core_pre::rule::Rule;
-use core_pre::{ApiModule, BoxError, ConnectionWatch, HandleContext, ModuleContext, Outbound};
+use core_pre::{BoxError, Module, ModuleContext, Outbound};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -200,7 +200,6 @@ pub struct HistoryModule {
 pub struct HistoryHandle {
     state: Arc<PocketOptionState>,
     outbound: Outbound,
-    connection: ConnectionWatch,
 }
 
 impl HistoryHandle {
@@ -295,7 +294,7 @@ impl HistoryHandle {
                 reason: "period and span must be positive".into(),
             });
         }
-        let history = self.state.history(&self.connection);
+        let history = &self.state.history;
         let (index, waiter) = loop {
             let index = next_index();
             match history.register(index) {
@@ -332,23 +331,16 @@ impl HistoryHandle {
     }
 }
 
-impl ApiModule<PocketOptionState> for HistoryModule {
-    type Command = ();
-    type CommandResponse = ();
+impl Module<PocketOptionState> for HistoryModule {
     type Handle = HistoryHandle;
     const NAME: &'static str = "history";
 
-    fn new(ctx: ModuleContext<PocketOptionState>) -> Self {
-        ctx.state.history(&ctx.connection);
-        HistoryModule { ctx }
-    }
-
-    fn create_handle(ctx: HandleContext<PocketOptionState, (), ()>) -> HistoryHandle {
-        HistoryHandle {
-            state: ctx.state,
-            outbound: ctx.outbound,
-            connection: ctx.connection,
-        }
+    fn new(ctx: ModuleContext<PocketOptionState>) -> (Self, HistoryHandle) {
+        let handle = HistoryHandle {
+            state: ctx.state.clone(),
+            outbound: ctx.outbound.clone(),
+        };
+        (HistoryModule { ctx }, handle)
     }
 
     fn rule(_state: &Arc<PocketOptionState>) -> Box<dyn Rule> {
@@ -374,7 +366,7 @@ impl ApiModule<PocketOptionState> for HistoryModule {
                                 continue;
                             };
                             let data = page_data(&page);
-                            let history = self.ctx.state.history(&self.ctx.connection);
+                            let history = &self.ctx.state.history;
                             if !history.resolve(&index, data) {
                                 tracing::debug!(
                                     index,

@@ -24,18 +24,17 @@
 use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use core_pre::runtime::{self, Instant};
-use core_pre::{ConnectionWatch, CoreError, PendingRequests};
+use core_pre::{ConnectionWatch, CoreError, Outbound, PendingRequests};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::Error;
 use crate::events::parse_payload;
-use crate::modules::trades::{TradesHandle, decimal_of};
 use crate::socketio::encode_event;
 use crate::state::PocketOptionState;
 use crate::types::{Action, Deal};
@@ -199,36 +198,27 @@ struct Listed {
 }
 
 /// Pending orders placed by this client, and the requests waiting for the platform.
-#[derive(Default)]
 pub struct PendingBook {
     listed: Mutex<Listed>,
-    opens: OnceLock<PendingRequests<PendingKey, OpenReply>>,
-    cancels: OnceLock<PendingRequests<String, Result<(), String>>>,
-    bulk_cancels: OnceLock<PendingRequests<u64, Vec<String>>>,
+    opens: PendingRequests<PendingKey, OpenReply>,
+    cancels: PendingRequests<String, Result<(), String>>,
+    bulk_cancels: PendingRequests<u64, Vec<String>>,
 }
 
 impl PendingBook {
+    /// An empty book whose requests fail when `connection` drops.
+    pub(crate) fn new(connection: ConnectionWatch) -> Self {
+        PendingBook {
+            listed: Mutex::default(),
+            opens: PendingRequests::new(connection.clone(), WAITING_LIMIT),
+            cancels: PendingRequests::new(connection.clone(), WAITING_LIMIT),
+            bulk_cancels: PendingRequests::new(connection, WAITING_LIMIT),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Listed> {
         // Each update is a push or a retain; a poisoned lock still holds a usable list.
-        self.listed.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn opens(&self, connection: &ConnectionWatch) -> &PendingRequests<PendingKey, OpenReply> {
-        self.opens
-            .get_or_init(|| PendingRequests::new(connection.clone(), WAITING_LIMIT))
-    }
-
-    fn cancels(
-        &self,
-        connection: &ConnectionWatch,
-    ) -> &PendingRequests<String, Result<(), String>> {
-        self.cancels
-            .get_or_init(|| PendingRequests::new(connection.clone(), WAITING_LIMIT))
-    }
-
-    fn bulk_cancels(&self, connection: &ConnectionWatch) -> &PendingRequests<u64, Vec<String>> {
-        self.bulk_cancels
-            .get_or_init(|| PendingRequests::new(connection.clone(), WAITING_LIMIT))
+        core_pre::runtime::lock(&self.listed)
     }
 
     /// The pending orders this client placed that have neither opened their deal nor
@@ -253,7 +243,7 @@ impl PendingBook {
     /// A deal opened with `request_id`: if it is a pending order's ticket, the order has
     /// been filled.
     pub(crate) fn on_deal_opened(&self, request_id: &str) {
-        let waiting = self.opens.get().is_some_and(|o| !o.is_empty());
+        let waiting = !self.opens.is_empty();
         self.note_fill(request_id, waiting);
     }
 
@@ -325,12 +315,7 @@ pub(crate) const EVENTS: [&str; 5] = [
 ];
 
 /// Handles one pending-order event (called by the trades module).
-pub(crate) fn on_event(
-    state: &PocketOptionState,
-    connection: &ConnectionWatch,
-    name: &str,
-    text: &str,
-) -> Result<(), String> {
+pub(crate) fn on_event(state: &PocketOptionState, name: &str, text: &str) -> Result<(), String> {
     let book = state.pending();
     match name {
         "successopenPendingOrder" | "failopenPendingOrder" => {
@@ -340,18 +325,22 @@ pub(crate) fn on_event(
                 if ticket.is_empty() {
                     return Err("successopenPendingOrder without a ticket".to_owned());
                 }
-                (opened.asset, decimal_of(&opened.amount), Ok(ticket))
+                (
+                    opened.asset,
+                    crate::types::decimal_from_json(&opened.amount),
+                    Ok(ticket),
+                )
             } else {
                 let failed: Failed = parse_payload(text)?;
                 (
                     failed.asset,
-                    decimal_of(&failed.amount),
+                    crate::types::decimal_from_json(&failed.amount),
                     Err(text_of(&failed.error)),
                 )
             };
             let asset = asset.unwrap_or_default();
             let matched = book
-                .opens(connection)
+                .opens
                 .resolve_oldest(|k| k.asset == asset && Some(k.amount) == amount, reply);
             if !matched {
                 tracing::warn!(%asset, event = name, "a pending-order reply matched no waiting request");
@@ -366,7 +355,7 @@ pub(crate) fn on_event(
             } else {
                 Err(text_of(&failed.error))
             };
-            if !book.cancels(connection).resolve(&ticket, reply) {
+            if !book.cancels.resolve(&ticket, reply) {
                 tracing::debug!(%ticket, "a cancellation reply matched no waiting request");
             }
         }
@@ -374,10 +363,7 @@ pub(crate) fn on_event(
             let cancelled: Cancelled = parse_payload(text)?;
             let tickets: Vec<String> = cancelled.tickets.iter().map(text_of).collect();
             book.remove(&tickets);
-            if !book
-                .bulk_cancels(connection)
-                .resolve_oldest(|_| true, tickets)
-            {
+            if !book.bulk_cancels.resolve_oldest(|_| true, tickets) {
                 tracing::debug!("a bulk cancellation reply matched no waiting request");
             }
         }
@@ -392,7 +378,16 @@ fn next_id() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-impl TradesHandle {
+/// Places, cancels and lists pending orders: the client's `open_pending` and friends. The
+/// platform's answers reach it through the trades module, which reads the pending-order
+/// events with the market-order ones.
+#[derive(Clone)]
+pub struct PendingHandle {
+    pub(crate) state: Arc<PocketOptionState>,
+    pub(crate) outbound: Outbound,
+}
+
+impl PendingHandle {
     /// Sends a validated pending order and waits up to `timeout` for the platform's
     /// ticket. A lost reply is reported as it is (the order is never re-sent: check
     /// [`list_pending`](Self::list_pending) or the platform before placing it again).
@@ -402,7 +397,7 @@ impl TradesHandle {
         timeout: Duration,
     ) -> Result<PendingOrder, Error> {
         let book = self.state.pending();
-        let waiter = book.opens(&self.connection).register(PendingKey {
+        let waiter = book.opens.register(PendingKey {
             id: next_id(),
             asset: request.asset.clone(),
             amount: request.amount,
@@ -432,11 +427,7 @@ impl TradesHandle {
 
     /// Cancels one pending order, waiting up to `timeout` for the platform.
     pub async fn cancel_pending(&self, ticket: &str, timeout: Duration) -> Result<(), Error> {
-        let waiter = self
-            .state
-            .pending()
-            .cancels(&self.connection)
-            .register(ticket.to_owned())?;
+        let waiter = self.state.pending().cancels.register(ticket.to_owned())?;
         let payload = format!("{{\"ticket\":{}}}", Value::String(ticket.to_owned()));
         self.outbound
             .send(encode_event("cancelPendingOrder", Some(&payload)))
@@ -457,11 +448,7 @@ impl TradesHandle {
         tickets: &[String],
         timeout: Duration,
     ) -> Result<Vec<String>, Error> {
-        let waiter = self
-            .state
-            .pending()
-            .bulk_cancels(&self.connection)
-            .register(next_id())?;
+        let waiter = self.state.pending().bulk_cancels.register(next_id())?;
         let payload = format!(
             "{{\"tickets\":{}}}",
             Value::from(
@@ -566,7 +553,9 @@ mod tests {
 
     #[test]
     fn a_fill_seen_before_its_order_is_listed_keeps_it_off_the_list() {
-        let book = PendingBook::default();
+        let (client, _runner) =
+            core_pre::ClientBuilder::new(core_pre::memory::MemoryServer::new().connector()).build();
+        let book = PendingBook::new(client.connection_watch());
         let order = |ticket: &str| PendingOrder {
             ticket: ticket.to_owned(),
             asset: "A".into(),

@@ -16,8 +16,8 @@ use std::time::Duration;
 use core_pre::rule::Rule;
 use core_pre::runtime;
 use core_pre::{
-    ApiModule, BoxError, CallbackContext, ConnectionWatch, CoreError, HandleContext, Message,
-    ModuleContext, Outbound, ReconnectCallback,
+    BoxError, CallbackContext, ConnectCallback, ConnectionWatch, CoreError, Message, Module,
+    ModuleContext, Outbound,
 };
 use futures::Stream;
 use tokio::sync::{mpsc, oneshot};
@@ -369,22 +369,17 @@ impl Drop for RawStream {
     }
 }
 
-impl ApiModule<PocketOptionState> for RawModule {
-    type Command = ();
-    type CommandResponse = ();
+impl Module<PocketOptionState> for RawModule {
     type Handle = RawHandle;
     const NAME: &'static str = "raw";
 
-    fn new(ctx: ModuleContext<PocketOptionState>) -> Self {
-        RawModule { ctx }
-    }
-
-    fn create_handle(ctx: HandleContext<PocketOptionState, (), ()>) -> RawHandle {
-        RawHandle {
-            state: ctx.state,
-            outbound: ctx.outbound,
-            connection: ctx.connection,
-        }
+    fn new(ctx: ModuleContext<PocketOptionState>) -> (Self, RawHandle) {
+        let handle = RawHandle {
+            state: ctx.state.clone(),
+            outbound: ctx.outbound.clone(),
+            connection: ctx.connection.clone(),
+        };
+        (RawModule { ctx }, handle)
     }
 
     fn rule(state: &Arc<PocketOptionState>) -> Box<dyn Rule> {
@@ -402,9 +397,9 @@ impl ApiModule<PocketOptionState> for RawModule {
         Ok(())
     }
 
-    fn reconnect_callback(
+    fn on_reconnect(
         _state: &Arc<PocketOptionState>,
-    ) -> Option<Arc<dyn ReconnectCallback<PocketOptionState>>> {
+    ) -> Option<Arc<dyn ConnectCallback<PocketOptionState>>> {
         Some(Arc::new(
             |ctx: CallbackContext<PocketOptionState>| async move {
                 let frames = ctx.state.raw.lock().reconnect_frames.clone();

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use core_pre::rule::Rule;
 use core_pre::runtime::{self, BoxFuture};
-use core_pre::{ApiModule, BoxError, CallbackContext, HandleContext, ModuleContext, Outbound};
+use core_pre::{BoxError, CallbackContext, Module, ModuleContext, Outbound};
 use futures::Stream;
 use serde::Deserialize;
 use tokio::sync::mpsc;
@@ -429,21 +429,16 @@ impl SubscriptionsHandle {
     }
 }
 
-impl ApiModule<PocketOptionState> for SubscriptionsModule {
-    type Command = ();
-    type CommandResponse = ();
+impl Module<PocketOptionState> for SubscriptionsModule {
     type Handle = SubscriptionsHandle;
     const NAME: &'static str = "subscriptions";
 
-    fn new(ctx: ModuleContext<PocketOptionState>) -> Self {
-        SubscriptionsModule { ctx }
-    }
-
-    fn create_handle(ctx: HandleContext<PocketOptionState, (), ()>) -> SubscriptionsHandle {
-        SubscriptionsHandle {
-            state: ctx.state,
-            outbound: ctx.outbound,
-        }
+    fn new(ctx: ModuleContext<PocketOptionState>) -> (Self, SubscriptionsHandle) {
+        let handle = SubscriptionsHandle {
+            state: ctx.state.clone(),
+            outbound: ctx.outbound.clone(),
+        };
+        (SubscriptionsModule { ctx }, handle)
     }
 
     fn rule(_state: &Arc<PocketOptionState>) -> Box<dyn Rule> {

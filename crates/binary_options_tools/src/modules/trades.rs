@@ -17,9 +17,7 @@ use std::time::Duration;
 
 use core_pre::rule::Rule;
 use core_pre::runtime::{self, Instant};
-use core_pre::{
-    ApiModule, BoxError, ConnectionWatch, CoreError, HandleContext, ModuleContext, Outbound,
-};
+use core_pre::{BoxError, CoreError, Module, ModuleContext, Outbound};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
@@ -102,14 +100,6 @@ struct Failure {
     amount: serde_json::Value,
 }
 
-pub(crate) fn decimal_of(value: &serde_json::Value) -> Option<Decimal> {
-    match value {
-        serde_json::Value::Number(n) => n.to_string().parse().ok(),
-        serde_json::Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
 /// Answers waiting orders.
 pub struct TradesModule {
     ctx: ModuleContext<PocketOptionState>,
@@ -120,7 +110,6 @@ pub struct TradesModule {
 pub struct TradesHandle {
     pub(crate) state: Arc<PocketOptionState>,
     pub(crate) outbound: Outbound,
-    pub(crate) connection: ConnectionWatch,
 }
 
 impl TradesHandle {
@@ -128,7 +117,7 @@ impl TradesHandle {
     /// what happens when the reply is lost). Validation happens in the caller.
     pub async fn place(&self, order: &Order, timeout: Duration) -> Result<Deal, Error> {
         let request_id = next_request_id();
-        let orders = self.state.orders(&self.connection);
+        let orders = &self.state.orders;
         let waiter = orders.register(OrderKey {
             request_id: request_id.clone(),
             asset: order.asset.clone(),
@@ -192,23 +181,16 @@ impl TradesHandle {
     }
 }
 
-impl ApiModule<PocketOptionState> for TradesModule {
-    type Command = ();
-    type CommandResponse = ();
+impl Module<PocketOptionState> for TradesModule {
     type Handle = TradesHandle;
     const NAME: &'static str = "trades";
 
-    fn new(ctx: ModuleContext<PocketOptionState>) -> Self {
-        ctx.state.orders(&ctx.connection);
-        TradesModule { ctx }
-    }
-
-    fn create_handle(ctx: HandleContext<PocketOptionState, (), ()>) -> TradesHandle {
-        TradesHandle {
-            state: ctx.state,
-            outbound: ctx.outbound,
-            connection: ctx.connection,
-        }
+    fn new(ctx: ModuleContext<PocketOptionState>) -> (Self, TradesHandle) {
+        let handle = TradesHandle {
+            state: ctx.state.clone(),
+            outbound: ctx.outbound.clone(),
+        };
+        (TradesModule { ctx }, handle)
     }
 
     fn rule(_state: &Arc<PocketOptionState>) -> Box<dyn Rule> {
@@ -226,7 +208,7 @@ impl ApiModule<PocketOptionState> for TradesModule {
     async fn run(&mut self) -> Result<(), BoxError> {
         while let Some(msg) = self.ctx.inbox.recv().await {
             let Some(text) = msg.as_text() else { continue };
-            let orders = self.ctx.state.orders(&self.ctx.connection);
+            let orders = &self.ctx.state.orders;
             match crate::event_name(text) {
                 Some("successopenOrder") => match parse_payload::<Deal>(text) {
                     Ok(deal) => {
@@ -254,7 +236,7 @@ impl ApiModule<PocketOptionState> for TradesModule {
                             serde_json::Value::String(s) => s.clone(),
                             other => other.to_string(),
                         };
-                        let amount = decimal_of(&failure.amount);
+                        let amount = crate::types::decimal_from_json(&failure.amount);
                         let asset = failure.asset.unwrap_or_default();
                         let matched = orders.resolve_oldest(
                             |k| k.asset == asset && Some(k.amount) == amount,
@@ -267,9 +249,7 @@ impl ApiModule<PocketOptionState> for TradesModule {
                     Err(e) => tracing::warn!(error = %e, "ignoring a malformed failopenOrder"),
                 },
                 Some(name) => {
-                    if let Err(e) =
-                        pending::on_event(&self.ctx.state, &self.ctx.connection, name, text)
-                    {
+                    if let Err(e) = pending::on_event(&self.ctx.state, name, text) {
                         tracing::warn!(error = %e, event = name, "ignoring a malformed pending-order event");
                     }
                 }

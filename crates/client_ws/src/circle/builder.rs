@@ -159,7 +159,7 @@ impl CircleWsClientBuilder {
             Some(Ok(key)) => Some(Arc::new(key)),
             Some(Err(error)) => return Err(ClientWsError::Auth(error)),
         };
-        let browser = cfg!(target_arch = "wasm32");
+        let browser = core_pre::runtime::IN_BROWSER;
         let settings = Settings {
             app_keep_alive: self
                 .keep_alive
@@ -167,7 +167,7 @@ impl CircleWsClientBuilder {
                 .map(|(interval, _)| interval),
             max_pending: self.max_pending,
         };
-        let state = CircleState::new(settings, self.notification_capacity);
+        let notification_capacity = self.notification_capacity;
         let public_key = key.as_ref().map(|k| k.public_key_hex());
         let url = self.ws.url().to_owned();
         let max_message_size = self.ws.max_message_size();
@@ -179,12 +179,14 @@ impl CircleWsClientBuilder {
             key,
             step_timeout: self.request_timeout,
         };
-        let mut builder = ClientBuilder::with_state(connector, state)
-            .with_lightweight_module::<RpcDispatch>()
-            .connect_on_start(false)
-            .with_reconnect_policy(self.reconnect)
-            .with_connect_timeout(attempt_limit)
-            .with_wait_timeout(self.connect_wait);
+        let mut builder = ClientBuilder::with_state_fn(connector, |watch| {
+            CircleState::new(settings, notification_capacity, watch)
+        })
+        .with_module::<RpcDispatch>()
+        .with_connect_on_start(false)
+        .with_reconnect_policy(self.reconnect)
+        .with_connect_timeout(attempt_limit)
+        .with_wait_timeout(self.connect_wait);
         builder = match self.keep_alive {
             None => builder.without_keep_alive().with_read_timeout(None),
             // The browser's keep-alive is the dispatch module's `ping` call.

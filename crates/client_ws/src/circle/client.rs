@@ -63,8 +63,7 @@ impl CircleWsClient {
     }
 
     fn pending(&self) -> &PendingRequests<u64, Reply> {
-        self.state_data()
-            .pending(&self.inner.client.connection_watch())
+        &self.state_data().pending
     }
 
     /// Starts the background runner the first time it is needed.
@@ -147,13 +146,13 @@ impl CircleWsClient {
 
     /// The connection state now.
     pub fn state(&self) -> ConnectionState {
-        self.inner.client.state()
+        self.inner.client.connection_state()
     }
 
     /// A receiver that sees every change of connection state (connecting, connected,
     /// reconnecting with attempt and delay, disconnected with reason, closed).
     pub fn watch_state(&self) -> watch::Receiver<ConnectionState> {
-        self.inner.client.watch_state()
+        self.inner.client.watch_connection_state()
     }
 
     /// The public key this client authenticates with (uncompressed hex), if any.

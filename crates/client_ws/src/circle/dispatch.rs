@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use core_pre::runtime::{self, Instant};
-use core_pre::{BoxError, LightweightContext, LightweightModule, Message, PendingRequests, Rule};
+use core_pre::{BoxError, Inbox, Message, Module, ModuleContext, Outbound, PendingRequests, Rule};
 use serde_json::Value;
 
 use super::state::{CircleState, Notification, Reply};
@@ -22,18 +22,24 @@ const KEEP_ALIVE_MEMORY: usize = 16;
 const IDLE: Duration = Duration::from_secs(3600);
 
 pub(crate) struct RpcDispatch {
-    ctx: LightweightContext<CircleState>,
+    state: Arc<CircleState>,
+    inbox: Inbox,
+    outbound: Outbound,
     keep_alive_ids: VecDeque<u64>,
 }
 
-impl LightweightModule<CircleState> for RpcDispatch {
+impl Module<CircleState> for RpcDispatch {
+    type Handle = ();
     const NAME: &'static str = "circle_rpc";
 
-    fn new(ctx: LightweightContext<CircleState>) -> Self {
-        RpcDispatch {
-            ctx,
+    fn new(ctx: ModuleContext<CircleState>) -> (Self, ()) {
+        let dispatch = RpcDispatch {
+            state: ctx.state,
+            inbox: ctx.inbox,
+            outbound: ctx.outbound,
             keep_alive_ids: VecDeque::with_capacity(KEEP_ALIVE_MEMORY),
-        }
+        };
+        (dispatch, ())
     }
 
     fn rule(_state: &Arc<CircleState>) -> Box<dyn Rule> {
@@ -41,15 +47,15 @@ impl LightweightModule<CircleState> for RpcDispatch {
     }
 
     async fn run(&mut self) -> Result<(), BoxError> {
-        let pending = self.ctx.state.pending(&self.ctx.connection).clone();
-        let interval = self.ctx.state.settings.app_keep_alive;
+        let pending = self.state.pending.clone();
+        let interval = self.state.settings.app_keep_alive;
         let mut next_ping = interval.map(|every| Instant::now() + every);
         loop {
             let until_ping = next_ping
                 .map(|due| due.saturating_duration_since(Instant::now()))
                 .unwrap_or(IDLE);
             tokio::select! {
-                msg = self.ctx.inbox.recv() => match msg {
+                msg = self.inbox.recv() => match msg {
                     Some(msg) => self.dispatch(&pending, &msg),
                     None => return Ok(()),
                 },
@@ -84,7 +90,6 @@ impl RpcDispatch {
             Ok(Incoming::Notification { method, params }) => {
                 // No receiver is fine: nobody asked for notifications.
                 let _ = self
-                    .ctx
                     .state
                     .notifications
                     .send(Notification { method, params });
@@ -99,12 +104,12 @@ impl RpcDispatch {
     }
 
     fn send_keep_alive(&mut self) {
-        if !self.ctx.outbound.is_up() {
+        if !self.outbound.is_up() {
             return;
         }
-        let id = self.ctx.state.next_id();
+        let id = self.state.next_id();
         let frame = rpc::request(id, "ping", &Value::Null);
-        if self.ctx.outbound.try_send(frame).is_ok() {
+        if self.outbound.try_send(frame).is_ok() {
             if self.keep_alive_ids.len() == KEEP_ALIVE_MEMORY {
                 self.keep_alive_ids.pop_front();
             }

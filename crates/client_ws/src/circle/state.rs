@@ -3,10 +3,11 @@
 //! Request ids come from one counter for the whole life of the client, so they increase
 //! on every connection and are never reused (the handshake takes its ids from it too).
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
+use core_pre::runtime::lock;
 use core_pre::{AppState, ConnectionWatch, PendingRequests};
 use serde_json::Value;
 use tokio::sync::broadcast;
@@ -37,23 +38,23 @@ pub(crate) struct Settings {
 
 pub(crate) struct CircleState {
     next_id: AtomicU64,
-    pending: OnceLock<PendingRequests<u64, Reply>>,
+    /// The calls waiting for responses, failed at once when their connection drops.
+    pub(crate) pending: PendingRequests<u64, Reply>,
     pub(crate) notifications: broadcast::Sender<Notification>,
     last_error: Mutex<Option<ClientWsError>>,
     pub(crate) settings: Settings,
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A single replace or clone happens under this lock: nothing can be left half-done.
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 impl CircleState {
-    pub(crate) fn new(settings: Settings, notification_capacity: usize) -> Self {
+    pub(crate) fn new(
+        settings: Settings,
+        notification_capacity: usize,
+        connection: ConnectionWatch,
+    ) -> Self {
         let (notifications, _) = broadcast::channel(notification_capacity.max(1));
         CircleState {
             next_id: AtomicU64::new(1),
-            pending: OnceLock::new(),
+            pending: PendingRequests::new(connection, settings.max_pending),
             notifications,
             last_error: Mutex::new(None),
             settings,
@@ -63,13 +64,6 @@ impl CircleState {
     /// A fresh request id.
     pub(crate) fn next_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
-    }
-
-    /// The calls waiting for responses. Every `ConnectionWatch` of a client watches the
-    /// same connection, so whichever caller creates the table first may do it.
-    pub(crate) fn pending(&self, connection: &ConnectionWatch) -> &PendingRequests<u64, Reply> {
-        self.pending
-            .get_or_init(|| PendingRequests::new(connection.clone(), self.settings.max_pending))
     }
 
     /// Remembers why the last connection attempt failed (for `connect()` to report).

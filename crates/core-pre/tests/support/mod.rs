@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use core_pre::{
-    ApiModule, AppState, BoxError, BoxFuture, Commander, ConnectContext, ConnectError, Connection,
-    Connector, HandleContext, Message, ModuleContext, Rule, TransportError, TransportErrorKind,
+    AppState, BoxError, BoxFuture, Commander, Commands, ConnectContext, ConnectError, Connection,
+    Connector, Inbox, Message, Module, ModuleContext, Rule, TransportError, TransportErrorKind,
 };
 use futures::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -216,7 +216,8 @@ impl<S: AppState> Connector<S> for WsTestConnector {
 /// A module that records every message its rule lets through, and answers queries with
 /// what it has seen so far.
 pub struct Recorder<const ID: usize> {
-    ctx: ModuleContext<(), (), Vec<String>>,
+    inbox: Inbox,
+    commands: Commands<(), Vec<String>>,
     seen: Vec<String>,
 }
 
@@ -251,21 +252,18 @@ pub fn recorder_rule(id: usize) -> Box<dyn Rule> {
     }
 }
 
-impl<const ID: usize> ApiModule<()> for Recorder<ID> {
-    type Command = ();
-    type CommandResponse = Vec<String>;
+impl<const ID: usize> Module<()> for Recorder<ID> {
     type Handle = RecorderHandle;
     const NAME: &'static str = if ID == 0 { "recorder_a" } else { "recorder_b" };
 
-    fn new(ctx: ModuleContext<(), (), Vec<String>>) -> Self {
-        Recorder {
-            ctx,
+    fn new(ctx: ModuleContext<()>) -> (Self, RecorderHandle) {
+        let (commander, commands) = ctx.command_channel(8);
+        let recorder = Recorder {
+            inbox: ctx.inbox,
+            commands,
             seen: Vec::new(),
-        }
-    }
-
-    fn create_handle(ctx: HandleContext<(), (), Vec<String>>) -> RecorderHandle {
-        RecorderHandle(ctx.commander)
+        };
+        (recorder, RecorderHandle(commander))
     }
 
     fn rule(_state: &Arc<()>) -> Box<dyn Rule> {
@@ -275,11 +273,11 @@ impl<const ID: usize> ApiModule<()> for Recorder<ID> {
     async fn run(&mut self) -> Result<(), BoxError> {
         loop {
             tokio::select! {
-                msg = self.ctx.inbox.recv() => match msg {
+                msg = self.inbox.recv() => match msg {
                     Some(msg) => self.seen.push(msg.as_text().unwrap_or("<binary>").to_owned()),
                     None => return Ok(()),
                 },
-                req = self.ctx.commands.recv() => match req {
+                req = self.commands.recv() => match req {
                     Some(req) => { req.reply(self.seen.clone()); }
                     None => return Ok(()),
                 },
