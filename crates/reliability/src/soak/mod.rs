@@ -33,7 +33,7 @@ use binary_options_tools::{
 };
 use core_pre::{ConnectionState, CoreError, ReconnectPolicy};
 use futures::StreamExt;
-use pocketoption_sim::{Simulator, SimulatorHandle};
+use pocketoption_sim::Simulator;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -468,7 +468,7 @@ impl Ledger {
     /// Copies the simulator's books, and counts the results that reached a client's deal
     /// book without `result()` (an order reported unknown, a `result()` that gave up)
     /// while that book still holds them: it keeps only the most recent closed deals.
-    fn record(&self, sim: &SimulatorHandle, tally: &Tally, soakers: &[Arc<Soaker>]) {
+    fn record(&self, sim: &Simulator, tally: &Tally, soakers: &[Arc<Soaker>]) {
         let deals: Vec<pocketoption_sim::Deal> = sim
             .open_deals()
             .into_iter()
@@ -513,7 +513,7 @@ fn owner(uid: u64) -> usize {
 }
 
 async fn keep_ledger(
-    sim: SimulatorHandle,
+    sim: Simulator,
     ledger: Arc<Ledger>,
     tally: Arc<Tally>,
     soakers: Vec<Arc<Soaker>>,
@@ -576,9 +576,9 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, ReliabilityError> {
     let started = Instant::now();
 
     let sim = Simulator::builder()
-        .seed(config.seed)
-        .tick_interval(config.tick_interval)
-        .time_scale(config.time_scale)
+        .with_seed(config.seed)
+        .with_tick_interval(config.tick_interval)
+        .with_time_scale(config.time_scale)
         .start()
         .await?;
     let proxy = Arc::new(FaultProxy::start(sim.addr()).await?);
