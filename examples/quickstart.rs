@@ -109,8 +109,8 @@ async fn run() -> Result<(), Box<dyn Error>> {
         _ => {
             println!("POCKET_OPTION_SSID is not set: starting the built-in simulator.");
             let sim = Simulator::builder()
-                .seed(7)
-                .tick_interval(Duration::from_millis(100))
+                .with_seed(7)
+                .with_tick_interval(Duration::from_millis(100))
                 .start()
                 .await?;
             println!("Simulator listening on {}", sim.url());

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use binary_options_tools::SubscriptionKind;
 use core_pre::ReconnectPolicy;
 use futures::{FutureExt, StreamExt};
-use pocketoption_sim::SimulatorHandle;
+use pocketoption_sim::Simulator;
 
 use crate::error::{BenchError, within};
 use crate::throughput::CONNECT_WAIT;
@@ -32,7 +32,7 @@ fn unix_now() -> f64 {
 /// Drops the connection `rounds` times and returns, for each, the time until a tick
 /// stamped after the drop reached the stream.
 pub async fn reconnect_delays(
-    sim: &SimulatorHandle,
+    sim: &Simulator,
     first_backoff: Duration,
     rounds: usize,
 ) -> Result<Vec<Duration>, BenchError> {

@@ -97,7 +97,7 @@ async fn a_stalled_module_has_every_frame_routed_or_dropped_and_the_memory_read(
 
 #[tokio::test]
 async fn idle_clients_of_every_kind_connect_to_the_simulator_and_are_counted() {
-    let sim = Simulator::builder().seed(3).start().await.unwrap();
+    let sim = Simulator::builder().with_seed(3).start().await.unwrap();
     let ours = idle_pocketoption(&sim.url(), 3).await.unwrap();
     assert_eq!(ours.units, 3);
     let core = idle_core(&sim.url(), 2).await.unwrap();
@@ -110,8 +110,8 @@ async fn idle_clients_of_every_kind_connect_to_the_simulator_and_are_counted() {
 #[tokio::test]
 async fn after_a_server_drop_the_stream_delivers_again_no_sooner_than_the_backoff() {
     let sim = Simulator::builder()
-        .seed(4)
-        .tick_interval(Duration::from_millis(5))
+        .with_seed(4)
+        .with_tick_interval(Duration::from_millis(5))
         .start()
         .await
         .unwrap();

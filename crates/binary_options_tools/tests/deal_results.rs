@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use binary_options_tools::{Decimal, Outcome, PocketOption, Ssid};
-use pocketoption_sim::{CloseOrderForm, Simulator, SimulatorHandle};
+use pocketoption_sim::{CloseOrderForm, Simulator};
 
 const WAIT: Duration = Duration::from_secs(15);
 const ASSET: &str = "EURUSD_otc";
@@ -20,7 +20,7 @@ async fn within<F: std::future::Future>(what: &str, f: F) -> F::Output {
 
 /// Opens a call of 10, moves the price by `move_by`, and waits for the result.
 async fn settle(
-    sim: &SimulatorHandle,
+    sim: &Simulator,
     client: &PocketOption,
     move_by: f64,
 ) -> binary_options_tools::DealResult {
@@ -43,10 +43,10 @@ async fn settle(
 async fn results_come_from_each_deal_whatever_the_close_order_form() {
     for form in [CloseOrderForm::Object, CloseOrderForm::BareArray] {
         let sim = Simulator::builder()
-            .seed(12)
-            .tick_interval(Duration::from_millis(50))
-            .time_scale(10.0)
-            .close_order_form(form)
+            .with_seed(12)
+            .with_tick_interval(Duration::from_millis(50))
+            .with_time_scale(10.0)
+            .with_close_order_form(form)
             .start()
             .await
             .unwrap();

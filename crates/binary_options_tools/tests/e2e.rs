@@ -8,7 +8,7 @@ use binary_options_tools::{
 };
 use core_pre::{ConnectionState, CoreError, ReconnectPolicy};
 use futures::StreamExt;
-use pocketoption_sim::{AuthPolicy, Delivery, Simulator, SimulatorBuilder, SimulatorHandle};
+use pocketoption_sim::{AuthPolicy, Delivery, Simulator, SimulatorBuilder};
 
 const UID: u64 = 4242;
 const WAIT: Duration = Duration::from_secs(15);
@@ -22,12 +22,12 @@ async fn within<F: std::future::Future>(what: &str, f: F) -> F::Output {
 
 fn fast_sim() -> SimulatorBuilder {
     Simulator::builder()
-        .seed(11)
-        .tick_interval(Duration::from_millis(50))
-        .time_scale(10.0)
+        .with_seed(11)
+        .with_tick_interval(Duration::from_millis(50))
+        .with_time_scale(10.0)
 }
 
-fn builder(sim: &SimulatorHandle) -> binary_options_tools::PocketOptionBuilder {
+fn builder(sim: &Simulator) -> binary_options_tools::PocketOptionBuilder {
     PocketOption::builder(Ssid::demo("e2e-session", UID))
         .with_url(sim.url())
         .only_given_urls()
@@ -43,7 +43,7 @@ fn builder(sim: &SimulatorHandle) -> binary_options_tools::PocketOptionBuilder {
         })
 }
 
-async fn start() -> (SimulatorHandle, PocketOption) {
+async fn start() -> (Simulator, PocketOption) {
     let sim = fast_sim().start().await.unwrap();
     let client = within("connect", builder(&sim).connect()).await.unwrap();
     (sim, client)
@@ -86,7 +86,7 @@ async fn connects_and_reads_balance_assets_and_payouts() {
 #[tokio::test]
 async fn a_rejected_session_fails_fast_with_an_authentication_error_and_is_not_retried() {
     let sim = fast_sim()
-        .auth_policy(AuthPolicy::RejectAll)
+        .with_auth_policy(AuthPolicy::RejectAll)
         .start()
         .await
         .unwrap();
@@ -221,7 +221,7 @@ async fn subscriptions_resume_after_a_drop_and_are_resent_exactly_once() {
         .unwrap();
     next_candle(&mut ticks).await;
     next_candle(&mut other_ticks).await;
-    let sent = |sim: &SimulatorHandle| {
+    let sent = |sim: &Simulator| {
         (
             sim.events_received("changeSymbol"),
             sim.events_received("subfor"),
@@ -258,7 +258,7 @@ async fn subscriptions_resume_after_a_drop_and_are_resent_exactly_once() {
 }
 
 async fn settle(
-    sim: &SimulatorHandle,
+    sim: &Simulator,
     client: &PocketOption,
     move_by: f64,
 ) -> binary_options_tools::DealResult {
@@ -305,7 +305,7 @@ async fn trades_settle_as_win_loss_and_draw_and_the_balance_follows() {
 
 #[tokio::test]
 async fn client_side_checks_refuse_bad_orders_without_a_round_trip() {
-    let sim = fast_sim().demo_balance(100.0).start().await.unwrap();
+    let sim = fast_sim().with_demo_balance(100.0).start().await.unwrap();
     let client = within("connect", builder(&sim).connect()).await.unwrap();
     let ten = Decimal::from(10);
     let five = Duration::from_secs(5);
@@ -349,7 +349,7 @@ async fn the_platforms_refusal_is_reported_with_its_reason() {
 
 #[tokio::test]
 async fn of_two_identical_concurrent_orders_one_opens_and_one_fails() {
-    let sim = fast_sim().max_open_deals(1).start().await.unwrap();
+    let sim = fast_sim().with_max_open_deals(1).start().await.unwrap();
     let client = within("connect", builder(&sim).connect()).await.unwrap();
     let order = || client.buy(ASSET, Decimal::from(2), Duration::from_secs(60));
     let (a, b) = within("both orders", async { tokio::join!(order(), order()) }).await;
@@ -508,7 +508,7 @@ async fn server_time_follows_ticks_with_sub_second_precision() {
 #[tokio::test]
 async fn one_step_delivery_works_like_two_step() {
     let sim = fast_sim()
-        .delivery(Delivery::OneStep)
+        .with_delivery(Delivery::OneStep)
         .start()
         .await
         .unwrap();
@@ -570,8 +570,8 @@ async fn shutdown_ends_streams_and_every_call_reports_client_closed() {
 #[tokio::test]
 async fn answers_engine_io_pings_from_the_first_frame_even_with_short_intervals() {
     let sim = fast_sim()
-        .ping_interval(Duration::from_millis(100))
-        .ping_timeout(Duration::from_millis(100))
+        .with_ping_interval(Duration::from_millis(100))
+        .with_ping_timeout(Duration::from_millis(100))
         .start()
         .await
         .unwrap();
@@ -604,7 +604,11 @@ fn real_ssid(user_agent: &str) -> Ssid {
 
 #[tokio::test]
 async fn a_real_session_is_sent_with_the_user_agent_it_was_issued_for() {
-    let sim = fast_sim().check_user_agent(true).start().await.unwrap();
+    let sim = fast_sim()
+        .with_user_agent_check(true)
+        .start()
+        .await
+        .unwrap();
     let ssid = real_ssid("Mozilla/5.0 (TestBrowser 1.0)");
     let client = PocketOption::builder(ssid)
         .with_url(sim.url())

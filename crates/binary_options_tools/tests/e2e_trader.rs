@@ -11,9 +11,7 @@ use binary_options_tools::{
 };
 use core_pre::ReconnectPolicy;
 use futures::StreamExt;
-use pocketoption_sim::{
-    BalanceReport, Delivery, HistoryItems, Simulator, SimulatorBuilder, SimulatorHandle,
-};
+use pocketoption_sim::{BalanceReport, Delivery, HistoryItems, Simulator, SimulatorBuilder};
 
 const UID: u64 = 5151;
 const WAIT: Duration = Duration::from_secs(15);
@@ -28,12 +26,12 @@ async fn within<F: std::future::Future>(what: &str, f: F) -> F::Output {
 
 fn fast_sim() -> SimulatorBuilder {
     Simulator::builder()
-        .seed(23)
-        .tick_interval(Duration::from_millis(50))
-        .time_scale(10.0)
+        .with_seed(23)
+        .with_tick_interval(Duration::from_millis(50))
+        .with_time_scale(10.0)
 }
 
-async fn connect(sim: &SimulatorHandle) -> PocketOption {
+async fn connect(sim: &Simulator) -> PocketOption {
     let client = PocketOption::builder(Ssid::demo("trader-session", UID))
         .with_url(sim.url())
         .only_given_urls()
@@ -51,14 +49,14 @@ async fn connect(sim: &SimulatorHandle) -> PocketOption {
     within("connect", client).await.unwrap()
 }
 
-async fn start(builder: SimulatorBuilder) -> (SimulatorHandle, PocketOption) {
+async fn start(builder: SimulatorBuilder) -> (Simulator, PocketOption) {
     let sim = builder.start().await.unwrap();
     let client = connect(&sim).await;
     (sim, client)
 }
 
 /// The account's demo balance on the simulator, exactly.
-fn sim_balance(sim: &SimulatorHandle) -> Decimal {
+fn sim_balance(sim: &Simulator) -> Decimal {
     let balance = sim.account(UID).unwrap().demo_balance;
     Decimal::try_from(balance).unwrap().round_dp(2)
 }
@@ -66,7 +64,7 @@ fn sim_balance(sim: &SimulatorHandle) -> Decimal {
 /// Opens a call of `amount`, checks the stake is off the balance at once, moves the price
 /// by `move_by` and returns the result, checking the balance after it at once.
 async fn trade_and_check(
-    sim: &SimulatorHandle,
+    sim: &Simulator,
     client: &PocketOption,
     amount: Decimal,
     move_by: f64,
@@ -103,7 +101,7 @@ async fn results_and_balance_agree(
     delivery: Delivery,
     report: BalanceReport,
 ) {
-    let (sim, client) = start(sim.delivery(delivery)).await;
+    let (sim, client) = start(sim.with_delivery(delivery)).await;
     sim.set_balance_report(report);
     let payout = Decimal::from(client.payout(ASSET).await.unwrap());
     let start_balance = client.balance().await.unwrap();
@@ -147,7 +145,7 @@ async fn results_wait_for_a_balance_report_that_lags_behind_the_deal() {
 async fn results_ask_for_the_balance_when_the_platform_reported_it_before_the_deal() {
     // The client asks after waiting a second for a report that never follows: deals
     // last 2.5 s here, so that `buy` returns before its deal closes.
-    let slower = fast_sim().time_scale(2.0);
+    let slower = fast_sim().with_time_scale(2.0);
     results_and_balance_agree(slower, Delivery::OneStep, BalanceReport::BeforeDeal).await;
 }
 
@@ -203,7 +201,7 @@ async fn a_pending_order_at_a_time_opens_a_deal_that_settles_like_any_other() {
 
 #[tokio::test]
 async fn a_pending_order_at_a_price_fills_when_the_price_gets_there() {
-    let (sim, client) = start(fast_sim().delivery(Delivery::OneStep)).await;
+    let (sim, client) = start(fast_sim().with_delivery(Delivery::OneStep)).await;
     let price = sim.current_price(ASSET).unwrap();
     sim.pin_price(ASSET, price).unwrap();
     let target = price + 0.001;
@@ -338,7 +336,7 @@ async fn pending_orders_cancel_one_or_several_and_bad_ones_never_leave() {
 
 #[tokio::test]
 async fn tick_history_comes_from_price_items_and_compiles_into_candles() {
-    let (sim, client) = start(fast_sim().history_items(HistoryItems::Prices)).await;
+    let (sim, client) = start(fast_sim().with_history_items(HistoryItems::Prices)).await;
     let ticks = within("30 ticks", client.ticks(ASSET, 30)).await.unwrap();
     assert_eq!(ticks.len(), 30);
     for pair in ticks.windows(2) {
@@ -393,7 +391,7 @@ async fn tick_history_comes_from_price_items_and_compiles_into_candles() {
 
 #[tokio::test]
 async fn tick_history_says_so_when_the_platform_answers_with_candles() {
-    let (_sim, client) = start(fast_sim().history_items(HistoryItems::Candles)).await;
+    let (_sim, client) = start(fast_sim().with_history_items(HistoryItems::Candles)).await;
     let error = client.ticks(ASSET, 10).await.unwrap_err();
     assert!(
         matches!(&error, Error::InvalidHistoryRequest { reason } if reason.contains("candles")),

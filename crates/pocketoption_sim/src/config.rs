@@ -4,7 +4,7 @@
 //!
 //! `Config` is plain data: the builder fills it, the server, the connections and the
 //! trading book read it. Once started, what can still change (auth policy, faults, prices,
-//! asset flags) is steered through the handle, not through the config.
+//! asset flags) is steered through the running `Simulator`, not through the config.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;

@@ -22,7 +22,7 @@ pub enum SimError {
     ShutDown,
 
     /// An asset symbol is not in the catalog.
-    #[error("unknown asset `{0}`; see `SimulatorHandle::assets` for the catalog")]
+    #[error("unknown asset `{0}`; see `Simulator::assets` for the catalog")]
     UnknownAsset(String),
 
     /// A wait on the simulator took too long.

@@ -7,10 +7,10 @@
 //!
 //! * [`Simulator::builder`] configures it (address, seed, tick rate, ping timing, time
 //!   scale, auth policy, one-/two-step delivery, assets, balances) and starts it.
-//! * [`SimulatorHandle`] inspects accounts and deals, moves the market (pin prices, open or
-//!   close assets) and injects faults (drop everything, go silent, refuse connections,
-//!   malformed frames, reply delays, restart), and sets when a balance report follows a
-//!   deal event ([`BalanceReport`]).
+//! * The running [`Simulator`] inspects accounts and deals, moves the market (pin prices,
+//!   open or close assets) and injects faults (drop everything, go silent, refuse
+//!   connections, malformed frames, reply delays, restart), and sets when a balance report
+//!   follows a deal event ([`BalanceReport`]).
 //! * Prices are a deterministic function of the seed, the asset and the instant, so ticks,
 //!   history and settlement agree and runs repeat.
 //!
@@ -26,9 +26,9 @@
 //! 6. `shared`: `config`, `faults`, `lock`, `market`, `prng`, `trading`.
 //! 7. `connection`: `clock`, `config`, `lock`, `shared`, `trading`.
 //! 8. `server`: `clock`, `config`, `connection`, `error`, `lock`, `shared`, `trading`.
-//! 9. `handle`: `clock`, `config`, `error`, `faults`, `lock`, `market`, `server`, `shared`,
+//! 9. `simulator`: `clock`, `config`, `error`, `faults`, `lock`, `market`, `server`, `shared`,
 //!    `trading`.
-//! 10. `builder`: `config`, `error`, `handle`, `market`, `server`.
+//! 10. `builder`: `config`, `error`, `market`, `server`, `simulator`.
 //!
 //! ```no_run
 //! # #[tokio::main] async fn main() -> Result<(), pocketoption_sim::SimError> {
@@ -36,9 +36,9 @@
 //! use std::time::Duration;
 //!
 //! let sim = Simulator::builder()
-//!     .seed(42)
-//!     .tick_interval(Duration::from_millis(100))
-//!     .time_scale(10.0) // a 60 s deal closes after 6 s
+//!     .with_seed(42)
+//!     .with_tick_interval(Duration::from_millis(100))
+//!     .with_time_scale(10.0) // a 60 s deal closes after 6 s
 //!     .start()
 //!     .await?;
 //! println!("{}", sim.url()); // ws://127.0.0.1:PORT/socket.io/?EIO=4&transport=websocket
@@ -55,18 +55,18 @@ mod config;
 mod connection;
 mod error;
 mod faults;
-mod handle;
 mod lock;
 mod market;
 mod prng;
 mod server;
 mod shared;
+mod simulator;
 mod trading;
 
-pub use builder::{Simulator, SimulatorBuilder};
+pub use builder::SimulatorBuilder;
 pub use config::{AuthPolicy, CloseOrderForm, Delivery, HistoryItems};
 pub use error::SimError;
 pub use faults::{BalanceReport, MalformedFrame};
-pub use handle::{AccountSnapshot, SimulatorHandle};
 pub use market::{AssetKind, AssetSpec, DEFAULT_EXPIRIES, default_assets};
+pub use simulator::{AccountSnapshot, Simulator};
 pub use trading::{Deal, Direction, Outcome, PendingOrder, PendingTrigger};

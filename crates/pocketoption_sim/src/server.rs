@@ -3,7 +3,7 @@
 //! Two long-lived tasks run per simulator: the accept loop (which owns every connection
 //! task in a `JoinSet`, so none outlives it) and the settlement loop (which closes deals at
 //! expiry whether or not their owner is still connected, as the platform does). [`start`]
-//! binds the listener and spawns both; the handle built from what it returns stops them.
+//! binds the listener and spawns both; the `Simulator` built from what it returns stops them.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

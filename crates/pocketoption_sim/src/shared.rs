@@ -1,7 +1,7 @@
 //! The state every task of a simulator shares: [`Shared`], the registry of live
 //! connections ([`ConnEntry`]) and the [`Control`] signal they all watch.
 //!
-//! The accept loop, the settlement loop, each connection and the handle hold one
+//! The accept loop, the settlement loop, each connection and the `Simulator` hold one
 //! `Arc<Shared>`. It owns the market, the trading book, the fault switches and the auth
 //! policy, and knows how to frame an event (one- or two-step, as configured) and push it to
 //! every connection of an account. It sits below the server and the connections, which both
@@ -53,7 +53,8 @@ impl ConnEntry {
     }
 }
 
-/// State shared by the accept loop, the connections, the settlement loop and the handle.
+/// State shared by the accept loop, the connections, the settlement loop and the
+/// `Simulator`.
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub config: Config,

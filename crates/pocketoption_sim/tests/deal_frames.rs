@@ -189,9 +189,9 @@ impl Seen {
 async fn every_deal_frame_decodes(delivery: Delivery) {
     let sim = start(
         Simulator::builder()
-            .tick_interval(Duration::from_millis(50))
-            .time_scale(5.0)
-            .delivery(delivery),
+            .with_tick_interval(Duration::from_millis(50))
+            .with_time_scale(5.0)
+            .with_delivery(delivery),
     )
     .await;
     let mut c = Client::login(&sim.url(), &demo_auth("t", UID)).await;
@@ -356,9 +356,9 @@ async fn every_one_step_deal_frame_decodes_into_the_types_other_clients_use() {
 async fn bare_array_close_order_carries_the_same_deals() {
     let sim = start(
         Simulator::builder()
-            .tick_interval(Duration::from_millis(50))
-            .time_scale(5.0)
-            .close_order_form(CloseOrderForm::BareArray),
+            .with_tick_interval(Duration::from_millis(50))
+            .with_time_scale(5.0)
+            .with_close_order_form(CloseOrderForm::BareArray),
     )
     .await;
     let mut c = Client::login(&sim.url(), &demo_auth("t", UID)).await;

@@ -37,8 +37,8 @@ async fn drop_all_connections_cuts_clients_without_a_close_frame() {
 async fn silent_server_keeps_connections_open_but_says_nothing() {
     let sim = start(
         Simulator::builder()
-            .ping_interval(Duration::from_millis(80))
-            .ping_timeout(Duration::from_millis(80)),
+            .with_ping_interval(Duration::from_millis(80))
+            .with_ping_timeout(Duration::from_millis(80)),
     )
     .await;
     let mut c = Client::login(&sim.url(), &demo_auth("t", 2)).await;
@@ -237,7 +237,7 @@ async fn shutdown_closes_clients_and_stops_listening() {
 }
 
 #[tokio::test]
-async fn dropping_the_last_handle_stops_the_simulator() {
+async fn dropping_the_last_clone_stops_the_simulator() {
     let sim = start(Simulator::builder()).await;
     let url = sim.url();
     let mut c = Client::connect(&url).await;
@@ -256,6 +256,6 @@ async fn dropping_the_last_handle_stops_the_simulator() {
     .await;
     assert!(
         refused.is_ok(),
-        "still listening after the last handle was dropped"
+        "still listening after the last clone was dropped"
     );
 }

@@ -9,7 +9,7 @@ use pocketoption_sim::{Delivery, HistoryItems};
 use serde_json::{Value, json};
 use support::*;
 
-async fn logged_in(sim: &SimulatorHandle) -> Client {
+async fn logged_in(sim: &Simulator) -> Client {
     Client::login(&sim.url(), &demo_auth("t", 1)).await
 }
 
@@ -89,9 +89,9 @@ async fn assets_load_answers_update_assets_with_nineteen_field_rows() {
 async fn change_symbol_sends_history_then_ticks_stream_on_the_price_grid() {
     let sim = start(
         Simulator::builder()
-            .seed(11)
-            .tick_interval(Duration::from_millis(50))
-            .history_points(30),
+            .with_seed(11)
+            .with_tick_interval(Duration::from_millis(50))
+            .with_history_points(30),
     )
     .await;
     let mut c = logged_in(&sim).await;
@@ -142,7 +142,7 @@ async fn change_symbol_sends_history_then_ticks_stream_on_the_price_grid() {
 
 #[tokio::test]
 async fn only_the_last_four_subscribed_assets_stream() {
-    let sim = start(Simulator::builder().tick_interval(Duration::from_millis(40))).await;
+    let sim = start(Simulator::builder().with_tick_interval(Duration::from_millis(40))).await;
     let mut c = logged_in(&sim).await;
     let assets = [
         "EURUSD_otc",
@@ -196,7 +196,7 @@ async fn only_the_last_four_subscribed_assets_stream() {
 
 #[tokio::test]
 async fn load_history_period_is_served_from_the_streamed_path_and_echoes_index() {
-    let sim = start(Simulator::builder().tick_interval(Duration::from_millis(100))).await;
+    let sim = start(Simulator::builder().with_tick_interval(Duration::from_millis(100))).await;
     let mut c = logged_in(&sim).await;
     c.emit("subfor", json!("EURUSD_otc")).await;
     let streamed = ticks(&mut c, Duration::from_millis(700)).await;
@@ -260,8 +260,8 @@ async fn load_history_period_is_served_from_the_streamed_path_and_echoes_index()
 async fn history_can_be_served_as_price_points() {
     let sim = start(
         Simulator::builder()
-            .history_items(HistoryItems::Prices)
-            .tick_interval(Duration::from_millis(100)),
+            .with_history_items(HistoryItems::Prices)
+            .with_tick_interval(Duration::from_millis(100)),
     )
     .await;
     let mut c = logged_in(&sim).await;
@@ -291,13 +291,13 @@ async fn history_can_be_served_as_price_points() {
 #[tokio::test]
 async fn prices_are_deterministic_for_a_seed() {
     let (a, b, other) = (
-        start(Simulator::builder().seed(5)).await,
-        start(Simulator::builder().seed(5)).await,
-        start(Simulator::builder().seed(6)).await,
+        start(Simulator::builder().with_seed(5)).await,
+        start(Simulator::builder().with_seed(5)).await,
+        start(Simulator::builder().with_seed(6)).await,
     );
     let t = 1_732_288_888_000;
     for asset in ["EURUSD_otc", "#TSLA_otc", "BTCUSD_otc"] {
-        let prices = |s: &SimulatorHandle| -> Vec<f64> {
+        let prices = |s: &Simulator| -> Vec<f64> {
             (0..20)
                 .map(|i| s.price_at(asset, t + i * 60_000).unwrap())
                 .collect()
@@ -319,8 +319,8 @@ async fn prices_are_deterministic_for_a_seed() {
 async fn one_step_ticks_carry_the_same_batches() {
     let sim = start(
         Simulator::builder()
-            .tick_interval(Duration::from_millis(50))
-            .delivery_for("updateStream", Delivery::OneStep),
+            .with_tick_interval(Duration::from_millis(50))
+            .with_delivery_for("updateStream", Delivery::OneStep),
     )
     .await;
     let mut c = logged_in(&sim).await;

@@ -16,9 +16,9 @@ const UA: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, lik
 async fn handshake_follows_the_fact_sheet() {
     let sim = start(
         Simulator::builder()
-            .ping_interval(Duration::from_millis(25_000))
-            .ping_timeout(Duration::from_millis(20_000))
-            .server_name("sim-test"),
+            .with_ping_interval(Duration::from_millis(25_000))
+            .with_ping_timeout(Duration::from_millis(20_000))
+            .with_server_name("sim-test"),
     )
     .await;
     let mut c = Client::connect(&sim.url()).await;
@@ -84,7 +84,7 @@ async fn upgrades_on_a_wrong_path_or_engine_version_are_refused() {
 #[tokio::test]
 async fn rejected_session_gets_not_authorized_then_41() {
     let accepted: HashSet<String> = ["good-token".to_owned()].into();
-    let sim = start(Simulator::builder().auth_policy(AuthPolicy::AcceptOnly(accepted))).await;
+    let sim = start(Simulator::builder().with_auth_policy(AuthPolicy::AcceptOnly(accepted))).await;
 
     let mut c = Client::connect(&sim.url()).await;
     c.send("40").await;
@@ -114,7 +114,7 @@ async fn rejected_session_gets_not_authorized_then_41() {
 
 #[tokio::test]
 async fn unreadable_ssid_is_rejected_like_an_expired_session() {
-    let sim = start(Simulator::builder().reject_event("auth_error")).await;
+    let sim = start(Simulator::builder().with_reject_event("auth_error")).await;
     let mut c = Client::connect(&sim.url()).await;
     c.send("40").await;
     c.next_text().await;
@@ -126,7 +126,7 @@ async fn unreadable_ssid_is_rejected_like_an_expired_session() {
 
 #[tokio::test]
 async fn real_session_is_bound_to_its_user_agent_when_checked() {
-    let sim = start(Simulator::builder().check_user_agent(true)).await;
+    let sim = start(Simulator::builder().with_user_agent_check(true)).await;
     let session = RealSession::new(
         "0123456789abcdef0123456789abcdef",
         "127.0.0.1",
@@ -155,7 +155,12 @@ async fn real_session_is_bound_to_its_user_agent_when_checked() {
 
 #[tokio::test]
 async fn demo_and_real_accounts_keep_separate_balances() {
-    let sim = start(Simulator::builder().demo_balance(100.0).real_balance(7.5)).await;
+    let sim = start(
+        Simulator::builder()
+            .with_demo_balance(100.0)
+            .with_real_balance(7.5),
+    )
+    .await;
     let mut demo = Client::login(&sim.url(), &demo_auth("t", 42)).await;
     let real_frame = r#"42["auth",{"session":"t","isDemo":0,"uid":42,"platform":2}]"#;
     let mut real = Client::login(&sim.url(), real_frame).await;
@@ -174,8 +179,8 @@ async fn demo_and_real_accounts_keep_separate_balances() {
 async fn client_that_misses_its_pong_is_closed() {
     let sim = start(
         Simulator::builder()
-            .ping_interval(Duration::from_millis(100))
-            .ping_timeout(Duration::from_millis(150)),
+            .with_ping_interval(Duration::from_millis(100))
+            .with_ping_timeout(Duration::from_millis(150)),
     )
     .await;
     let mut c = Client::connect(&sim.url()).await;
@@ -195,8 +200,8 @@ async fn client_that_misses_its_pong_is_closed() {
 async fn client_that_answers_pings_and_sends_ps_stays_connected() {
     let sim = start(
         Simulator::builder()
-            .ping_interval(Duration::from_millis(60))
-            .ping_timeout(Duration::from_millis(100)),
+            .with_ping_interval(Duration::from_millis(60))
+            .with_ping_timeout(Duration::from_millis(100)),
     )
     .await;
     let mut c = Client::login(&sim.url(), &demo_auth("t", 1)).await;
@@ -234,8 +239,8 @@ async fn events_before_the_namespace_connect_or_auth_are_ignored() {
 async fn delivery_is_configurable_per_event() {
     let sim = start(
         Simulator::builder()
-            .delivery(Delivery::OneStep)
-            .delivery_for("successupdateBalance", Delivery::TwoStep),
+            .with_delivery(Delivery::OneStep)
+            .with_delivery_for("successupdateBalance", Delivery::TwoStep),
     )
     .await;
     let mut c = Client::connect(&sim.url()).await;

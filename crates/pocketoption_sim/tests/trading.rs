@@ -9,11 +9,11 @@ use pocketoption_sim::Outcome;
 use serde_json::{Value, json};
 use support::*;
 
-async fn fast_sim() -> SimulatorHandle {
+async fn fast_sim() -> Simulator {
     start(
         Simulator::builder()
-            .tick_interval(Duration::from_millis(50))
-            .time_scale(5.0),
+            .with_tick_interval(Duration::from_millis(50))
+            .with_time_scale(5.0),
     )
     .await
 }
@@ -173,8 +173,8 @@ async fn put_wins_when_the_price_falls_and_an_unchanged_price_refunds_the_stake(
 async fn invalid_orders_get_failopen_order_without_request_id() {
     let sim = start(
         Simulator::builder()
-            .amount_limits(1.0, 1000.0)
-            .max_open_deals(1),
+            .with_amount_limits(1.0, 1000.0)
+            .with_max_open_deals(1),
     )
     .await;
     let mut c = Client::login(&sim.url(), &demo_auth("t", 503)).await;

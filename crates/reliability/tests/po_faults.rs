@@ -540,8 +540,8 @@ async fn a_burst_while_one_consumer_stalls_costs_only_that_streams_excess() {
 async fn on_a_half_open_link_calls_fail_with_typed_errors_within_their_timeouts() {
     // The server pings every 200 ms and gives up on the client after 300 ms of silence.
     let sim = fast_sim()
-        .ping_interval(Duration::from_millis(200))
-        .ping_timeout(Duration::from_millis(300));
+        .with_ping_interval(Duration::from_millis(200))
+        .with_ping_timeout(Duration::from_millis(300));
     let rig = PoRig::with(sim, |builder| builder).await;
     let mut ticks = within(
         "subscribe",
@@ -594,8 +594,8 @@ async fn on_a_half_open_link_calls_fail_with_typed_errors_within_their_timeouts(
 #[tokio::test]
 async fn a_half_open_link_is_detected_within_the_servers_ping_window() {
     let sim = fast_sim()
-        .ping_interval(Duration::from_millis(200))
-        .ping_timeout(Duration::from_millis(300));
+        .with_ping_interval(Duration::from_millis(200))
+        .with_ping_timeout(Duration::from_millis(300));
     let rig = PoRig::with(sim, |builder| builder).await;
     let mut log = StateLog::start(rig.client.client().watch_connection_state());
     rig.proxy.set_stalled(true);

@@ -173,7 +173,7 @@ async fn no_session_token_reaches_logs_debug_display_or_errors_in_a_pocketoption
 
     // A rejected session.
     let strict = fast_sim()
-        .auth_policy(AuthPolicy::RejectAll)
+        .with_auth_policy(AuthPolicy::RejectAll)
         .start()
         .await
         .unwrap();

@@ -33,7 +33,7 @@ use bench::ticks::{bare_pairs, pocketoption_ticks};
 use bench::{BenchError, BenchServer, Blast, ServerConfig, ServerThread, Throughput};
 use clap::builder::PossibleValuesParser;
 use clap::{Arg, ArgAction, CommandFactory, FromArgMatches, Parser};
-use pocketoption_sim::{Simulator, SimulatorHandle};
+use pocketoption_sim::Simulator;
 
 /// How big each measurement is.
 #[derive(Debug, Clone, Copy)]
@@ -358,7 +358,7 @@ async fn profile(servers: &Servers, sizes: Sizes, kind: &str) -> Result<(), Benc
 struct Servers {
     flood: BenchServer,
     po: BenchServer,
-    sim: SimulatorHandle,
+    sim: Simulator,
     // Last: dropping it stops the runtime the servers above run on.
     _thread: ServerThread,
 }
@@ -394,8 +394,8 @@ async fn suite(args: &Args) -> Result<(), BenchError> {
         sim: thread
             .run(
                 Simulator::builder()
-                    .seed(6)
-                    .tick_interval(Duration::from_millis(5))
+                    .with_seed(6)
+                    .with_tick_interval(Duration::from_millis(5))
                     .start(),
             )
             .await??,

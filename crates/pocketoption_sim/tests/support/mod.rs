@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-pub use pocketoption_sim::{Simulator, SimulatorHandle};
+pub use pocketoption_sim::Simulator;
 
 /// The longest any single wait in a test may take.
 pub const WAIT: Duration = Duration::from_secs(5);
@@ -232,13 +232,13 @@ impl Client {
     }
 }
 
-pub async fn start(builder: pocketoption_sim::SimulatorBuilder) -> SimulatorHandle {
+pub async fn start(builder: pocketoption_sim::SimulatorBuilder) -> Simulator {
     timeout(WAIT, builder.start())
         .await
         .expect("start timed out")
         .expect("simulator failed to start")
 }
 
-pub async fn stop(sim: SimulatorHandle) {
+pub async fn stop(sim: Simulator) {
     sim.shutdown().await.expect("shutdown failed");
 }

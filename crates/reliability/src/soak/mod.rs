@@ -33,7 +33,7 @@ use binary_options_tools::{
 };
 use core_pre::{ConnectionState, CoreError, ReconnectPolicy};
 use futures::StreamExt;
-use pocketoption_sim::{Simulator, SimulatorHandle};
+use pocketoption_sim::Simulator;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -501,7 +501,7 @@ impl Ledger {
     /// Copies the simulator's books, and counts the results that reached a client's deal
     /// book without `result()` (an order reported unknown, a `result()` that gave up)
     /// while that book still holds them: it keeps only the most recent closed deals.
-    fn record(&self, sim: &SimulatorHandle, tally: &Tally, soakers: &[Arc<Soaker>]) {
+    fn record(&self, sim: &Simulator, tally: &Tally, soakers: &[Arc<Soaker>]) {
         let deals: Vec<pocketoption_sim::Deal> = sim
             .open_deals()
             .into_iter()
@@ -546,7 +546,7 @@ fn owner(uid: u64) -> usize {
 }
 
 async fn keep_ledger(
-    sim: SimulatorHandle,
+    sim: Simulator,
     ledger: Arc<Ledger>,
     tally: Arc<Tally>,
     soakers: Vec<Arc<Soaker>>,
@@ -670,7 +670,7 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, ReliabilityError> {
 
 /// The simulator, and the fault proxy the clients reach it through.
 struct Platform {
-    sim: SimulatorHandle,
+    sim: Simulator,
     proxy: Arc<FaultProxy>,
     /// The simulator's URL, through the proxy.
     url: String,
@@ -681,9 +681,9 @@ struct Platform {
 impl Platform {
     async fn start(config: &SoakConfig) -> Result<Platform, ReliabilityError> {
         let sim = Simulator::builder()
-            .seed(config.seed)
-            .tick_interval(config.tick_interval)
-            .time_scale(config.time_scale)
+            .with_seed(config.seed)
+            .with_tick_interval(config.tick_interval)
+            .with_time_scale(config.time_scale)
             .start()
             .await?;
         let proxy = Arc::new(FaultProxy::start(sim.addr()).await?);
@@ -865,7 +865,7 @@ async fn wait_for_streams(tally: &Tally, since: Instant, clients: usize) -> usiz
 
 /// Waits until the platform has closed every deal of the soak's accounts, or a deal's
 /// expiry (platform time) plus [`SETTLE`] has passed.
-async fn wait_for_deals_to_close(sim: &SimulatorHandle, ledger: &Ledger, config: &SoakConfig) {
+async fn wait_for_deals_to_close(sim: &Simulator, ledger: &Ledger, config: &SoakConfig) {
     let deadline = Instant::now() + config.expiry.div_f64(config.time_scale) + SETTLE;
     while sim
         .open_deals()

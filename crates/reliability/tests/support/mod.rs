@@ -15,7 +15,7 @@ use binary_options_tools::{
 };
 use core_pre::{ConnectionState, ReconnectPolicy};
 use futures::StreamExt;
-use pocketoption_sim::{Simulator, SimulatorBuilder, SimulatorHandle};
+use pocketoption_sim::{Simulator, SimulatorBuilder};
 use reliability::FaultProxy;
 use tokio::sync::watch;
 
@@ -79,9 +79,9 @@ pub async fn until(what: &str, mut condition: impl FnMut() -> bool) {
 /// after 250 ms).
 pub fn fast_sim() -> SimulatorBuilder {
     Simulator::builder()
-        .seed(17)
-        .tick_interval(Duration::from_millis(20))
-        .time_scale(20.0)
+        .with_seed(17)
+        .with_tick_interval(Duration::from_millis(20))
+        .with_time_scale(20.0)
 }
 
 /// Short reconnect delays, so scenarios with several reconnects stay fast.
@@ -108,7 +108,7 @@ pub fn po_builder(url: &str, session: &str) -> PocketOptionBuilder {
 
 /// A simulator, a proxy in front of it, and a PocketOption client connected through it.
 pub struct PoRig {
-    pub sim: SimulatorHandle,
+    pub sim: Simulator,
     pub proxy: FaultProxy,
     pub client: PocketOption,
 }

@@ -171,36 +171,36 @@ impl Args {
     pub fn builder(&self) -> SimulatorBuilder {
         let s = &self.server;
         let mut builder = Simulator::builder()
-            .addr(s.addr)
-            .seed(s.seed)
-            .tick_interval(s.tick)
-            .ping_interval(s.ping_interval)
-            .ping_timeout(s.ping_timeout)
-            .time_scale(s.time_scale)
-            .demo_balance(s.demo_balance)
-            .real_balance(s.real_balance)
-            .history_items(match s.history_items {
+            .with_addr(s.addr)
+            .with_seed(s.seed)
+            .with_tick_interval(s.tick)
+            .with_ping_interval(s.ping_interval)
+            .with_ping_timeout(s.ping_timeout)
+            .with_time_scale(s.time_scale)
+            .with_demo_balance(s.demo_balance)
+            .with_real_balance(s.real_balance)
+            .with_history_items(match s.history_items {
                 HistoryItemsArg::Candles => HistoryItems::Candles,
                 HistoryItemsArg::Prices => HistoryItems::Prices,
             })
-            .close_order_form(match s.close_order {
+            .with_close_order_form(match s.close_order {
                 CloseOrderArg::Object => CloseOrderForm::Object,
                 CloseOrderArg::Array => CloseOrderForm::BareArray,
             })
-            .delivery(s.delivery.into());
+            .with_delivery(s.delivery.into());
         for (event, mode) in &s.delivery_for {
-            builder = builder.delivery_for(event.clone(), (*mode).into());
+            builder = builder.with_delivery_for(event.clone(), (*mode).into());
         }
         let a = &self.auth;
         builder = builder
-            .reject_event(a.reject_event.clone())
-            .check_user_agent(a.check_user_agent)
-            .check_origin(a.check_origin);
+            .with_reject_event(a.reject_event.clone())
+            .with_user_agent_check(a.check_user_agent)
+            .with_origin_check(a.check_origin);
         if a.reject_all {
-            builder = builder.auth_policy(AuthPolicy::RejectAll);
+            builder = builder.with_auth_policy(AuthPolicy::RejectAll);
         } else if !a.accept_sessions.is_empty() {
             let sessions: HashSet<String> = a.accept_sessions.iter().cloned().collect();
-            builder = builder.auth_policy(AuthPolicy::AcceptOnly(sessions));
+            builder = builder.with_auth_policy(AuthPolicy::AcceptOnly(sessions));
         }
         builder
     }

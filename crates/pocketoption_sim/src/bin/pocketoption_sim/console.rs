@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
-use pocketoption_sim::{AuthPolicy, MalformedFrame, SimulatorHandle};
+use pocketoption_sim::{AuthPolicy, MalformedFrame, Simulator};
 
 use crate::values::{millis, secs};
 
@@ -173,7 +173,7 @@ fn parser() -> clap::Command {
 
 /// Runs one stdin line and returns the text to print back (empty for a blank line). A bad
 /// line gets clap's error, which says what was expected.
-pub async fn run(sim: &SimulatorHandle, line: &str) -> String {
+pub async fn run(sim: &Simulator, line: &str) -> String {
     let words: Vec<&str> = line.split_whitespace().collect();
     if words.is_empty() {
         return String::new();
@@ -192,7 +192,7 @@ pub async fn run(sim: &SimulatorHandle, line: &str) -> String {
     }
 }
 
-async fn execute(sim: &SimulatorHandle, command: Command) -> Result<String, String> {
+async fn execute(sim: &Simulator, command: Command) -> Result<String, String> {
     let reply = match command {
         Command::Status => format!(
             "{} connection(s) open, {} accepted, {} open deal(s), url {}",

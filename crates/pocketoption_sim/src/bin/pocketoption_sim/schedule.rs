@@ -8,7 +8,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use pocketoption_sim::{MalformedFrame, SimulatorHandle};
+use pocketoption_sim::{MalformedFrame, Simulator};
 
 use crate::values::{malformed_kind, millis, positive_secs};
 
@@ -55,7 +55,7 @@ pub struct FaultSchedule {
 
 impl FaultSchedule {
     /// Applies the one-off faults and spawns a task per schedule.
-    pub fn start(&self, sim: &SimulatorHandle) {
+    pub fn start(&self, sim: &Simulator) {
         if let Some(delay) = self.reply_delay {
             sim.set_reply_delay(delay);
         }
@@ -87,9 +87,9 @@ impl FaultSchedule {
 }
 
 /// Runs `action` every `period` until the runtime stops.
-fn every<F, Fut>(period: Option<Duration>, sim: &SimulatorHandle, mut action: F)
+fn every<F, Fut>(period: Option<Duration>, sim: &Simulator, mut action: F)
 where
-    F: FnMut(SimulatorHandle, u64) -> Fut + Send + 'static,
+    F: FnMut(Simulator, u64) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send,
 {
     let Some(period) = period else { return };

@@ -1,8 +1,10 @@
-//! [`SimulatorHandle`], the steering wheel tests hold: addresses, inspection of accounts and
+//! [`Simulator`], the running simulator tests hold: addresses, inspection of accounts and
 //! deals, market knobs, fault injection, restart and shutdown.
 //!
-//! The handle wraps what `server::start` returned. Its clones share one
-//! inner value whose drop signals shutdown, so a simulator never outlives every handle.
+//! A `Simulator` wraps what `server::start` returned. Its clones share one inner value whose
+//! drop signals shutdown, so a simulator never outlives every clone. One is made by
+//! [`Simulator::builder`] and `SimulatorBuilder::start`; both live in the `builder` module,
+//! which comes after this one.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -32,29 +34,30 @@ pub struct AccountSnapshot {
     pub real_balance: f64,
 }
 
-/// Steers a running simulator: addresses, inspection, market knobs and fault injection.
+/// A running simulator: addresses, inspection, market knobs and fault injection.
 ///
-/// Cheap to clone. The simulator stops on [`SimulatorHandle::shutdown`], or when the last
-/// clone is dropped.
+/// Start one with [`Simulator::builder`], then [`start`](crate::SimulatorBuilder::start).
+/// Cheap to clone. The simulator stops on [`Simulator::shutdown`], or when the last clone
+/// is dropped.
 #[derive(Debug, Clone)]
-pub struct SimulatorHandle {
-    inner: Arc<HandleInner>,
+pub struct Simulator {
+    inner: Arc<Inner>,
 }
 
 #[derive(Debug)]
-struct HandleInner {
+struct Inner {
     shared: Arc<Shared>,
     commands: mpsc::Sender<Command>,
     tasks: Mutex<Option<(JoinHandle<()>, JoinHandle<()>)>>,
 }
 
-impl Drop for HandleInner {
+impl Drop for Inner {
     fn drop(&mut self) {
         self.shared.control.send_modify(|c| c.shutdown = true);
     }
 }
 
-impl SimulatorHandle {
+impl Simulator {
     /// Takes over a started simulator; it stops when the last clone is dropped.
     pub(crate) fn new(running: Running) -> Self {
         let Running {
@@ -63,8 +66,8 @@ impl SimulatorHandle {
             accept,
             settle,
         } = running;
-        SimulatorHandle {
-            inner: Arc::new(HandleInner {
+        Simulator {
+            inner: Arc::new(Inner {
                 shared,
                 commands,
                 tasks: Mutex::new(Some((accept, settle))),
@@ -149,7 +152,7 @@ impl SimulatorHandle {
     /// (ticks, history and settlement all see it). This is how tests force trade outcomes:
     /// pin, open a deal, pin higher/lower/equal, and the deal wins, loses or draws.
     ///
-    /// [`unpin_price`]: SimulatorHandle::unpin_price
+    /// [`unpin_price`]: Simulator::unpin_price
     pub fn pin_price(&self, asset: &str, price: f64) -> Result<(), SimError> {
         if self.shared().market.pin(asset, price, now_ms()) {
             Ok(())
