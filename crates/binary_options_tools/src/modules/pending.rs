@@ -19,7 +19,7 @@
 //! `failopenOrder`, which carries no request id or ticket. The client cannot tell it from
 //! the refusal of a market order of the same asset and amount placed at that very moment
 //! (it goes to that order's caller, if there is one); the pending order then simply never
-//! fills ([`TradesHandle::pending_fill`] times out).
+//! fills ([`PendingHandle::pending_fill`] times out).
 
 use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};
