@@ -26,21 +26,6 @@ pub use connector::WsConnector;
 
 use core_pre::{ConnectError, Connection};
 
-/// Opens one WebSocket per `config` and returns it as a core-pre [`Connection`].
-///
-/// The returned connection is raw: a protocol client may exchange handshake frames on it
-/// (`connection.sink.send(..)`, `connection.stream.next()`) before handing it to the runner.
-///
-/// Errors:
-/// * [retryable](ConnectError::is_retryable): refused, unreachable, reset, timed out (the
-///   whole attempt is limited by [`WsConfig::with_connect_timeout`]), HTTP 408/429/5xx;
-///   in the browser any failure to open (browsers do not say why).
-/// * fatal: a malformed URL or header, a TLS certificate that does not verify (natively:
-///   unknown CA, wrong host name, expired; trust a private CA with
-///   [`WsConfig::with_root_certificate_der`]), any other HTTP refusal (401, 403, 404…).
-///
-/// Frames map one to one onto [`core_pre::Message`]; an inbound message over
-/// [`WsConfig::with_max_message_size`] ends the stream with a
 /// Refuses an outbound message over the limit before it reaches the socket (close frames,
 /// whose reason is capped anyway, always pass). Both backends call it.
 fn check_outbound_size(
@@ -61,7 +46,23 @@ fn check_outbound_size(
     ))
 }
 
-/// [`TransportErrorKind::TooLarge`](core_pre::TransportErrorKind::TooLarge) error.
+/// Opens one WebSocket per `config` and returns it as a core-pre [`Connection`].
+///
+/// The returned connection is raw: a protocol client may exchange handshake frames on it
+/// (`connection.sink.send(..)`, `connection.stream.next()`) before handing it to the runner.
+///
+/// Errors:
+/// * [retryable](ConnectError::is_retryable): refused, unreachable, reset, timed out (the
+///   whole attempt is limited by [`WsConfig::with_connect_timeout`]), HTTP 408/429/5xx;
+///   in the browser any failure to open (browsers do not say why).
+/// * fatal: a malformed URL or header, a TLS certificate that does not verify (natively:
+///   unknown CA, wrong host name, expired; trust a private CA with
+///   [`WsConfig::with_root_certificate_der`]), any other HTTP refusal (401, 403, 404…).
+///
+/// Frames map one to one onto [`core_pre::Message`]; an inbound message over
+/// [`WsConfig::with_max_message_size`] ends the stream with a
+/// [`TransportErrorKind::TooLarge`](core_pre::TransportErrorKind::TooLarge) error, and an
+/// outbound one over it is refused with the same kind before it reaches the socket.
 pub async fn connect(config: &WsConfig) -> Result<Connection, ConnectError> {
     imp::connect(config).await
 }
