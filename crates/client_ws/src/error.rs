@@ -38,6 +38,19 @@ pub enum ClientWsError {
         after: Duration,
     },
 
+    /// A lifecycle operation (`connect`, `disconnect`, `reconnect`, `shutdown`) was not
+    /// acknowledged by the client's background task in time. It may still take effect.
+    #[error(
+        "`{operation}()` was not acknowledged by the client's background task within {}; it may still take effect; check the connection state or call it again",
+        core_pre::HumanDuration(*.after)
+    )]
+    LifecycleTimeout {
+        /// The operation: `connect`, `disconnect`, `reconnect` or `shutdown`.
+        operation: &'static str,
+        /// How long it waited.
+        after: Duration,
+    },
+
     /// The connection dropped before the answer came. The server may or may not have run
     /// the call; the client reconnects by itself.
     #[error(

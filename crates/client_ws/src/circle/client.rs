@@ -84,11 +84,13 @@ impl CircleWsClient {
         self.start();
         match self.inner.client.connect().await {
             Ok(()) => Ok(()),
-            Err(error) => Err(self.connect_failure(error)),
+            Err(error) => Err(self.connect_failure(error, "connect")),
         }
     }
 
-    fn connect_failure(&self, error: CoreError) -> ClientWsError {
+    /// Maps a failed `connect` or `reconnect` (`operation`), preferring the last
+    /// authentication failure over a bare timeout.
+    fn connect_failure(&self, error: CoreError, operation: &'static str) -> ClientWsError {
         let last = self.state_data().last_error();
         match (error, last) {
             (
@@ -101,7 +103,7 @@ impl CircleWsClient {
             (timeout @ CoreError::ConnectTimeout { .. }, _) => {
                 ClientWsError::Connect(timeout.to_string())
             }
-            (other, _) => map_core(other, ""),
+            (other, _) => map_core(other, Operation::Lifecycle(operation)),
         }
     }
 
@@ -116,7 +118,7 @@ impl CircleWsClient {
             .client
             .disconnect()
             .await
-            .map_err(|e| map_core(e, ""))
+            .map_err(|e| map_core(e, Operation::Lifecycle("disconnect")))
     }
 
     /// Drops the current connection and connects (and authenticates) afresh, at once.
@@ -124,7 +126,7 @@ impl CircleWsClient {
         self.start();
         match self.inner.client.reconnect().await {
             Ok(()) => Ok(()),
-            Err(error) => Err(self.connect_failure(error)),
+            Err(error) => Err(self.connect_failure(error, "reconnect")),
         }
     }
 
@@ -135,7 +137,7 @@ impl CircleWsClient {
         self.start();
         match self.inner.client.shutdown().await {
             Ok(()) | Err(CoreError::ClientClosed) => Ok(()),
-            Err(other) => Err(map_core(other, "")),
+            Err(other) => Err(map_core(other, Operation::Lifecycle("shutdown"))),
         }
     }
 
@@ -185,7 +187,7 @@ impl CircleWsClient {
         timeout: Duration,
     ) -> Result<Value> {
         let started = Instant::now();
-        self.ready_within(timeout).await?;
+        self.ready_within(method, timeout).await?;
         let id = self.state_data().next_id();
         let frame = rpc::request(id, method, &params);
         if frame.len() > self.inner.max_message_size {
@@ -198,14 +200,14 @@ impl CircleWsClient {
         let reply = self
             .pending()
             .register(id)
-            .map_err(|e| map_core(e, method))?;
+            .map_err(|e| map_core(e, Operation::Call(method)))?;
         if let Err(error) = self.inner.client.send(frame).await {
             return Err(match error {
                 // The connection went away between the state check and the send.
                 CoreError::NotConnected { .. } => ClientWsError::ConnectionLost {
                     method: method.to_string(),
                 },
-                other => map_core(other, method),
+                other => map_core(other, Operation::Call(method)),
             });
         }
         let remaining = timeout.saturating_sub(started.elapsed());
@@ -219,13 +221,13 @@ impl CircleWsClient {
                 method: method.to_string(),
                 after: timeout,
             }),
-            Err(other) => Err(map_core(other, method)),
+            Err(other) => Err(map_core(other, Operation::Call(method))),
         }
     }
 
     /// Waits (within `timeout`) for a connection that is being made; fails at once when
     /// none is.
-    async fn ready_within(&self, timeout: Duration) -> Result<()> {
+    async fn ready_within(&self, method: &str, timeout: Duration) -> Result<()> {
         match self.state() {
             ConnectionState::Connected => Ok(()),
             ConnectionState::Connecting | ConnectionState::Reconnecting { .. } => {
@@ -236,7 +238,7 @@ impl CircleWsClient {
                             state: format!("{state} (waited {})", HumanDuration(after)),
                         })
                     }
-                    Err(other) => Err(map_core(other, "")),
+                    Err(other) => Err(map_core(other, Operation::Call(method))),
                 }
             }
             ConnectionState::Disconnected(reason) => Err(ClientWsError::NotConnected {
@@ -289,19 +291,36 @@ impl fmt::Debug for CircleWsClient {
     }
 }
 
-/// Maps a core-pre error to this crate's, naming the method where there is one.
-fn map_core(error: CoreError, method: &str) -> ClientWsError {
-    let method = method.to_string();
-    match error {
-        CoreError::ClientClosed => ClientWsError::Closed,
-        CoreError::NotConnected { state } => ClientWsError::NotConnected { state },
-        CoreError::ConnectionLost => ClientWsError::ConnectionLost { method },
-        CoreError::Timeout { after, .. } => ClientWsError::Timeout { method, after },
-        CoreError::Rejected { reason } => ClientWsError::Connect(reason.to_string()),
-        gave_up @ CoreError::GaveUp { .. } => ClientWsError::NotConnected {
+/// What a core-pre error came from, so the message can name it.
+#[derive(Debug, Clone, Copy)]
+enum Operation<'a> {
+    /// A JSON-RPC call, by method name.
+    Call(&'a str),
+    /// A lifecycle operation of the client (`connect`, `disconnect`, `reconnect`,
+    /// `shutdown`).
+    Lifecycle(&'static str),
+}
+
+/// Maps a core-pre error to this crate's, naming the method or lifecycle operation.
+fn map_core(error: CoreError, operation: Operation<'_>) -> ClientWsError {
+    match (error, operation) {
+        (CoreError::ClientClosed, _) => ClientWsError::Closed,
+        (CoreError::NotConnected { state }, _) => ClientWsError::NotConnected { state },
+        (CoreError::ConnectionLost, Operation::Call(method)) => ClientWsError::ConnectionLost {
+            method: method.to_string(),
+        },
+        (CoreError::Timeout { after, .. }, Operation::Call(method)) => ClientWsError::Timeout {
+            method: method.to_string(),
+            after,
+        },
+        (CoreError::Timeout { after, .. }, Operation::Lifecycle(operation)) => {
+            ClientWsError::LifecycleTimeout { operation, after }
+        }
+        (CoreError::Rejected { reason }, _) => ClientWsError::Connect(reason.to_string()),
+        (gave_up @ CoreError::GaveUp { .. }, _) => ClientWsError::NotConnected {
             state: gave_up.to_string(),
         },
-        other => ClientWsError::Core(other),
+        (other, _) => ClientWsError::Core(other),
     }
 }
 
@@ -349,5 +368,38 @@ impl Notifications {
             let next = this.recv().await?;
             Some((next, this))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lifecycle_timeout_names_the_operation() {
+        let core = CoreError::Timeout {
+            after: Duration::from_secs(30),
+            waiting_for: "the client runner",
+        };
+        let error = map_core(core, Operation::Lifecycle("disconnect"));
+        assert!(
+            matches!(&error, ClientWsError::LifecycleTimeout { operation: "disconnect", after }
+                if *after == Duration::from_secs(30)),
+            "{error:?}"
+        );
+        let text = error.to_string();
+        assert!(text.contains("`disconnect()`"), "{text}");
+        assert!(text.contains("within 30 s"), "{text}");
+        assert!(!text.contains("``"), "{text}");
+    }
+
+    #[test]
+    fn a_call_timeout_still_names_the_method() {
+        let core = CoreError::Timeout {
+            after: Duration::from_secs(2),
+            waiting_for: "the reply",
+        };
+        let text = map_core(core, Operation::Call("play")).to_string();
+        assert!(text.contains("no answer to `play`"), "{text}");
     }
 }
