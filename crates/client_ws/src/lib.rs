@@ -38,8 +38,8 @@ pub mod server;
 mod transport;
 
 pub use circle::{
-    CircleWsClient, CircleWsClientBuilder, DEFAULT_CONNECT_WAIT, DEFAULT_KEEP_ALIVE_INTERVAL,
-    DEFAULT_KEEP_ALIVE_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, Notification, Notifications,
+    CircleWsClient, CircleWsClientBuilder, DEFAULT_CONNECT_WAIT, DEFAULT_HEARTBEAT_INTERVAL,
+    DEFAULT_HEARTBEAT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, Notification, Notifications,
 };
 pub use core_pre::{ConnectionState, DisconnectReason, ReconnectPolicy};
 pub use error::{ClientWsError, Result};

@@ -152,7 +152,7 @@ async fn the_client_survives_a_server_side_drop_and_reauthenticates() {
     let client = client(key).build().unwrap();
     within(client.connect()).await.unwrap();
     // The server answers, then drops the connection without a close frame.
-    let mut states = client.watch_state();
+    let mut states = client.watch_connection_state();
     let answer = within(client.play("echo bye\ndisconnect")).await.unwrap();
     assert_eq!(answer, "bye");
     wait_state(&mut states, |s| !s.is_connected()).await;
@@ -165,19 +165,19 @@ async fn the_client_survives_a_server_side_drop_and_reauthenticates() {
 async fn the_application_keep_alive_spots_a_silent_server() {
     let key = KeyPair::generate().unwrap();
     let client = client(key)
-        .with_keep_alive(Duration::from_millis(100), Duration::from_millis(600))
+        .with_heartbeat(Duration::from_millis(100), Duration::from_millis(600))
         .build()
         .unwrap();
     within(client.connect()).await.unwrap();
     // `ping` calls keep a healthy connection alive well past the read timeout: the state
     // must not change at all (not even a quick reconnect).
-    let mut states = client.watch_state();
+    let mut states = client.watch_connection_state();
     states.borrow_and_update();
     runtime::sleep(Duration::from_millis(1000)).await;
     assert!(
         !states.has_changed().unwrap(),
         "the connection dropped: {}",
-        client.state()
+        client.connection_state()
     );
     // Now the server goes silent with the socket open: only the keep-alive can notice.
     assert_eq!(within(client.play("echo ok\nfreeze")).await.unwrap(), "ok");

@@ -45,7 +45,7 @@ fn client_for(server: &ReferenceServer) -> CircleWsClientBuilder {
         .with_connect_wait(WAIT)
 }
 
-/// Waits until the watched state satisfies `what`. Subscribe (`client.watch_state()`)
+/// Waits until the watched state satisfies `what`. Subscribe (`client.watch_connection_state()`)
 /// before causing the change, so a short-lived state cannot slip by unseen.
 async fn wait_state(
     states: &mut tokio::sync::watch::Receiver<ConnectionState>,
@@ -142,7 +142,7 @@ async fn a_key_the_server_does_not_accept_is_rejected_with_a_typed_error_and_no_
     );
     assert!(!client.is_connected());
     assert!(matches!(
-        client.state(),
+        client.connection_state(),
         ConnectionState::Disconnected(DisconnectReason::Rejected(_))
     ));
     assert_eq!(server.stats().authenticated, 0);
@@ -326,7 +326,11 @@ async fn after_a_server_drop_the_client_reconnects_reauthenticates_and_calls_wor
         "no re-authenticated connection: {:?}",
         server.stats()
     );
-    wait_state(&mut client.watch_state(), ConnectionState::is_connected).await;
+    wait_state(
+        &mut client.watch_connection_state(),
+        ConnectionState::is_connected,
+    )
+    .await;
     assert_eq!(within(client.play("whoami")).await.unwrap(), me);
 }
 
@@ -338,7 +342,7 @@ async fn a_call_made_while_reconnecting_goes_out_after_reauthentication() {
         .build()
         .unwrap();
     within(client.connect()).await.unwrap();
-    let mut states = client.watch_state();
+    let mut states = client.watch_connection_state();
     server.drop_connections();
     wait_state(&mut states, |s| {
         matches!(s, ConnectionState::Reconnecting { .. })
@@ -360,7 +364,7 @@ async fn a_call_made_while_reconnecting_goes_out_after_reauthentication() {
 async fn keep_alive_detects_a_silent_half_open_server_and_reconnects() {
     let server = server(ServerConfig::new()).await;
     let client = client_for(&server)
-        .with_keep_alive(Duration::from_millis(100), Duration::from_millis(800))
+        .with_heartbeat(Duration::from_millis(100), Duration::from_millis(800))
         .build()
         .unwrap();
     within(client.connect()).await.unwrap();
@@ -374,7 +378,7 @@ async fn keep_alive_detects_a_silent_half_open_server_and_reconnects() {
         "a live server must not be dropped: {healthy:?}"
     );
 
-    let mut states = client.watch_state();
+    let mut states = client.watch_connection_state();
     let started = Instant::now();
     assert_eq!(server.freeze_connections(), 1);
     wait_state(&mut states, |s| !s.is_connected()).await;
@@ -462,7 +466,7 @@ async fn after_shutdown_every_call_fails_with_closed() {
         within(client.ping()).await,
         Err(ClientWsError::Closed)
     ));
-    assert_eq!(client.state(), ConnectionState::Closed);
+    assert_eq!(client.connection_state(), ConnectionState::Closed);
 }
 
 #[tokio::test]

@@ -62,7 +62,7 @@ impl Rig {
             .await
             .unwrap_or_else(|| panic!("authentication #{n}: {:?}", self.server.stats()));
         within("the client to be connected", async {
-            let mut states = self.client.watch_state();
+            let mut states = self.client.watch_connection_state();
             states
                 .wait_for(ConnectionState::is_connected)
                 .await
@@ -74,7 +74,7 @@ impl Rig {
     /// Shuts down and checks the client let go of its connection and nothing panicked.
     async fn shut_down_cleanly(self) {
         within("shutdown", self.client.shutdown()).await.unwrap();
-        assert_eq!(self.client.state(), ConnectionState::Closed);
+        assert_eq!(self.client.connection_state(), ConnectionState::Closed);
         assert!(matches!(
             within("a call after shutdown", self.client.ping()).await,
             Err(ClientWsError::Closed)
@@ -152,9 +152,9 @@ async fn a_cut_fails_the_pending_call_at_once_and_never_replays_it() {
 #[tokio::test]
 async fn a_half_open_link_is_detected_by_keep_alive_and_calls_fail_in_time() {
     let rig =
-        Rig::start(|b| b.with_keep_alive(Duration::from_millis(100), Duration::from_millis(700)))
+        Rig::start(|b| b.with_heartbeat(Duration::from_millis(100), Duration::from_millis(700)))
             .await;
-    let mut log = StateLog::start(rig.client.watch_state());
+    let mut log = StateLog::start(rig.client.watch_connection_state());
     rig.proxy.set_stalled(true);
     let started = Instant::now();
     let call = within(
@@ -211,7 +211,7 @@ async fn refused_connections_are_retried_with_growing_jittered_delays_up_to_the_
         )
     })
     .await;
-    let mut log = StateLog::start(rig.client.watch_state());
+    let mut log = StateLog::start(rig.client.watch_connection_state());
     rig.proxy.refuse_for(Duration::from_millis(1500));
     rig.proxy.cut_all();
     let log = log
@@ -246,7 +246,7 @@ async fn a_server_restart_is_survived_by_authenticating_with_the_new_server() {
     let addr = first.local_addr();
     let client = builder(&first.url()).build().unwrap();
     within("connect", client.connect()).await.unwrap();
-    let mut log = StateLog::start(client.watch_state());
+    let mut log = StateLog::start(client.watch_connection_state());
     first.shutdown().await;
     log.wait("the client to notice", |log| {
         log.iter().any(|s| !s.is_connected())
@@ -264,7 +264,7 @@ async fn a_server_restart_is_survived_by_authenticating_with_the_new_server() {
     );
     within("connected", async {
         client
-            .watch_state()
+            .watch_connection_state()
             .wait_for(ConnectionState::is_connected)
             .await
             .unwrap();

@@ -122,11 +122,11 @@ async fn a_certificate_for_another_name_is_refused_for_good() {
     );
     assert!(
         matches!(
-            client.state(),
+            client.connection_state(),
             ConnectionState::Disconnected(DisconnectReason::Rejected(_))
         ),
         "the client stopped trying: {}",
-        client.state()
+        client.connection_state()
     );
     assert_eq!(server.stats().accepted, 0, "nothing reached the server");
     assert_eq!(front.handshakes(), 2, "one handshake each, no retries");

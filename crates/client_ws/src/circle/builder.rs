@@ -1,4 +1,4 @@
-//! [`CircleWsClientBuilder`]: URL, key, timeouts, keep-alive, reconnect policy, headers.
+//! [`CircleWsClientBuilder`]: URL, key, timeouts, heartbeat, reconnect policy, headers.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -16,10 +16,10 @@ use crate::transport::{WsConfig, redacted_url};
 
 /// Default limit on one call (and on each authentication step): 10 s.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default keep-alive interval: 20 s.
-pub const DEFAULT_KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(20);
-/// Default silence after which the server is presumed dead: 45 s.
-pub const DEFAULT_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(45);
+/// Default heartbeat interval (see [`CircleWsClientBuilder::with_heartbeat`]): 20 s.
+pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(20);
+/// Default heartbeat timeout, the silence after which the server is presumed dead: 45 s.
+pub const DEFAULT_HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(45);
 /// Default limit on how long `connect()` waits: 30 s.
 pub const DEFAULT_CONNECT_WAIT: Duration = Duration::from_secs(30);
 
@@ -32,7 +32,7 @@ pub const DEFAULT_CONNECT_WAIT: Duration = Duration::from_secs(30);
 /// let client = CircleWsClientBuilder::new("ws://127.0.0.1:9000")
 ///     .with_keypair("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318")
 ///     .with_request_timeout(Duration::from_secs(5))
-///     .with_keep_alive(Duration::from_secs(10), Duration::from_secs(25))
+///     .with_heartbeat(Duration::from_secs(10), Duration::from_secs(25))
 ///     .with_header("User-Agent", "my-bot/1.0")
 ///     .build()
 ///     .unwrap();
@@ -43,7 +43,7 @@ pub struct CircleWsClientBuilder {
     ws: WsConfig,
     key: Option<std::result::Result<KeyPair, AuthError>>,
     request_timeout: Duration,
-    keep_alive: Option<(Duration, Duration)>,
+    heartbeat: Option<(Duration, Duration)>,
     reconnect: ReconnectPolicy,
     connect_wait: Duration,
     notification_capacity: usize,
@@ -58,7 +58,7 @@ impl CircleWsClientBuilder {
             ws: WsConfig::new(url),
             key: None,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
-            keep_alive: Some((DEFAULT_KEEP_ALIVE_INTERVAL, DEFAULT_KEEP_ALIVE_TIMEOUT)),
+            heartbeat: Some((DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_HEARTBEAT_TIMEOUT)),
             reconnect: ReconnectPolicy::default(),
             connect_wait: DEFAULT_CONNECT_WAIT,
             notification_capacity: 256,
@@ -89,14 +89,17 @@ impl CircleWsClientBuilder {
     /// Keeps the connection alive and checks the server: natively a WebSocket ping every
     /// `interval`, in the browser a `ping` call; a connection that hears nothing for
     /// `timeout` is closed and re-made. Defaults: 20 s and 45 s.
-    pub fn with_keep_alive(mut self, interval: Duration, timeout: Duration) -> Self {
-        self.keep_alive = Some((interval, timeout));
+    ///
+    /// (Named apart from core-pre's `ClientBuilder::with_keep_alive(interval, message)`,
+    /// which only sends; this one also gives up on a silent server.)
+    pub fn with_heartbeat(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.heartbeat = Some((interval, timeout));
         self
     }
 
-    /// No keep-alive and no dead-peer detection.
-    pub fn without_keep_alive(mut self) -> Self {
-        self.keep_alive = None;
+    /// No heartbeat: no keep-alive and no dead-peer detection.
+    pub fn without_heartbeat(mut self) -> Self {
+        self.heartbeat = None;
         self
     }
 
@@ -162,7 +165,7 @@ impl CircleWsClientBuilder {
         let browser = core_pre::runtime::IN_BROWSER;
         let settings = Settings {
             app_keep_alive: self
-                .keep_alive
+                .heartbeat
                 .filter(|_| browser)
                 .map(|(interval, _)| interval),
             max_pending: self.max_pending,
@@ -187,7 +190,7 @@ impl CircleWsClientBuilder {
         .with_reconnect_policy(self.reconnect)
         .with_connect_timeout(attempt_limit)
         .with_wait_timeout(self.connect_wait);
-        builder = match self.keep_alive {
+        builder = match self.heartbeat {
             None => builder.without_keep_alive().with_read_timeout(None),
             // The browser's keep-alive is the dispatch module's `ping` call.
             Some((_, timeout)) if browser => builder
@@ -223,7 +226,7 @@ impl fmt::Debug for CircleWsClientBuilder {
             .field("url", &redacted_url(self.ws.url()))
             .field("key", &key)
             .field("request_timeout", &self.request_timeout)
-            .field("keep_alive", &self.keep_alive)
+            .field("heartbeat", &self.heartbeat)
             .field("reconnect", &self.reconnect)
             .field("transport", &self.ws)
             .finish()

@@ -147,13 +147,13 @@ impl CircleWsClient {
     }
 
     /// The connection state now.
-    pub fn state(&self) -> ConnectionState {
+    pub fn connection_state(&self) -> ConnectionState {
         self.inner.client.connection_state()
     }
 
     /// A receiver that sees every change of connection state (connecting, connected,
     /// reconnecting with attempt and delay, disconnected with reason, closed).
-    pub fn watch_state(&self) -> watch::Receiver<ConnectionState> {
+    pub fn watch_connection_state(&self) -> watch::Receiver<ConnectionState> {
         self.inner.client.watch_connection_state()
     }
 
@@ -228,7 +228,7 @@ impl CircleWsClient {
     /// Waits (within `timeout`) for a connection that is being made; fails at once when
     /// none is.
     async fn ready_within(&self, method: &str, timeout: Duration) -> Result<()> {
-        match self.state() {
+        match self.connection_state() {
             ConnectionState::Connected => Ok(()),
             ConnectionState::Connecting | ConnectionState::Reconnecting { .. } => {
                 match self.inner.client.wait_connected(timeout).await {
@@ -286,7 +286,7 @@ impl fmt::Debug for CircleWsClient {
         f.debug_struct("CircleWsClient")
             .field("url", &redacted_url(&self.inner.url))
             .field("public_key", &self.inner.public_key)
-            .field("state", &self.state())
+            .field("state", &self.connection_state())
             .finish_non_exhaustive()
     }
 }

@@ -16,8 +16,8 @@ mod handshake;
 mod state;
 
 pub use builder::{
-    CircleWsClientBuilder, DEFAULT_CONNECT_WAIT, DEFAULT_KEEP_ALIVE_INTERVAL,
-    DEFAULT_KEEP_ALIVE_TIMEOUT, DEFAULT_REQUEST_TIMEOUT,
+    CircleWsClientBuilder, DEFAULT_CONNECT_WAIT, DEFAULT_HEARTBEAT_INTERVAL,
+    DEFAULT_HEARTBEAT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT,
 };
 pub use client::{CircleWsClient, Notifications};
 pub use state::Notification;
