@@ -47,12 +47,12 @@ for agent, cases in index.items():
         print(f"{case}\t{entry['behavior']}\t{entry['behaviorClose']}\t{entry.get('duration') or 0}")
 "#;
 
-pub fn run(cases: &[String]) -> Result<(), String> {
+pub(crate) fn run(cases: &[String]) -> Result<(), String> {
     conformance(cases)
 }
 
 /// The run `cargo xtask ci` makes: the full set (cases 1–10) takes about 15 s.
-pub fn smoke() -> Result<(), String> {
+pub(crate) fn smoke() -> Result<(), String> {
     conformance(&[])
 }
 

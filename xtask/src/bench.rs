@@ -20,7 +20,7 @@ fn bench_dir() -> PathBuf {
     target_dir().join("bench")
 }
 
-pub fn run(quick: bool) -> Result<(), String> {
+pub(crate) fn run(quick: bool) -> Result<(), String> {
     let out = bench_dir().join("report.json");
     let out_arg = out.to_string_lossy().into_owned();
     let mut suite_args = vec!["bench", "-p", "bench", "--bench", "suite", "--"];
@@ -46,7 +46,7 @@ pub fn run(quick: bool) -> Result<(), String> {
 }
 
 /// The short smoke run `cargo xtask ci` makes, to keep the benchmarks compiling and running.
-pub fn smoke() -> Result<(), String> {
+pub(crate) fn smoke() -> Result<(), String> {
     let out = bench_dir().join("smoke.json");
     let out_arg = out.to_string_lossy().into_owned();
     let _ = std::fs::remove_file(&out);

@@ -41,7 +41,7 @@ const CHROMIUM_ARGS: &[&str] = &[
     "--no-first-run",
 ];
 
-pub fn run() -> Result<(), String> {
+pub(crate) fn run() -> Result<(), String> {
     println!("\n==> browser tests (client_ws and binary_options_tools in headless Chromium)");
     let started = Instant::now();
     let Some(browser) = find_browser()? else {

@@ -28,7 +28,7 @@ fn package_args(crates: &[&'static str]) -> Vec<&'static str> {
     crates.iter().flat_map(|name| ["-p", *name]).collect()
 }
 
-pub fn run(skip_browser: bool) -> Result<(), String> {
+pub(crate) fn run(skip_browser: bool) -> Result<(), String> {
     let started = std::time::Instant::now();
     // Before any build: a missing tool is installed (or named) now, not after minutes of
     // compiling.

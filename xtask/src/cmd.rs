@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 /// The workspace root (the parent of this crate's directory).
-pub fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask lives one level below the workspace root")
@@ -14,7 +14,7 @@ pub fn root() -> PathBuf {
 }
 
 /// A `cargo` command run from the workspace root.
-pub fn cargo(args: &[&str]) -> Command {
+pub(crate) fn cargo(args: &[&str]) -> Command {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     command.args(args).current_dir(root());
     command
@@ -24,12 +24,12 @@ pub fn cargo(args: &[&str]) -> Command {
 static STEPS: Mutex<Vec<(String, f64)>> = Mutex::new(Vec::new());
 
 /// The steps run so far and how long each took, in order.
-pub fn step_times() -> Vec<(String, f64)> {
+pub(crate) fn step_times() -> Vec<(String, f64)> {
     STEPS.lock().map(|steps| steps.clone()).unwrap_or_default()
 }
 
 /// Runs `command`, echoing it; fails with the step name if it fails.
-pub fn run(step: &str, command: &mut Command) -> Result<(), String> {
+pub(crate) fn run(step: &str, command: &mut Command) -> Result<(), String> {
     let shown = format!("{command:?}").replace('"', "");
     println!("\n==> {step}\n    $ {shown}");
     let started = Instant::now();
@@ -51,7 +51,7 @@ pub fn run(step: &str, command: &mut Command) -> Result<(), String> {
 }
 
 /// Where `program` is on PATH, if it is.
-pub fn which(program: &str) -> Option<PathBuf> {
+pub(crate) fn which(program: &str) -> Option<PathBuf> {
     let paths = std::env::var_os("PATH")?;
     std::env::split_paths(&paths)
         .map(|dir| dir.join(program))
@@ -59,12 +59,12 @@ pub fn which(program: &str) -> Option<PathBuf> {
 }
 
 /// True when `program` can be found on PATH.
-pub fn on_path(program: &str) -> bool {
+pub(crate) fn on_path(program: &str) -> bool {
     which(program).is_some()
 }
 
 /// Cargo's target directory (`CARGO_TARGET_DIR`, relative to the root, or `target/`).
-pub fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .map(|dir| {
@@ -78,6 +78,6 @@ pub fn target_dir() -> PathBuf {
 }
 
 /// True on a CI machine (`CI` set to anything but empty/false/0).
-pub fn in_ci() -> bool {
+pub(crate) fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
 }

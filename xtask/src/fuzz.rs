@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use crate::cmd::{self, root};
 
 /// Every fuzz target, in the order they run.
-pub const TARGETS: &[&str] = &[
+pub(crate) const TARGETS: &[&str] = &[
     "codec_decode",
     "reassembler",
     "ssid_parse",
@@ -49,7 +49,7 @@ struct TargetRun {
     crash: Option<String>,
 }
 
-pub fn run(seconds: u64, targets: &[String], build_only: bool) -> Result<(), String> {
+pub(crate) fn run(seconds: u64, targets: &[String], build_only: bool) -> Result<(), String> {
     // clap accepts only names from TARGETS; keep them in TARGETS' order.
     let targets: Vec<&'static str> = if targets.is_empty() {
         TARGETS.to_vec()
@@ -78,7 +78,7 @@ pub fn run(seconds: u64, targets: &[String], build_only: bool) -> Result<(), Str
 
 /// The run `cargo xtask ci` makes: every target for a few seconds when the fuzz toolchain
 /// is there (or can be installed), otherwise a compile check of the targets.
-pub fn smoke() -> Result<(), String> {
+pub(crate) fn smoke() -> Result<(), String> {
     let started = Instant::now();
     let missing = if !nightly_available() {
         Some("no nightly toolchain".to_owned())

@@ -33,7 +33,7 @@ fn with_report(args: &[String], name: &str) -> Result<Vec<String>, String> {
 /// Builds the soak in release mode and runs it with `args` (passed through: `--minutes N`
 /// or `--seconds N`, and optionally `--clients N`, `--lanes N`, `--seed N`,
 /// `--fault-every A-B`, `--json PATH`).
-pub fn run(args: &[String]) -> Result<(), String> {
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if !args.iter().any(|a| a == "--minutes" || a == "--seconds") {
         return Err(
             "soak: say how long, e.g. `cargo xtask soak --minutes 10` (or --seconds N); \
@@ -61,7 +61,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
 /// tests run it), so the smoke run uses that binary directly instead of paying for a
 /// build of its own; without it (the step skipped, another target directory) it falls
 /// back to `cargo run`.
-pub fn smoke() -> Result<(), String> {
+pub(crate) fn smoke() -> Result<(), String> {
     let args = with_report(
         &[
             "--seconds".to_string(),

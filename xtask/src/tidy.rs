@@ -79,7 +79,7 @@ const KNOWN: &[&str] = &[
 ];
 
 /// Runs every check; fails listing each new finding.
-pub fn run() -> Result<(), String> {
+pub(crate) fn run() -> Result<(), String> {
     println!("\n==> tidy (layering rules of ARCHITECTURE.md)");
     let meta = metadata()?;
     let mut findings = Vec::new();

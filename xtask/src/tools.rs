@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use crate::cmd::{self, root, target_dir};
 
 /// The browser build's Rust target.
-pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
+pub(crate) const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// How a missing tool is installed.
 #[derive(Clone, Copy)]
@@ -179,7 +179,7 @@ fn version_of(command: &mut Command) -> Option<String> {
 }
 
 /// The first candidate that exists: an absolute path, or a program on PATH.
-pub fn find_program(candidates: &[&str]) -> Option<PathBuf> {
+pub(crate) fn find_program(candidates: &[&str]) -> Option<PathBuf> {
     candidates.iter().find_map(|name| {
         let path = PathBuf::from(name);
         if path.is_absolute() {
@@ -231,7 +231,7 @@ fn probe(tool: &Tool) -> Found {
 }
 
 /// Where xtask keeps `wasm-bindgen-test-runner`.
-pub fn wasm_bindgen_runner() -> PathBuf {
+pub(crate) fn wasm_bindgen_runner() -> PathBuf {
     target_dir().join("tools/bin/wasm-bindgen-test-runner")
 }
 
@@ -239,7 +239,7 @@ pub fn wasm_bindgen_runner() -> PathBuf {
 /// `opt-level = 1`, no LTO, no debug info and many codegen units (its own release profile
 /// may ask for LTO and one unit, which costs minutes on two cores for a tool that only
 /// runs a few seconds per CI run). `locked`: use the crate's own lock file.
-pub fn cargo_install(krate: &str, version: &str, locked: bool) -> Result<(), String> {
+pub(crate) fn cargo_install(krate: &str, version: &str, locked: bool) -> Result<(), String> {
     let root_dir = target_dir().join("tools").display().to_string();
     let exact = format!("={version}");
     let mut args = vec![
@@ -271,7 +271,7 @@ pub fn cargo_install(krate: &str, version: &str, locked: bool) -> Result<(), Str
 }
 
 /// The version of `package` recorded in Cargo.lock.
-pub fn lock_version(package: &str) -> Result<String, String> {
+pub(crate) fn lock_version(package: &str) -> Result<String, String> {
     let lock = std::fs::read_to_string(root().join("Cargo.lock"))
         .map_err(|e| format!("cannot read Cargo.lock: {e}"))?;
     let wanted = format!("name = \"{package}\"");
@@ -302,7 +302,7 @@ fn install_hint(install: Install) -> String {
 
 /// `cargo xtask doctor`: every tool, present or not, with its version; fails when a tool
 /// the checks need is missing (optional and installed-on-first-use tools do not fail it).
-pub fn doctor() -> Result<(), String> {
+pub(crate) fn doctor() -> Result<(), String> {
     let mut missing = Vec::new();
     println!("{:<26} {:<8} {:<45} used for", "tool", "status", "version");
     for tool in TOOLS {
@@ -432,7 +432,7 @@ fn apt_command(prefix: &[&str], args: &[&str]) -> Command {
 
 /// Installs every missing tool the checks need (`browser`: include the browser tests'
 /// tools). Says what it installs; fails with [`missing_message`] when it cannot.
-pub fn ensure(browser: bool) -> Result<(), String> {
+pub(crate) fn ensure(browser: bool) -> Result<(), String> {
     let needed: Vec<&Tool> = TOOLS
         .iter()
         .filter(|tool| browser || !tool.browser_only)

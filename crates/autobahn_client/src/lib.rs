@@ -20,8 +20,6 @@
 //! [`update_reports`]: FuzzingServer::update_reports
 //! [`run_all`]: FuzzingServer::run_all
 
-#![warn(missing_docs)]
-
 mod connection;
 mod echo;
 mod error;

@@ -17,8 +17,6 @@
 //! The suite itself (`benches/suite.rs`, which also measures ezsockets) runs with
 //! `cargo xtask bench [--quick]`; see the crate README.
 
-#![warn(missing_docs)]
-
 mod error;
 pub mod latency;
 pub mod memory;

@@ -56,7 +56,7 @@ mod native {
     }
 
     #[tokio::main]
-    pub async fn main() -> ExitCode {
+    pub(crate) async fn main() -> ExitCode {
         let config = match parse_args() {
             Ok(config) => config,
             Err(error) => {

@@ -27,8 +27,6 @@
 //! With the `server` feature (native only), `server::ReferenceServer` implements the
 //! server side of the protocol, for tests, examples and anyone implementing it.
 
-#![warn(missing_docs)]
-
 pub mod auth;
 mod circle;
 mod error;

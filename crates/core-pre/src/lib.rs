@@ -40,8 +40,6 @@
 //! # }
 //! ```
 
-#![warn(missing_docs)]
-
 mod builder;
 mod client;
 mod config;

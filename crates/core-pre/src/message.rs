@@ -32,11 +32,13 @@ impl Text {
     ///
     /// `bytes` must be valid UTF-8 (for example, a transport's text payload that its own
     /// library already validated). Everything else in this crate relies on it.
+    #[allow(unsafe_code)] // An unsafe constructor: the caller vouches for UTF-8 (above).
     pub unsafe fn from_utf8_unchecked(bytes: Bytes) -> Self {
         Text(bytes)
     }
 
     /// The text as a string slice.
+    #[allow(unsafe_code)] // SAFETY below.
     pub fn as_str(&self) -> &str {
         // SAFETY: every constructor checks UTF-8 or starts from a `str`/`String`, and the
         // bytes are immutable afterwards.

@@ -371,6 +371,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 #[test]
+#[allow(unsafe_code)] // Reads a dropped slot's bytes; SAFETY at each block.
 fn the_private_key_is_wiped_when_its_key_pair_is_dropped() {
     let secret: Vec<u8> = (0..32)
         .map(|i| u8::from_str_radix(&KEY[2 * i..2 * i + 2], 16).unwrap())

@@ -60,7 +60,7 @@ impl ezsockets::ClientExt for Counter {
 }
 
 /// Connects with ezsockets, sends `start`, and counts `frames` text frames in `on_text`.
-pub async fn ezsockets_flood(
+pub(crate) async fn ezsockets_flood(
     url: &str,
     frames: u64,
     limit: Duration,

@@ -309,6 +309,7 @@ fn into_connection(socket: Socket, max_message_size: usize) -> Connection {
 }
 
 /// One inbound frame, converted without copying its payload.
+#[allow(unsafe_code)] // SAFETY at the text arm.
 fn inbound(item: Result<WsMessage, WsError>) -> Result<Message, TransportError> {
     match item {
         // SAFETY: tungstenite's `Utf8Bytes` is valid UTF-8 by construction (it validated
@@ -333,6 +334,7 @@ fn inbound(item: Result<WsMessage, WsError>) -> Result<Message, TransportError> 
 }
 
 /// One outbound message, converted without copying its payload.
+#[allow(unsafe_code)] // SAFETY at the text and close arms.
 fn outbound(msg: Message) -> WsMessage {
     match msg {
         // SAFETY: `core_pre::Text` is valid UTF-8 by construction (every constructor checks

@@ -17,16 +17,16 @@ use tokio_tungstenite::tungstenite::{self, protocol::CloseFrame as TCloseFrame};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// Every wait in these tests is bounded by this.
-pub const WAIT: Duration = Duration::from_secs(10);
+pub(crate) const WAIT: Duration = Duration::from_secs(10);
 
-pub async fn within<F: std::future::Future>(what: &str, future: F) -> F::Output {
+pub(crate) async fn within<F: std::future::Future>(what: &str, future: F) -> F::Output {
     tokio::time::timeout(WAIT, future)
         .await
         .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
 }
 
 /// A loopback WebSocket server that hands every accepted connection to the test.
-pub struct WsServer {
+pub(crate) struct WsServer {
     pub addr: std::net::SocketAddr,
     peers: Mutex<mpsc::UnboundedReceiver<WsPeer>>,
     refuse: Arc<AtomicBool>,
@@ -34,7 +34,7 @@ pub struct WsServer {
 }
 
 impl WsServer {
-    pub async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = mpsc::unbounded_channel();
@@ -64,20 +64,20 @@ impl WsServer {
         }
     }
 
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("ws://{}", self.addr)
     }
 
-    pub fn connector(&self) -> WsTestConnector {
+    pub(crate) fn connector(&self) -> WsTestConnector {
         WsTestConnector { url: self.url() }
     }
 
     /// Closes each new TCP connection at once while `refuse` is true.
-    pub fn set_refusing(&self, refuse: bool) {
+    pub(crate) fn set_refusing(&self, refuse: bool) {
         self.refuse.store(refuse, Ordering::SeqCst);
     }
 
-    pub async fn accept(&self) -> WsPeer {
+    pub(crate) async fn accept(&self) -> WsPeer {
         within("a client connection", async {
             self.peers
                 .lock()
@@ -90,7 +90,7 @@ impl WsServer {
     }
 
     /// Accepts with a short deadline; None when no client connected.
-    pub async fn try_accept(&self, deadline: Duration) -> Option<WsPeer> {
+    pub(crate) async fn try_accept(&self, deadline: Duration) -> Option<WsPeer> {
         tokio::time::timeout(deadline, async { self.peers.lock().await.recv().await })
             .await
             .ok()
@@ -99,12 +99,12 @@ impl WsServer {
 }
 
 /// The server side of one WebSocket connection.
-pub struct WsPeer {
+pub(crate) struct WsPeer {
     pub ws: WebSocketStream<TcpStream>,
 }
 
 impl WsPeer {
-    pub async fn send_text(&mut self, text: &str) {
+    pub(crate) async fn send_text(&mut self, text: &str) {
         self.ws
             .send(tungstenite::Message::text(text))
             .await
@@ -112,7 +112,7 @@ impl WsPeer {
     }
 
     /// The next text frame from the client (pings/pongs skipped).
-    pub async fn recv_text(&mut self) -> String {
+    pub(crate) async fn recv_text(&mut self) -> String {
         within("a text frame from the client", async {
             loop {
                 match self.ws.next().await {
@@ -126,7 +126,7 @@ impl WsPeer {
     }
 
     /// Reads until the client closes; returns the close code it sent, if any.
-    pub async fn recv_close(&mut self) -> Option<u16> {
+    pub(crate) async fn recv_close(&mut self) -> Option<u16> {
         within("the client's close frame", async {
             while let Some(msg) = self.ws.next().await {
                 match msg {
@@ -140,7 +140,7 @@ impl WsPeer {
         .await
     }
 
-    pub async fn close(mut self, code: u16) {
+    pub(crate) async fn close(mut self, code: u16) {
         let _ = self
             .ws
             .close(Some(TCloseFrame {
@@ -190,7 +190,7 @@ fn transport_error(e: tungstenite::Error) -> TransportError {
 
 /// A minimal tokio-tungstenite connector (the real one lives in `client_ws`).
 #[derive(Clone)]
-pub struct WsTestConnector {
+pub(crate) struct WsTestConnector {
     url: String,
 }
 
@@ -215,22 +215,22 @@ impl<S: AppState> Connector<S> for WsTestConnector {
 
 /// A module that records every message its rule lets through, and answers queries with
 /// what it has seen so far.
-pub struct Recorder<const ID: usize> {
+pub(crate) struct Recorder<const ID: usize> {
     inbox: Inbox,
     commands: Commands<(), Vec<String>>,
     seen: Vec<String>,
 }
 
 #[derive(Clone)]
-pub struct RecorderHandle(Commander<(), Vec<String>>);
+pub(crate) struct RecorderHandle(Commander<(), Vec<String>>);
 
 impl RecorderHandle {
-    pub async fn seen(&self) -> core_pre::CoreResult<Vec<String>> {
+    pub(crate) async fn seen(&self) -> core_pre::CoreResult<Vec<String>> {
         self.0.call((), Duration::from_secs(5)).await
     }
 
     /// Waits until at least `n` messages have been seen.
-    pub async fn wait_for(&self, n: usize) -> Vec<String> {
+    pub(crate) async fn wait_for(&self, n: usize) -> Vec<String> {
         within("messages to reach a module", async {
             loop {
                 let seen = self.seen().await.unwrap();
@@ -245,7 +245,7 @@ impl RecorderHandle {
 }
 
 /// Recorder 0 takes texts starting with "a", recorder 1 texts containing "b".
-pub fn recorder_rule(id: usize) -> Box<dyn Rule> {
+pub(crate) fn recorder_rule(id: usize) -> Box<dyn Rule> {
     match id {
         0 => Box::new(|m: &Message| m.as_text().is_some_and(|t| t.starts_with('a'))),
         _ => Box::new(|m: &Message| m.as_text().is_some_and(|t| t.contains('b'))),

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)] // each test binary uses its own subset
 
-pub mod tls;
+pub(crate) mod tls;
 
 use std::future::Future;
 use std::sync::Once;
@@ -20,11 +20,11 @@ use reliability::FaultProxy;
 use tokio::sync::watch;
 
 /// Every wait in the suites is bounded by this.
-pub const WAIT: Duration = Duration::from_secs(15);
+pub(crate) const WAIT: Duration = Duration::from_secs(15);
 /// The asset most scenarios stream and trade.
-pub const ASSET: &str = "EURUSD_otc";
+pub(crate) const ASSET: &str = "EURUSD_otc";
 /// The account the PocketOption scenarios trade on.
-pub const UID: u64 = 77_001;
+pub(crate) const UID: u64 = 77_001;
 
 /// Panics raised outside the test files (in the libraries under test), in this process.
 static LIBRARY_PANICS: AtomicU64 = AtomicU64::new(0);
@@ -32,7 +32,7 @@ static LIBRARY_PANICS: AtomicU64 = AtomicU64::new(0);
 /// Starts counting panics raised by library code (a test's own failed assertions do not
 /// count: they are raised in `tests/`). A supervised module that panics is restarted and
 /// the test might never notice otherwise.
-pub fn count_library_panics() {
+pub(crate) fn count_library_panics() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
         let previous = std::panic::take_hook();
@@ -49,7 +49,7 @@ pub fn count_library_panics() {
 }
 
 /// Fails the test if library code panicked anywhere in this process.
-pub fn assert_no_library_panic() {
+pub(crate) fn assert_no_library_panic() {
     let panics = LIBRARY_PANICS.load(Ordering::Relaxed);
     assert_eq!(
         panics, 0,
@@ -58,7 +58,7 @@ pub fn assert_no_library_panic() {
 }
 
 /// Awaits `future`, failing the test if it takes longer than [`WAIT`].
-pub async fn within<F: Future>(what: &str, future: F) -> F::Output {
+pub(crate) async fn within<F: Future>(what: &str, future: F) -> F::Output {
     tokio::time::timeout(WAIT, future)
         .await
         .unwrap_or_else(|_| panic!("timed out after {WAIT:?} waiting for {what}"))
@@ -66,7 +66,7 @@ pub async fn within<F: Future>(what: &str, future: F) -> F::Output {
 
 /// Polls `condition` every 10 ms until it holds, failing the test after [`WAIT`]. For
 /// state that offers nothing to await (the simulator's books, counters).
-pub async fn until(what: &str, mut condition: impl FnMut() -> bool) {
+pub(crate) async fn until(what: &str, mut condition: impl FnMut() -> bool) {
     within(what, async {
         while !condition() {
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -77,7 +77,7 @@ pub async fn until(what: &str, mut condition: impl FnMut() -> bool) {
 
 /// A simulator with fast ticks (20 ms) and fast deals (20× time scale: a 5 s deal closes
 /// after 250 ms).
-pub fn fast_sim() -> SimulatorBuilder {
+pub(crate) fn fast_sim() -> SimulatorBuilder {
     Simulator::builder()
         .with_seed(17)
         .with_tick_interval(Duration::from_millis(20))
@@ -85,14 +85,14 @@ pub fn fast_sim() -> SimulatorBuilder {
 }
 
 /// Short reconnect delays, so scenarios with several reconnects stay fast.
-pub fn quick_reconnects() -> ReconnectPolicy {
+pub(crate) fn quick_reconnects() -> ReconnectPolicy {
     ReconnectPolicy::default()
         .with_initial_delay(Duration::from_millis(20))
         .with_max_delay(Duration::from_millis(200))
 }
 
 /// A PocketOption client for `url` with short timeouts.
-pub fn po_builder(url: &str, session: &str) -> PocketOptionBuilder {
+pub(crate) fn po_builder(url: &str, session: &str) -> PocketOptionBuilder {
     PocketOption::builder(Ssid::demo(session, UID))
         .with_url(url)
         .only_given_urls()
@@ -107,18 +107,18 @@ pub fn po_builder(url: &str, session: &str) -> PocketOptionBuilder {
 }
 
 /// A simulator, a proxy in front of it, and a PocketOption client connected through it.
-pub struct PoRig {
+pub(crate) struct PoRig {
     pub sim: Simulator,
     pub proxy: FaultProxy,
     pub client: PocketOption,
 }
 
 impl PoRig {
-    pub async fn start() -> PoRig {
+    pub(crate) async fn start() -> PoRig {
         Self::with(fast_sim(), |builder| builder).await
     }
 
-    pub async fn with(
+    pub(crate) async fn with(
         sim: SimulatorBuilder,
         configure: impl FnOnce(PocketOptionBuilder) -> PocketOptionBuilder,
     ) -> PoRig {
@@ -135,7 +135,7 @@ impl PoRig {
     }
 
     /// Waits until the client has reconnected `n` times in all and is connected.
-    pub async fn reconnected(&self, n: u64) {
+    pub(crate) async fn reconnected(&self, n: u64) {
         let client = &self.client;
         until(&format!("reconnect #{n}"), || {
             client.statistics().reconnects >= n && client.is_connected()
@@ -146,7 +146,7 @@ impl PoRig {
     /// Shuts the client down and checks that it let go of everything: `shutdown` is Ok,
     /// the state is `Closed`, `streams` end, no module failed, the server sees no
     /// connection left, and no library code panicked.
-    pub async fn shut_down_cleanly(self, streams: Vec<SubscriptionStream>) {
+    pub(crate) async fn shut_down_cleanly(self, streams: Vec<SubscriptionStream>) {
         let PoRig { sim, proxy, client } = self;
         let health = client.client().module_health();
         assert!(
@@ -173,7 +173,7 @@ impl PoRig {
 }
 
 /// The next candle of `stream`.
-pub async fn next_candle(stream: &mut SubscriptionStream) -> Candle {
+pub(crate) async fn next_candle(stream: &mut SubscriptionStream) -> Candle {
     within("a candle", stream.next())
         .await
         .expect("the stream does not end")
@@ -181,7 +181,7 @@ pub async fn next_candle(stream: &mut SubscriptionStream) -> Candle {
 
 /// Reads `stream` until `n` ticks stamped after `since` (server time) arrived; returns how
 /// many older, buffered ticks were skipped on the way.
-pub async fn fresh_ticks(stream: &mut SubscriptionStream, since: f64, n: usize) -> usize {
+pub(crate) async fn fresh_ticks(stream: &mut SubscriptionStream, since: f64, n: usize) -> usize {
     let mut fresh = 0;
     let mut stale = 0;
     while fresh < n {
@@ -195,13 +195,13 @@ pub async fn fresh_ticks(stream: &mut SubscriptionStream, since: f64, n: usize) 
 }
 
 /// Records every connection state a client passes through, from now on.
-pub struct StateLog {
+pub(crate) struct StateLog {
     states: watch::Receiver<Vec<ConnectionState>>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl StateLog {
-    pub fn start(mut rx: watch::Receiver<ConnectionState>) -> StateLog {
+    pub(crate) fn start(mut rx: watch::Receiver<ConnectionState>) -> StateLog {
         let (tx, states) = watch::channel(Vec::new());
         let task = tokio::spawn(async move {
             while rx.changed().await.is_ok() {
@@ -213,7 +213,7 @@ impl StateLog {
     }
 
     /// Waits until the log satisfies `done`; returns the log.
-    pub async fn wait(
+    pub(crate) async fn wait(
         &mut self,
         what: &str,
         done: impl Fn(&[ConnectionState]) -> bool,
@@ -232,7 +232,7 @@ impl Drop for StateLog {
 }
 
 /// The `(attempt, delay)` of every `Reconnecting` state in `log`.
-pub fn reconnect_delays(log: &[ConnectionState]) -> Vec<(u32, Duration)> {
+pub(crate) fn reconnect_delays(log: &[ConnectionState]) -> Vec<(u32, Duration)> {
     log.iter()
         .filter_map(|state| match state {
             ConnectionState::Reconnecting { attempt, delay, .. } => Some((*attempt, *delay)),
@@ -244,7 +244,12 @@ pub fn reconnect_delays(log: &[ConnectionState]) -> Vec<(u32, Duration)> {
 /// Checks that observed reconnect delays follow an exponential backoff from `initial`,
 /// doubling, capped at `cap`, shortened by jitter of at most `jitter`; that they grew
 /// and reached the cap; and that jitter actually varied them.
-pub fn assert_backoff(delays: &[(u32, Duration)], initial: Duration, cap: Duration, jitter: f64) {
+pub(crate) fn assert_backoff(
+    delays: &[(u32, Duration)],
+    initial: Duration,
+    cap: Duration,
+    jitter: f64,
+) {
     assert!(
         delays.len() >= 4,
         "several retries were observed: {delays:?}"

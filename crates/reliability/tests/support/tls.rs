@@ -13,12 +13,12 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
 /// A certificate authority that exists only for one test.
-pub struct PrivateCa {
+pub(crate) struct PrivateCa {
     issuer: CertifiedIssuer<'static, KeyPair>,
 }
 
 impl PrivateCa {
-    pub fn new() -> PrivateCa {
+    pub(crate) fn new() -> PrivateCa {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params
             .distinguished_name
@@ -30,12 +30,15 @@ impl PrivateCa {
     }
 
     /// The CA certificate, PEM (what a client adds to its roots).
-    pub fn pem(&self) -> String {
+    pub(crate) fn pem(&self) -> String {
         self.issuer.pem()
     }
 
     /// A server certificate for `names` signed by this CA, with its private key.
-    pub fn leaf(&self, names: &[&str]) -> (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>) {
+    pub(crate) fn leaf(
+        &self,
+        names: &[&str],
+    ) -> (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>) {
         let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
         let mut params = CertificateParams::new(names).unwrap();
         params
@@ -50,14 +53,14 @@ impl PrivateCa {
 
 /// A TLS front: accepts TLS on loopback with the given certificate and forwards the
 /// decrypted bytes to `target`.
-pub struct TlsFront {
+pub(crate) struct TlsFront {
     pub port: u16,
     handshakes: Arc<AtomicU64>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl TlsFront {
-    pub async fn start(
+    pub(crate) async fn start(
         target: SocketAddr,
         chain: Vec<CertificateDer<'static>>,
         key: PrivateKeyDer<'static>,
@@ -98,7 +101,7 @@ impl TlsFront {
     }
 
     /// TLS handshakes attempted so far.
-    pub fn handshakes(&self) -> u64 {
+    pub(crate) fn handshakes(&self) -> u64 {
         self.handshakes.load(Ordering::Relaxed)
     }
 }
