@@ -23,6 +23,7 @@ use core_pre::{
 use futures::{SinkExt, StreamExt};
 
 use crate::engineio::OpenPayload;
+use crate::error::REJECTED_REASON;
 use crate::events::EventStream;
 use crate::limits::Limits;
 use crate::state::PocketOptionState;
@@ -39,9 +40,6 @@ const AFTER_AUTH: &[&str] = &[
 
 /// Events buffered during the handshake at most (the excess is dropped and logged).
 const EARLY_LIMIT: usize = 1024;
-
-/// The reason given to users when the platform rejects a session.
-pub const REJECTED_REASON: &str = "the platform rejected the session: it has expired, or it was issued for another IP address or browser (user agent). Log in again and copy a fresh SSID; for a real account, connect from the same IP and send the same User-Agent";
 
 /// Connects to the platform (see the module docs).
 pub struct PocketOptionConnector {

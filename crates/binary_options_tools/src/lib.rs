@@ -42,6 +42,7 @@
 
 #![warn(missing_docs)]
 
+mod book;
 mod client;
 mod connector;
 pub mod engineio;
@@ -59,9 +60,9 @@ mod state;
 mod types;
 
 pub use client::{PocketOption, PocketOptionBuilder, Timeouts, TradeLimits};
-pub use connector::{DEFAULT_USER_AGENT, PocketOptionConnector, REJECTED_REASON};
+pub use connector::{DEFAULT_USER_AGENT, PocketOptionConnector};
 pub use engineio::{Frame, decode, decode_with};
-pub use error::{CodecError, ConnectReport, Error, SSID_HOW_TO_COPY, SsidError};
+pub use error::{CodecError, ConnectReport, Error, REJECTED_REASON, SSID_HOW_TO_COPY, SsidError};
 pub use limits::Limits;
 pub use modules::history::TickRange;
 pub use modules::pending::{PendingOrder, PendingOrderRequest, PendingTrigger};

@@ -8,12 +8,12 @@ use core_pre::{AppState, ConnectionWatch, PendingRequests};
 use rust_decimal::Decimal;
 use tokio::sync::watch;
 
-use crate::modules::deals::DealBook;
-use crate::modules::history::HistoryPage;
-use crate::modules::pending::PendingBook;
-use crate::modules::raw::RawRegistry;
-use crate::modules::subscriptions::SubscriptionRegistry;
-use crate::modules::trades::{OrderKey, OrderReply};
+use crate::book::deals::DealBook;
+use crate::book::history::HistoryPage;
+use crate::book::orders::{OrderKey, OrderReply};
+use crate::book::pending::PendingBook;
+use crate::book::raw::RawRegistry;
+use crate::book::subscriptions::SubscriptionRegistry;
 use crate::server_time::ServerClock;
 use crate::ssid::Ssid;
 use crate::types::{Asset, Candle};

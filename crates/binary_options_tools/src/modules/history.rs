@@ -15,6 +15,7 @@ use core_pre::{BoxError, Module, ModuleContext, Outbound};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::book::history::HistoryPage;
 use crate::error::Error;
 use crate::events::{event_rule, parse_payload};
 use crate::modules::subscriptions::aligned_candles;
@@ -65,14 +66,6 @@ impl From<Duration> for TickRange {
     fn from(span: Duration) -> Self {
         TickRange::Span(span)
     }
-}
-
-/// One `loadHistoryPeriod` reply: its OHLC items and its price items (the platform sends
-/// one kind or the other).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct HistoryPage {
-    candles: Vec<Candle>,
-    ticks: Vec<Tick>,
 }
 
 /// Candles of pushed history kept per asset.

@@ -10,7 +10,6 @@
 //!
 //! The module also handles the pending-order events (see [`super::pending`]).
 
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -21,37 +20,13 @@ use core_pre::{BoxError, CoreError, Module, ModuleContext, Outbound};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
+use crate::book::orders::OrderKey;
 use crate::error::Error;
 use crate::events::{event_rule, parse_payload};
 use crate::modules::pending;
 use crate::socketio::encode_event;
 use crate::state::PocketOptionState;
 use crate::types::{Action, Deal};
-
-/// What a waiting order receives: the opened deal, or the platform's refusal reason.
-pub type OrderReply = Result<Deal, String>;
-
-/// Identifies a waiting order: by request id, carrying asset and amount for failures.
-#[derive(Debug, Clone)]
-pub struct OrderKey {
-    request_id: String,
-    asset: String,
-    amount: Decimal,
-}
-
-impl PartialEq for OrderKey {
-    fn eq(&self, other: &Self) -> bool {
-        self.request_id == other.request_id
-    }
-}
-
-impl Eq for OrderKey {}
-
-impl Hash for OrderKey {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.request_id.hash(state);
-    }
-}
 
 /// An order to open.
 #[derive(Debug, Clone, PartialEq)]
