@@ -42,7 +42,7 @@ const AFTER_AUTH: &[&str] = &[
 const EARLY_LIMIT: usize = 1024;
 
 /// Connects to the platform (see the module docs).
-pub struct PocketOptionConnector {
+pub(crate) struct PocketOptionConnector {
     urls: Vec<String>,
     next: AtomicUsize,
     ws: WsConfig,
@@ -66,11 +66,6 @@ impl PocketOptionConnector {
             handshake_timeout,
             limits,
         }
-    }
-
-    /// The URLs this connector tries.
-    pub fn urls(&self) -> &[String] {
-        &self.urls
     }
 
     async fn connect_to(
@@ -256,7 +251,7 @@ async fn handshake(
 
 /// The default browser user agent sent to the platform (demo sessions are not bound to
 /// one; real sessions use the one they were issued for).
-pub const DEFAULT_USER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36";
+pub(crate) const DEFAULT_USER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36";
 
 /// The transport template for the platform: Origin and User-Agent as the web client sends
 /// them.

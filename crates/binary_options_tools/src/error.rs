@@ -18,7 +18,7 @@ use core_pre::{ConnectErrorKind, ConnectFailure, HumanDuration};
 use crate::regions;
 
 /// The reason given to users when the platform rejects a session.
-pub const REJECTED_REASON: &str = "the platform rejected the session: it has expired, or it was issued for another IP address or browser (user agent). Log in again and copy a fresh SSID; for a real account, connect from the same IP and send the same User-Agent";
+pub(crate) const REJECTED_REASON: &str = "the platform rejected the session: it has expired, or it was issued for another IP address or browser (user agent). Log in again and copy a fresh SSID; for a real account, connect from the same IP and send the same User-Agent";
 
 /// The crate-wide error: every failure of this crate converts into it.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -35,9 +35,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 pub use crate::book::deals::DealBook;
-pub use crate::book::deals::{
-    BALANCE_FOLLOW_WAIT, BALANCE_REQUEST_WAIT, CLOSED_DEALS_KEPT, FORGOTTEN_DEALS_KEPT,
-};
+use crate::book::deals::{BALANCE_FOLLOW_WAIT, BALANCE_REQUEST_WAIT};
 use crate::error::Error;
 use crate::events::{event_rule, parse_payload};
 use crate::modules::account::parse_balance;

@@ -24,7 +24,7 @@ use crate::socketio::encode_event;
 use crate::state::PocketOptionState;
 use crate::types::{Candle, Tick};
 
-/// The most ticks one [`HistoryHandle::ticks`] call returns.
+/// The most ticks one [`PocketOption::ticks`](crate::PocketOption::ticks) call returns.
 pub const MAX_TICKS: u32 = 100_000;
 /// The most pages one [`HistoryHandle::ticks`] call requests to gather its count.
 const MAX_TICK_PAGES: u32 = 10;

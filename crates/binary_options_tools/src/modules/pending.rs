@@ -31,8 +31,8 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::Value;
 
-pub use crate::book::pending::{PendingBook, PendingOrder, PendingTrigger};
 use crate::book::pending::{PendingKey, whole_seconds};
+pub use crate::book::pending::{PendingOrder, PendingTrigger};
 use crate::error::Error;
 use crate::events::parse_payload;
 use crate::socketio::encode_event;
@@ -338,6 +338,7 @@ impl PendingHandle {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::book::pending::PendingBook;
 
     #[test]
     fn pending_frames_follow_the_fact_sheet() {

@@ -32,7 +32,6 @@ use futures::Stream;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
-pub use crate::book::subscriptions::MAX_ASSETS;
 pub use crate::book::subscriptions::SubscriptionRegistry;
 use crate::book::subscriptions::{Added, Announce, Blocked};
 use crate::error::Error;
