@@ -33,6 +33,7 @@ use rust_decimal::Decimal;
 use tokio::sync::watch;
 
 use crate::connector::{DEFAULT_USER_AGENT, PocketOptionConnector, platform_ws_config};
+use crate::engineio;
 use crate::error::{ConnectReport, Error};
 use crate::limits::Limits;
 use crate::modules::account::AccountModule;
@@ -222,8 +223,8 @@ impl PocketOptionBuilder {
                 .with_inline_handler(
                     |msg: &Message, ctx: &core_pre::HandlerContext<PocketOptionState>| {
                         // Engine.IO ping: answer inline, from the first frame.
-                        if msg.as_text() == Some("2") {
-                            let _ = ctx.outbound.try_send("3");
+                        if msg.as_text() == Some(engineio::PING) {
+                            let _ = ctx.outbound.try_send(engineio::PONG);
                         }
                     },
                 )
@@ -313,14 +314,10 @@ async fn first_value<T: Clone>(
     timeout: Duration,
     waiting_for: &'static str,
 ) -> Result<T, Error> {
-    let wait = rx.wait_for(|value| value.is_some());
-    match runtime::timeout(timeout, wait).await {
-        Ok(Ok(value)) => Ok(value.clone().ok_or(Error::Timeout {
-            waiting_for,
-            after: timeout,
-        })?),
-        Ok(Err(_)) => Err(core_pre::CoreError::ClientClosed.into()),
-        Err(_) => Err(Error::Timeout {
+    match runtime::wait_for(rx, timeout, Option::is_some).await {
+        Ok(Some(value)) => Ok(value),
+        Err(runtime::WaitError::Closed) => Err(core_pre::CoreError::ClientClosed.into()),
+        Ok(None) | Err(runtime::WaitError::Elapsed) => Err(Error::Timeout {
             waiting_for,
             after: timeout,
         }),

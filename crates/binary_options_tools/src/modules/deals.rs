@@ -28,11 +28,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use core_pre::rule::Rule;
-use core_pre::runtime::{self, Instant};
+use core_pre::runtime::{self, WaitError};
 use core_pre::{BoxError, Module, ModuleContext, Outbound};
 use rust_decimal::Decimal;
 use serde_json::Value;
-use tokio::sync::watch;
 
 pub use crate::book::deals::DealBook;
 use crate::book::deals::{BALANCE_FOLLOW_WAIT, BALANCE_REQUEST_WAIT};
@@ -82,26 +81,6 @@ pub struct DealsHandle {
     outbound: Outbound,
 }
 
-/// How a wait on the book's changes ended.
-enum Woken {
-    Changed,
-    TimedOut,
-    Closed,
-}
-
-async fn wait_change(changes: &mut watch::Receiver<u64>, deadline: Instant) -> Woken {
-    let left = deadline.saturating_duration_since(Instant::now());
-    if left.is_zero() {
-        return Woken::TimedOut;
-    }
-    match runtime::timeout(left, changes.changed()).await {
-        Ok(Ok(())) => Woken::Changed,
-        // A closed watch means the client shut down.
-        Ok(Err(_)) => Woken::Closed,
-        Err(_) => Woken::TimedOut,
-    }
-}
-
 impl DealsHandle {
     /// Waits up to `timeout` for deal `id` to close, and returns its result, once the
     /// balance after it is known (see the module docs: at most [`BALANCE_FOLLOW_WAIT`] +
@@ -109,27 +88,26 @@ impl DealsHandle {
     pub async fn result(&self, id: &str, timeout: Duration) -> Result<DealResult, Error> {
         let book = &self.state.deals;
         let mut changes = book.watch();
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(deal) = book.closed(id) {
+        // The book is re-read at each of its changes (its lock is never held while the
+        // version watch is bumped, so reading it here cannot deadlock).
+        let mut closed = None;
+        let waited = runtime::wait_for(&mut changes, timeout, |_| {
+            closed = book.closed(id);
+            closed.is_some()
+        })
+        .await;
+        match (closed, waited) {
+            (Some(deal), _) => {
                 let mut result = DealResult::from_closed(deal);
                 result.balance = self.balance_after(id).await;
-                return Ok(result);
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(Error::Timeout {
-                    waiting_for: "the deal's result",
-                    after: timeout,
-                });
+                Ok(result)
             }
             // A closed watch means the client shut down.
-            if runtime::timeout(left, changes.changed())
-                .await
-                .is_ok_and(|r| r.is_err())
-            {
-                return Err(core_pre::CoreError::ClientClosed.into());
-            }
+            (None, Err(WaitError::Closed)) => Err(core_pre::CoreError::ClientClosed.into()),
+            (None, _) => Err(Error::Timeout {
+                waiting_for: "the deal's result",
+                after: timeout,
+            }),
         }
     }
 
@@ -141,16 +119,15 @@ impl DealsHandle {
         let mut changes = book.watch();
         // The deal event may still be on its way to this module (the trades module
         // answers an order in its own task): wait for it and for the report after it.
-        let deadline = Instant::now() + BALANCE_FOLLOW_WAIT;
-        loop {
-            if book.balance_follows(id) == Some(true) {
-                return *self.state.balance.borrow();
-            }
-            match wait_change(&mut changes, deadline).await {
-                Woken::Changed => {}
-                Woken::TimedOut => break,
-                Woken::Closed => return None,
-            }
+        let followed = runtime::wait_for(&mut changes, BALANCE_FOLLOW_WAIT, |_| {
+            book.balance_follows(id) == Some(true)
+        })
+        .await;
+        match followed {
+            Ok(_) => return *self.state.balance.borrow(),
+            // A closed watch means the client shut down.
+            Err(WaitError::Closed) => return None,
+            Err(WaitError::Elapsed) => {}
         }
         // No report followed: ask. The reply reflects every deal event the platform sent
         // before it, so any report after this point will do.
@@ -159,21 +136,19 @@ impl DealsHandle {
             tracing::warn!(error = %e, "could not ask for the balance after a deal");
             return None;
         }
-        let deadline = Instant::now() + BALANCE_REQUEST_WAIT;
-        loop {
-            if book.balance_reports() > asked_at {
-                return *self.state.balance.borrow();
-            }
-            match wait_change(&mut changes, deadline).await {
-                Woken::Changed => {}
-                Woken::TimedOut => {
-                    tracing::warn!(
-                        deal = id,
-                        "the platform did not report the balance after a deal; the balance may not include it yet"
-                    );
-                    return None;
-                }
-                Woken::Closed => return None,
+        let reported = runtime::wait_for(&mut changes, BALANCE_REQUEST_WAIT, |_| {
+            book.balance_reports() > asked_at
+        })
+        .await;
+        match reported {
+            Ok(_) => *self.state.balance.borrow(),
+            Err(WaitError::Closed) => None,
+            Err(WaitError::Elapsed) => {
+                tracing::warn!(
+                    deal = id,
+                    "the platform did not report the balance after a deal; the balance may not include it yet"
+                );
+                None
             }
         }
     }

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use core_pre::rule::Rule;
-use core_pre::runtime::{self, Instant};
+use core_pre::runtime::{self, WaitError};
 use core_pre::{BoxError, CoreError, Module, ModuleContext, Outbound};
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -132,26 +132,22 @@ impl TradesHandle {
         // it ever was): its absence there is telling.
         let lists_before = deals.opened_lists_seen();
         let mut changes = deals.watch();
-        let deadline = Instant::now() + patience;
-        loop {
-            if let Some(deal) = deals.find_by_request(request_id) {
-                return Ok(deal);
-            }
-            let fresh_list = deals.opened_lists_seen() > lists_before;
-            let left = deadline.saturating_duration_since(Instant::now());
-            if fresh_list || left.is_zero() {
-                return Err(Error::OrderOutcomeUnknown {
-                    request_id: request_id.to_owned(),
-                    asset: order.asset.clone(),
-                    amount: order.amount,
-                });
-            }
-            if runtime::timeout(left, changes.changed())
-                .await
-                .is_ok_and(|r| r.is_err())
-            {
-                return Err(CoreError::ClientClosed.into());
-            }
+        let mut found = None;
+        let waited = runtime::wait_for(&mut changes, patience, |_| {
+            found = deals.find_by_request(request_id);
+            found.is_some() || deals.opened_lists_seen() > lists_before
+        })
+        .await;
+        match (found, waited) {
+            (Some(deal), _) => Ok(deal),
+            // A closed watch means the client shut down.
+            (None, Err(WaitError::Closed)) => Err(CoreError::ClientClosed.into()),
+            // A fresh list without it, or no list in time.
+            (None, _) => Err(Error::OrderOutcomeUnknown {
+                request_id: request_id.to_owned(),
+                asset: order.asset.clone(),
+                amount: order.amount,
+            }),
         }
     }
 }
