@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use core_pre::rule::Rule;
 use core_pre::{BoxError, Module, ModuleContext, Outbound};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::book::history::HistoryPage;
@@ -20,7 +20,7 @@ use crate::error::Error;
 use crate::events::{event_rule, parse_payload};
 use crate::modules::subscriptions::aligned_candles;
 use crate::server_time::unix_seconds;
-use crate::socketio::encode_event;
+use crate::socketio::encode_event_json;
 use crate::state::PocketOptionState;
 use crate::types::{Candle, Tick};
 
@@ -183,6 +183,17 @@ fn next_index() -> u64 {
     (secs + seq / 100) * 100 + seq % 100
 }
 
+/// The payload of `loadHistoryPeriod` / `loadHistoryPeriodFast` (fields in the platform's
+/// order).
+#[derive(Serialize)]
+struct HistoryRequest<'a> {
+    asset: &'a str,
+    period: u32,
+    time: i64,
+    index: u64,
+    offset: u64,
+}
+
 /// Answers history requests and keeps pushed history.
 pub struct HistoryModule {
     ctx: ModuleContext<PocketOptionState>,
@@ -301,13 +312,15 @@ impl HistoryHandle {
         } else {
             "loadHistoryPeriod"
         };
-        let payload = format!(
-            "{{\"asset\":{},\"period\":{period},\"time\":{},\"index\":{index},\"offset\":{span}}}",
-            Value::String(asset.to_owned()),
-            end.floor() as i64,
-        );
+        let request = HistoryRequest {
+            asset,
+            period,
+            time: end.floor() as i64,
+            index,
+            offset: span,
+        };
         self.outbound
-            .send(encode_event(event, Some(&payload)))
+            .send(encode_event_json(event, &request)?)
             .await?;
         Ok(waiter.wait(timeout).await?)
     }

@@ -29,14 +29,14 @@ use core_pre::rule::Rule;
 use core_pre::runtime::{self, BoxFuture};
 use core_pre::{BoxError, CallbackContext, Module, ModuleContext, Outbound};
 use futures::Stream;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 pub use crate::book::subscriptions::SubscriptionRegistry;
 use crate::book::subscriptions::{Added, Announce, Blocked};
-use crate::error::Error;
+use crate::error::{CodecError, Error};
 use crate::events::{event_rule, parse_payload, payload_of};
-use crate::socketio::encode_event;
+use crate::socketio::encode_event_json;
 use crate::state::PocketOptionState;
 use crate::types::{Candle, Tick};
 
@@ -124,27 +124,32 @@ async fn deliver_blocked(registry: &SubscriptionRegistry, blocked: &mut Vec<Bloc
 }
 
 /// `changeSymbol` + `subfor` frames for an announcement.
-fn announce_frames(asset: &str, period: u32, subfor: &[Arc<str>]) -> Vec<String> {
-    let mut frames = vec![encode_event(
+fn announce_frames(
+    asset: &str,
+    period: u32,
+    subfor: &[Arc<str>],
+) -> Result<Vec<String>, CodecError> {
+    let mut frames = vec![encode_event_json(
         "changeSymbol",
-        Some(&format!(
-            "{{\"asset\":{},\"period\":{period}}}",
-            serde_json::Value::String(asset.to_owned())
-        )),
-    )];
-    frames.extend(subfor.iter().map(|a| {
-        encode_event(
-            "subfor",
-            Some(&serde_json::Value::String(a.to_string()).to_string()),
-        )
-    }));
-    frames
+        &ChangeSymbol { asset, period },
+    )?];
+    for a in subfor {
+        frames.push(encode_event_json("subfor", &**a)?);
+    }
+    Ok(frames)
+}
+
+/// The payload of `changeSymbol`.
+#[derive(Serialize)]
+struct ChangeSymbol<'a> {
+    asset: &'a str,
+    period: u32,
 }
 
 /// Re-subscribes every live asset once (run after each connection).
 pub(crate) async fn resubscribe(ctx: CallbackContext<PocketOptionState>) -> Result<(), BoxError> {
     for (asset, period) in ctx.state.subscriptions.active() {
-        for frame in announce_frames(&asset, period, std::slice::from_ref(&asset)) {
+        for frame in announce_frames(&asset, period, std::slice::from_ref(&asset))? {
             ctx.outbound.send(frame).await?;
         }
     }
@@ -193,7 +198,7 @@ impl SubscriptionsHandle {
             subfor,
         } = announce
         {
-            for frame in announce_frames(&asset, period, &subfor) {
+            for frame in announce_frames(&asset, period, &subfor)? {
                 match self.outbound.send(frame).await {
                     Ok(()) => {}
                     // Not connected: the subscription is registered and will be sent by the
