@@ -78,7 +78,6 @@ const CFG_HOMES: &[&str] = &[
 /// Findings that are reported but tolerated until issue 11's cleanup removes them. Each is
 /// the exact finding text; one that no longer occurs must be deleted here.
 const KNOWN: &[&str] = &[
-    "cycle in binary_options_tools: connector, engineio, error, events, modules, reassembler, socketio, ssid, state",
     "lints: binary_options_tools does not opt into the workspace lints",
     "lints: pocketoption_sim does not opt into the workspace lints",
 ];

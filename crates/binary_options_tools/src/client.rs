@@ -19,19 +19,21 @@
 //! # Ok(()) }
 //! ```
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use client_ws::WsConfig;
 use core_pre::runtime;
 use core_pre::{
-    Client, ClientBuilder, ConnectionState, Message, ReconnectPolicy, Statistics,
-    StatisticsSnapshot,
+    Client, ClientBuilder, ConnectionState, Message, ModuleStatus, ReconnectPolicy,
+    RouteStatsSnapshot, Statistics, StatisticsSnapshot,
 };
 use rust_decimal::Decimal;
 use tokio::sync::watch;
 
 use crate::connector::{DEFAULT_USER_AGENT, PocketOptionConnector, platform_ws_config};
+use crate::engineio;
 use crate::error::{ConnectReport, Error};
 use crate::limits::Limits;
 use crate::modules::account::AccountModule;
@@ -47,7 +49,7 @@ use crate::modules::trades::{Order, TradesHandle, TradesModule};
 use crate::regions;
 use crate::server_time::ServerTime;
 use crate::ssid::Ssid;
-use crate::state::{AssetMap, PocketOptionState};
+use crate::state::PocketOptionState;
 use crate::types::{Action, Asset, Candle, Deal, DealResult, Tick};
 
 /// Timeouts of a [`PocketOption`] client.
@@ -221,8 +223,8 @@ impl PocketOptionBuilder {
                 .with_inline_handler(
                     |msg: &Message, ctx: &core_pre::HandlerContext<PocketOptionState>| {
                         // Engine.IO ping: answer inline, from the first frame.
-                        if msg.as_text() == Some("2") {
-                            let _ = ctx.outbound.try_send("3");
+                        if msg.as_text() == Some(engineio::PING) {
+                            let _ = ctx.outbound.try_send(engineio::PONG);
                         }
                     },
                 )
@@ -312,14 +314,10 @@ async fn first_value<T: Clone>(
     timeout: Duration,
     waiting_for: &'static str,
 ) -> Result<T, Error> {
-    let wait = rx.wait_for(|value| value.is_some());
-    match runtime::timeout(timeout, wait).await {
-        Ok(Ok(value)) => Ok(value.clone().ok_or(Error::Timeout {
-            waiting_for,
-            after: timeout,
-        })?),
-        Ok(Err(_)) => Err(core_pre::CoreError::ClientClosed.into()),
-        Err(_) => Err(Error::Timeout {
+    match runtime::wait_for(rx, timeout, Option::is_some).await {
+        Ok(Some(value)) => Ok(value),
+        Err(runtime::WaitError::Closed) => Err(core_pre::CoreError::ClientClosed.into()),
+        Ok(None) | Err(runtime::WaitError::Elapsed) => Err(Error::Timeout {
             waiting_for,
             after: timeout,
         }),
@@ -404,13 +402,18 @@ impl PocketOption {
             .map_err(|e| self.explain_timeout(e))
     }
 
-    /// Watches the balance.
+    /// Watches the balance: `None` until the platform's first report, then each report.
+    ///
+    /// A plain [`tokio::sync::watch::Receiver`] on purpose: like
+    /// [`watch_connection_state`](Self::watch_connection_state), it gives `borrow()`,
+    /// `changed().await` and `wait_for` without a wrapper to learn, and works in the
+    /// browser too (tokio's `sync` feature has no runtime dependency).
     pub fn watch_balance(&self) -> watch::Receiver<Option<Decimal>> {
         self.state_ref().balance.subscribe()
     }
 
     /// Every asset (waits for the platform's list, up to the request timeout).
-    pub async fn assets(&self) -> Result<Arc<AssetMap>, Error> {
+    pub async fn assets(&self) -> Result<Arc<HashMap<String, Asset>>, Error> {
         self.check_open()?;
         let mut rx = self.state_ref().assets.subscribe();
         first_value(&mut rx, self.inner.timeouts.request, "the asset list")
@@ -444,8 +447,9 @@ impl PocketOption {
         Ok(self.asset(symbol).await?.payout)
     }
 
-    /// Streams `asset` as candles of `kind` (see [`SubscriptionKind`] and the limits in
-    /// [`crate::modules::subscriptions`]).
+    /// Streams `asset` as candles of `kind` (see [`SubscriptionKind`]; the platform streams
+    /// at most [`MAX_ASSETS`](crate::MAX_ASSETS) assets per connection, and a 5th fails with
+    /// [`Error::TooManySubscriptions`]).
     pub async fn subscribe(
         &self,
         asset: &str,
@@ -479,7 +483,8 @@ impl PocketOption {
     /// mistakes fail here, without a round trip.
     ///
     /// When it returns, [`balance`](Self::balance) no longer includes the stake: the call
-    /// also waits (briefly, see [`crate::modules::deals`]) for the platform's balance
+    /// also waits (briefly: at most [`BALANCE_FOLLOW_WAIT`](crate::BALANCE_FOLLOW_WAIT) +
+    /// [`BALANCE_REQUEST_WAIT`](crate::BALANCE_REQUEST_WAIT)) for the platform's balance
     /// report that follows the opened deal.
     pub async fn trade(
         &self,
@@ -629,7 +634,8 @@ impl PocketOption {
     ///
     /// When it returns, [`balance`](Self::balance) includes the settlement and
     /// [`DealResult::balance`] holds the balance after it: the call also waits (briefly,
-    /// see [`crate::modules::deals`]) for the platform's balance report that follows the
+    /// at most [`BALANCE_FOLLOW_WAIT`](crate::BALANCE_FOLLOW_WAIT) +
+    /// [`BALANCE_REQUEST_WAIT`](crate::BALANCE_REQUEST_WAIT)) for the platform's balance report that follows the
     /// close. Only if none comes, even when asked for, is `DealResult::balance` `None`.
     ///
     /// ```no_run
@@ -902,9 +908,26 @@ impl PocketOption {
         Ok(())
     }
 
-    /// The underlying core-pre client (state watch, module health, route statistics).
-    pub fn client(&self) -> &Client<PocketOptionState> {
-        &self.inner.client
+    /// Watches the connection state (each change, from any task).
+    pub fn watch_connection_state(&self) -> watch::Receiver<ConnectionState> {
+        self.inner.client.watch_connection_state()
+    }
+
+    /// The health of each module task: restarts, failures, whether it still runs.
+    pub fn module_health(&self) -> Vec<ModuleStatus> {
+        self.inner.client.module_health()
+    }
+
+    /// Per-route statistics: frames each module's rule matched, and how many its inbox
+    /// dropped.
+    pub fn route_stats(&self) -> Vec<RouteStatsSnapshot> {
+        self.inner.client.route_stats()
+    }
+
+    /// The SSID this client authenticates with (its `Debug` and `Display` hide the
+    /// session token).
+    pub fn ssid(&self) -> &Ssid {
+        &self.state_ref().ssid
     }
 
     /// The deal book and result waiting.

@@ -22,9 +22,11 @@ use core_pre::{
 };
 use futures::{SinkExt, StreamExt};
 
-use crate::engineio::OpenPayload;
+use crate::engineio::{self, Frame, OpenPayload};
+use crate::error::REJECTED_REASON;
 use crate::events::EventStream;
 use crate::limits::Limits;
+use crate::socketio::{self, PacketKind};
 use crate::state::PocketOptionState;
 
 /// Frames the web client sends right after `successauth`; the platform answers with the
@@ -40,11 +42,8 @@ const AFTER_AUTH: &[&str] = &[
 /// Events buffered during the handshake at most (the excess is dropped and logged).
 const EARLY_LIMIT: usize = 1024;
 
-/// The reason given to users when the platform rejects a session.
-pub const REJECTED_REASON: &str = "the platform rejected the session: it has expired, or it was issued for another IP address or browser (user agent). Log in again and copy a fresh SSID; for a real account, connect from the same IP and send the same User-Agent";
-
 /// Connects to the platform (see the module docs).
-pub struct PocketOptionConnector {
+pub(crate) struct PocketOptionConnector {
     urls: Vec<String>,
     next: AtomicUsize,
     ws: WsConfig,
@@ -68,11 +67,6 @@ impl PocketOptionConnector {
             handshake_timeout,
             limits,
         }
-    }
-
-    /// The URLs this connector tries.
-    pub fn urls(&self) -> &[String] {
-        &self.urls
     }
 
     async fn connect_to(
@@ -188,13 +182,22 @@ async fn handshake(
         let Some(text) = msg.as_text() else {
             continue;
         };
-        if text == "2" {
-            sink.send(Message::text("3")).await.map_err(send_failed)?;
+        // A frame the codec cannot read is none of the handshake's packets; it is kept
+        // with the early events like any other.
+        let frame = engineio::decode_text(text, &limits).ok();
+        if matches!(frame, Some(Frame::Ping(""))) {
+            sink.send(Message::text(engineio::PONG))
+                .await
+                .map_err(send_failed)?;
             continue;
         }
-        match phase {
-            Phase::Open if text.starts_with('0') => {
-                let open = OpenPayload::parse(&text[1..]).map_err(|e| {
+        let kind = match &frame {
+            Some(Frame::Message(packet)) => Some(packet.kind()),
+            _ => None,
+        };
+        match (phase, &frame) {
+            (Phase::Open, Some(Frame::Open(json))) => {
+                let open = OpenPayload::parse(json).map_err(|e| {
                     ConnectError::retryable(format!(
                         "the server's Engine.IO open packet is invalid: {e}"
                     ))
@@ -211,11 +214,13 @@ async fn handshake(
                 if silence > 0 {
                     read_timeout = ReadTimeout::After(Duration::from_millis(silence.max(100)));
                 }
-                sink.send(Message::text("40")).await.map_err(send_failed)?;
+                sink.send(Message::text(socketio::encode_connect(None)))
+                    .await
+                    .map_err(send_failed)?;
                 phase = Phase::Namespace;
                 continue;
             }
-            Phase::Namespace if text.starts_with("40") => {
+            (Phase::Namespace, _) if kind == Some(PacketKind::Connect) => {
                 sink.send(Message::text(state.ssid.auth_frame()))
                     .await
                     .map_err(send_failed)?;
@@ -224,7 +229,7 @@ async fn handshake(
             }
             _ => {}
         }
-        if text.starts_with("44") {
+        if kind == Some(PacketKind::ConnectError) {
             return Err(ConnectError::fatal(format!(
                 "the server refused the Socket.IO connection: {}",
                 text.get(2..)
@@ -258,7 +263,7 @@ async fn handshake(
 
 /// The default browser user agent sent to the platform (demo sessions are not bound to
 /// one; real sessions use the one they were issued for).
-pub const DEFAULT_USER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36";
+pub(crate) const DEFAULT_USER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36";
 
 /// The transport template for the platform: Origin and User-Agent as the web client sends
 /// them.

@@ -17,6 +17,9 @@ use core_pre::{ConnectErrorKind, ConnectFailure, HumanDuration};
 
 use crate::regions;
 
+/// The reason given to users when the platform rejects a session.
+pub(crate) const REJECTED_REASON: &str = "the platform rejected the session: it has expired, or it was issued for another IP address or browser (user agent). Log in again and copy a fresh SSID; for a real account, connect from the same IP and send the same User-Agent";
+
 /// The crate-wide error: every failure of this crate converts into it.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
@@ -356,7 +359,7 @@ impl From<core_pre::CoreError> for Error {
         match e {
             // Only the platform's refusal of the session is an authentication failure; a
             // bad certificate, URL or HTTP refusal stays a connection error with its reason.
-            core_pre::CoreError::Rejected { reason } if *reason == *crate::REJECTED_REASON => {
+            core_pre::CoreError::Rejected { reason } if *reason == *REJECTED_REASON => {
                 Error::Authentication {
                     reason: reason.to_string(),
                 }

@@ -67,7 +67,11 @@ impl EventStream {
             Message::Binary(bytes) if self.fast_pending.is_some() => {
                 let (header, name_len) = self.fast_pending.take()?;
                 // `canonical_header` checked the header's prefix and its name's length.
-                let name = header.as_str().get(6..6 + name_len).unwrap_or_default();
+                let start = CANONICAL_PREFIX.len();
+                let name = header
+                    .as_str()
+                    .get(start..start + name_len)
+                    .unwrap_or_default();
                 let payload = match std::str::from_utf8(&bytes) {
                     Ok(payload) if payload.len() <= self.max_payload => payload,
                     Ok(_) => {
@@ -171,12 +175,16 @@ impl Stream for EventStream {
     }
 }
 
+/// What precedes the event name in the platform's usual binary header: the name starts
+/// this many bytes into the header (see [`canonical_header`]).
+const CANONICAL_PREFIX: &str = "451-[\"";
+
 /// The name in the platform's usual binary header, `451-["name",{"_placeholder":true,"num":0}]`
 /// (no namespace, no ack id, one attachment in the only argument). Anything else is left
 /// to the general decoder.
 fn canonical_header(frame: &str) -> Option<&str> {
     const TAIL: &str = "\",{\"_placeholder\":true,\"num\":0}]";
-    let rest = frame.strip_prefix("451-[\"")?;
+    let rest = frame.strip_prefix(CANONICAL_PREFIX)?;
     let name = rest.strip_suffix(TAIL)?;
     (!name.is_empty() && !name.contains(['"', '\\'])).then_some(name)
 }

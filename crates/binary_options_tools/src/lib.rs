@@ -9,8 +9,10 @@
 //!   ([`compile_candles`] turns ticks into candles), server time, raw access, shutdown.
 //!   Every waiting call has a timeout; after shutdown every call fails with a clear
 //!   "client is shut down" error.
-//! * The [modules] it is made of are core-pre modules, each with a rule picking its
-//!   events; [`events`] normalizes the platform's one-step and two-step events.
+//! * It is made of core-pre modules (internal), each with a rule picking its events, over
+//!   an event layer that normalizes the platform's one-step and two-step events. What
+//!   users see of them: [`DealsHandle`] (the [`DealBook`]), [`RawHandle`], the streams, and
+//!   the limits ([`MAX_ASSETS`], [`MAX_TICKS`], [`CLOSED_DEALS_KEPT`], …).
 //! * The pure layers, shared with the project's simulator: the Engine.IO/Socket.IO codec
 //!   ([`engineio`], [`socketio`], [`Reassembler`]) and the SSID parser ([`Ssid`]).
 //!
@@ -42,35 +44,42 @@
 
 #![warn(missing_docs)]
 
+mod book;
 mod client;
 mod connector;
 pub mod engineio;
 mod error;
-pub mod events;
+mod events;
 mod limits;
-pub mod modules;
+mod modules;
 mod php;
 mod reassembler;
-pub mod regions;
+mod regions;
 mod server_time;
 pub mod socketio;
 mod ssid;
 mod state;
 mod types;
 
+pub use book::deals::{
+    BALANCE_FOLLOW_WAIT, BALANCE_REQUEST_WAIT, CLOSED_DEALS_KEPT, FORGOTTEN_DEALS_KEPT,
+};
+pub use book::subscriptions::MAX_ASSETS;
 pub use client::{PocketOption, PocketOptionBuilder, Timeouts, TradeLimits};
-pub use connector::{DEFAULT_USER_AGENT, PocketOptionConnector, REJECTED_REASON};
 pub use engineio::{Frame, decode, decode_with};
 pub use error::{CodecError, ConnectReport, Error, SSID_HOW_TO_COPY, SsidError};
 pub use limits::Limits;
+pub use modules::deals::{DealBook, DealsHandle};
+pub use modules::history::MAX_TICKS;
 pub use modules::history::TickRange;
 pub use modules::pending::{PendingOrder, PendingOrderRequest, PendingTrigger};
+pub use modules::raw::RAW_STREAM_BUFFER;
 pub use modules::raw::{Matcher, RawHandle, RawStream};
+pub use modules::subscriptions::DEFAULT_STREAM_BUFFER;
 pub use modules::subscriptions::{SubscriptionKind, SubscriptionStream, compile_candles};
 pub use reassembler::Reassembler;
 pub use rust_decimal::Decimal;
 pub use server_time::ServerTime;
 pub use socketio::{Packet, PacketKind, event_name};
 pub use ssid::{RealSession, Ssid};
-pub use state::{AssetMap, PocketOptionState};
 pub use types::{Action, Asset, AssetKind, Candle, Deal, DealResult, Outcome, Tick};

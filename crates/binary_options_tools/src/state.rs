@@ -8,21 +8,21 @@ use core_pre::{AppState, ConnectionWatch, PendingRequests};
 use rust_decimal::Decimal;
 use tokio::sync::watch;
 
-use crate::modules::deals::DealBook;
-use crate::modules::history::HistoryPage;
-use crate::modules::pending::PendingBook;
-use crate::modules::raw::RawRegistry;
-use crate::modules::subscriptions::SubscriptionRegistry;
-use crate::modules::trades::{OrderKey, OrderReply};
+use crate::book::deals::DealBook;
+use crate::book::history::HistoryPage;
+use crate::book::orders::{OrderKey, OrderReply};
+use crate::book::pending::PendingBook;
+use crate::book::raw::RawRegistry;
+use crate::book::subscriptions::SubscriptionRegistry;
 use crate::server_time::ServerClock;
 use crate::ssid::Ssid;
 use crate::types::{Asset, Candle};
 
 /// The loaded asset list, by symbol.
-pub type AssetMap = HashMap<String, Asset>;
+pub(crate) type AssetMap = HashMap<String, Asset>;
 
 /// State shared by every module of one PocketOption client.
-pub struct PocketOptionState {
+pub(crate) struct PocketOptionState {
     pub(crate) ssid: Ssid,
     pub(crate) balance: watch::Sender<Option<Decimal>>,
     pub(crate) assets: watch::Sender<Option<Arc<AssetMap>>>,
@@ -76,11 +76,6 @@ impl PocketOptionState {
     /// The pending-order book if anything created it.
     pub(crate) fn pending_if_used(&self) -> Option<&PendingBook> {
         self.pending.get().map(|b| &**b)
-    }
-
-    /// The SSID this client authenticates with.
-    pub fn ssid(&self) -> &Ssid {
-        &self.ssid
     }
 }
 

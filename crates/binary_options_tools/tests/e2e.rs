@@ -230,7 +230,7 @@ async fn subscriptions_resume_after_a_drop_and_are_resent_exactly_once() {
     assert_eq!(sent(&sim), (2, 2));
 
     // Watch before causing the change, so the short-lived states cannot slip by.
-    let mut states = client.client().watch_connection_state();
+    let mut states = client.watch_connection_state();
     sim.drop_all_connections();
     within("the reconnect", async {
         let mut left = false;

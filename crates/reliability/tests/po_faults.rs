@@ -245,7 +245,7 @@ async fn refused_connections_are_retried_with_growing_jittered_delays_up_to_the_
     .await
     .unwrap();
     next_candle(&mut ticks).await;
-    let mut log = StateLog::start(rig.client.client().watch_connection_state());
+    let mut log = StateLog::start(rig.client.watch_connection_state());
     rig.proxy.refuse_for(Duration::from_millis(1500));
     rig.proxy.cut_all();
     let log = log
@@ -597,7 +597,7 @@ async fn a_half_open_link_is_detected_within_the_servers_ping_window() {
         .with_ping_interval(Duration::from_millis(200))
         .with_ping_timeout(Duration::from_millis(300));
     let rig = PoRig::with(sim, |builder| builder).await;
-    let mut log = StateLog::start(rig.client.client().watch_connection_state());
+    let mut log = StateLog::start(rig.client.watch_connection_state());
     rig.proxy.set_stalled(true);
     let started = Instant::now();
     // No ping for pingInterval + pingTimeout (500 ms): the platform's own rule for a
@@ -622,7 +622,7 @@ async fn a_connection_lost_during_authentication_is_retried_not_taken_for_a_reje
     // client sent its auth frame.
     rig.proxy
         .corrupt_next(Corruption::truncate("successauth", 3));
-    let mut log = StateLog::start(rig.client.client().watch_connection_state());
+    let mut log = StateLog::start(rig.client.watch_connection_state());
     rig.proxy.cut_all();
     let log = log
         .wait("the client to settle", |log| {

@@ -138,9 +138,8 @@ async fn no_session_token_reaches_logs_debug_display_or_errors_in_a_pocketoption
     proxy.set_stalled(false);
     shown.push(format!("{timeout} {timeout:?}"));
     shown.push(format!("{client:?} {client:#?}"));
-    shown.push(format!("{:?}", client.client().app_state()));
-    shown.push(format!("{:?}", client.client().app_state().ssid()));
-    shown.push(client.client().app_state().ssid().to_string());
+    shown.push(format!("{:?} {:#?}", client.ssid(), client.ssid()));
+    shown.push(client.ssid().to_string());
     within("shutdown", client.shutdown()).await.unwrap();
     let closed = client.balance().await.unwrap_err();
     shown.push(format!("{closed} {closed:?}"));

@@ -12,18 +12,19 @@ use std::time::Duration;
 
 use core_pre::rule::Rule;
 use core_pre::{BoxError, Module, ModuleContext, Outbound};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::book::history::HistoryPage;
 use crate::error::Error;
 use crate::events::{event_rule, parse_payload};
 use crate::modules::subscriptions::aligned_candles;
 use crate::server_time::unix_seconds;
-use crate::socketio::encode_event;
+use crate::socketio::encode_event_json;
 use crate::state::PocketOptionState;
 use crate::types::{Candle, Tick};
 
-/// The most ticks one [`HistoryHandle::ticks`] call returns.
+/// The most ticks one [`PocketOption::ticks`](crate::PocketOption::ticks) call returns.
 pub const MAX_TICKS: u32 = 100_000;
 /// The most pages one [`HistoryHandle::ticks`] call requests to gather its count.
 const MAX_TICK_PAGES: u32 = 10;
@@ -65,14 +66,6 @@ impl From<Duration> for TickRange {
     fn from(span: Duration) -> Self {
         TickRange::Span(span)
     }
-}
-
-/// One `loadHistoryPeriod` reply: its OHLC items and its price items (the platform sends
-/// one kind or the other).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct HistoryPage {
-    candles: Vec<Candle>,
-    ticks: Vec<Tick>,
 }
 
 /// Candles of pushed history kept per asset.
@@ -188,6 +181,17 @@ fn next_index() -> u64 {
     let secs = crate::server_time::local_unix() as u64;
     let seq = SEQ.fetch_add(1, Ordering::Relaxed);
     (secs + seq / 100) * 100 + seq % 100
+}
+
+/// The payload of `loadHistoryPeriod` / `loadHistoryPeriodFast` (fields in the platform's
+/// order).
+#[derive(Serialize)]
+struct HistoryRequest<'a> {
+    asset: &'a str,
+    period: u32,
+    time: i64,
+    index: u64,
+    offset: u64,
 }
 
 /// Answers history requests and keeps pushed history.
@@ -308,13 +312,15 @@ impl HistoryHandle {
         } else {
             "loadHistoryPeriod"
         };
-        let payload = format!(
-            "{{\"asset\":{},\"period\":{period},\"time\":{},\"index\":{index},\"offset\":{span}}}",
-            Value::String(asset.to_owned()),
-            end.floor() as i64,
-        );
+        let request = HistoryRequest {
+            asset,
+            period,
+            time: end.floor() as i64,
+            index,
+            offset: span,
+        };
         self.outbound
-            .send(encode_event(event, Some(&payload)))
+            .send(encode_event_json(event, &request)?)
             .await?;
         Ok(waiter.wait(timeout).await?)
     }

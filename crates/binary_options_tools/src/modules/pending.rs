@@ -21,58 +21,23 @@
 //! (it goes to that order's caller, if there is one); the pending order then simply never
 //! fills ([`PendingHandle::pending_fill`] times out).
 
-use std::collections::VecDeque;
-use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use core_pre::runtime::{self, Instant};
-use core_pre::{ConnectionWatch, CoreError, Outbound, PendingRequests};
+use core_pre::{CoreError, Outbound};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::book::pending::{PendingKey, whole_seconds};
+pub use crate::book::pending::{PendingOrder, PendingTrigger};
 use crate::error::Error;
 use crate::events::parse_payload;
 use crate::socketio::encode_event;
 use crate::state::PocketOptionState;
 use crate::types::{Action, Deal};
-
-/// What makes a pending order open its deal.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum PendingTrigger {
-    /// At this server time, as time since the unix epoch (`openType` 0). Sub-second parts
-    /// are rounded up to the next whole second; it must be in the future. Build it from
-    /// the server clock, e.g. `client.server_time().since_epoch() + Duration::from_secs(30)`.
-    AtTime(Duration),
-    /// When the price reaches this level, from either side (`openType` 1). It must be
-    /// positive and finite.
-    AtPrice(f64),
-}
-
-impl PendingTrigger {
-    /// Checks the trigger against the server clock `now` (unix seconds).
-    pub(crate) fn validate(&self, now: f64) -> Result<(), Error> {
-        let invalid = |reason: String| Err(Error::InvalidPendingOrder { reason });
-        match *self {
-            PendingTrigger::AtTime(at) if whole_seconds(at) as f64 <= now => invalid(format!(
-                "an opening time of {} (unix seconds) is not after the server time {now:.0}",
-                whole_seconds(at)
-            )),
-            PendingTrigger::AtTime(_) => Ok(()),
-            PendingTrigger::AtPrice(price) if !price.is_finite() || price <= 0.0 => {
-                invalid(format!("an opening price of {price}: use a positive price"))
-            }
-            PendingTrigger::AtPrice(_) => Ok(()),
-        }
-    }
-}
-
-/// Whole unix seconds of a time, rounded up.
-fn whole_seconds(at: Duration) -> u64 {
-    at.as_secs() + u64::from(at.subsec_nanos() > 0)
-}
 
 /// A pending order to place with [`PocketOption::open_pending`](crate::PocketOption::open_pending).
 #[derive(Debug, Clone, PartialEq)]
@@ -136,136 +101,6 @@ impl PendingOrderRequest {
             },
         );
         encode_event("openPendingOrder", Some(&payload))
-    }
-}
-
-/// A pending order the platform accepted.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PendingOrder {
-    /// The platform's ticket: it identifies the order (to cancel it), and becomes the
-    /// `request_id` of the deal it opens.
-    pub ticket: String,
-    /// The asset symbol.
-    pub asset: String,
-    /// Call or put.
-    pub action: Action,
-    /// The stake.
-    pub amount: Decimal,
-    /// The expiry of the deal it opens.
-    pub expiry: Duration,
-    /// When the deal opens.
-    pub trigger: PendingTrigger,
-    /// The lowest payout accepted, if any.
-    pub min_payout: Option<u32>,
-}
-
-/// Identifies a waiting `openPendingOrder`: by a local id, carrying asset and amount for
-/// the reply (which carries no id).
-#[derive(Debug, Clone)]
-pub(crate) struct PendingKey {
-    id: u64,
-    asset: String,
-    amount: Decimal,
-}
-
-impl PartialEq for PendingKey {
-    fn eq(&self, other: &Self) -> bool {
-        self.id == other.id
-    }
-}
-
-impl Eq for PendingKey {}
-
-impl Hash for PendingKey {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.id.hash(state);
-    }
-}
-
-/// The ticket, or the platform's refusal reason.
-type OpenReply = Result<String, String>;
-
-/// How many requests of one kind may wait for replies at once.
-const WAITING_LIMIT: usize = 256;
-/// Tickets of fills seen before their order was listed (a race between the reply's
-/// waiter and the trades module), remembered so the order is never listed.
-const EARLY_FILLS_KEPT: usize = 64;
-
-#[derive(Default)]
-struct Listed {
-    orders: Vec<PendingOrder>,
-    early_fills: VecDeque<String>,
-}
-
-/// Pending orders placed by this client, and the requests waiting for the platform.
-pub struct PendingBook {
-    listed: Mutex<Listed>,
-    opens: PendingRequests<PendingKey, OpenReply>,
-    cancels: PendingRequests<String, Result<(), String>>,
-    bulk_cancels: PendingRequests<u64, Vec<String>>,
-}
-
-impl PendingBook {
-    /// An empty book whose requests fail when `connection` drops.
-    pub(crate) fn new(connection: ConnectionWatch) -> Self {
-        PendingBook {
-            listed: Mutex::default(),
-            opens: PendingRequests::new(connection.clone(), WAITING_LIMIT),
-            cancels: PendingRequests::new(connection.clone(), WAITING_LIMIT),
-            bulk_cancels: PendingRequests::new(connection, WAITING_LIMIT),
-        }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Listed> {
-        // Each update is a push or a retain; a poisoned lock still holds a usable list.
-        core_pre::runtime::lock(&self.listed)
-    }
-
-    /// The pending orders this client placed that have neither opened their deal nor
-    /// been cancelled (as far as the client has heard), oldest first.
-    pub fn list(&self) -> Vec<PendingOrder> {
-        self.lock().orders.clone()
-    }
-
-    fn add(&self, order: PendingOrder) {
-        let mut listed = self.lock();
-        if let Some(at) = listed.early_fills.iter().position(|t| *t == order.ticket) {
-            listed.early_fills.remove(at);
-            return;
-        }
-        listed.orders.push(order);
-    }
-
-    fn remove(&self, tickets: &[String]) {
-        self.lock().orders.retain(|o| !tickets.contains(&o.ticket));
-    }
-
-    /// A deal opened with `request_id`: if it is a pending order's ticket, the order has
-    /// been filled.
-    pub(crate) fn on_deal_opened(&self, request_id: &str) {
-        let waiting = !self.opens.is_empty();
-        self.note_fill(request_id, waiting);
-    }
-
-    fn note_fill(&self, request_id: &str, requests_waiting: bool) {
-        let mut listed = self.lock();
-        let before = listed.orders.len();
-        listed.orders.retain(|o| o.ticket != request_id);
-        if listed.orders.len() == before && requests_waiting {
-            // Perhaps the fill of an order whose reply is still on its way to its waiter.
-            listed.early_fills.push_back(request_id.to_owned());
-            while listed.early_fills.len() > EARLY_FILLS_KEPT {
-                listed.early_fills.pop_front();
-            }
-        }
-    }
-
-    /// Drops listed orders whose deal the deal book already knows (filled while the
-    /// client was away: the platform's deal lists carry it, not `successopenOrder`).
-    fn prune(&self, state: &PocketOptionState) {
-        self.lock()
-            .orders
-            .retain(|o| state.deals.find_by_request(&o.ticket).is_none());
     }
 }
 
@@ -469,7 +304,7 @@ impl PendingHandle {
         let Some(book) = self.state.pending_if_used() else {
             return Vec::new();
         };
-        book.prune(&self.state);
+        book.prune(&self.state.deals);
         book.list()
     }
 
@@ -503,6 +338,7 @@ impl PendingHandle {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::book::pending::PendingBook;
 
     #[test]
     fn pending_frames_follow_the_fact_sheet() {

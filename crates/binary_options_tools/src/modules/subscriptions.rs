@@ -20,8 +20,8 @@
 
 use std::borrow::Cow;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -29,18 +29,17 @@ use core_pre::rule::Rule;
 use core_pre::runtime::{self, BoxFuture};
 use core_pre::{BoxError, CallbackContext, Module, ModuleContext, Outbound};
 use futures::Stream;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use crate::error::Error;
+pub use crate::book::subscriptions::SubscriptionRegistry;
+use crate::book::subscriptions::{Added, Announce, Blocked};
+use crate::error::{CodecError, Error};
 use crate::events::{event_rule, parse_payload, payload_of};
-use crate::server_time::unix_seconds;
-use crate::socketio::encode_event;
+use crate::socketio::encode_event_json;
 use crate::state::PocketOptionState;
 use crate::types::{Candle, Tick};
 
-/// The platform streams at most this many assets per connection.
-pub const MAX_ASSETS: usize = 4;
 /// Ticks buffered per stream before the oldest excess is dropped.
 pub const DEFAULT_STREAM_BUFFER: usize = 4096;
 /// How long after a time-based candle's end it is emitted if no later tick closed it.
@@ -97,219 +96,6 @@ impl SubscriptionKind {
     }
 }
 
-struct Subscriber {
-    id: u64,
-    tx: mpsc::Sender<Tick>,
-    dropped: Arc<AtomicU64>,
-    lagging: bool,
-}
-
-struct Entry {
-    asset: Arc<str>,
-    period: u32,
-    subscribers: Vec<Subscriber>,
-}
-
-#[derive(Default)]
-struct Inner {
-    next_id: u64,
-    entries: Vec<Entry>,
-    /// An asset was released since the server last heard the full list.
-    released: bool,
-    closed: bool,
-}
-
-/// The live subscriptions, shared by the module (fan-out) and the streams (add/remove).
-#[derive(Default)]
-pub struct SubscriptionRegistry {
-    inner: Mutex<Inner>,
-}
-
-/// What the platform must be told after adding a subscriber.
-pub(crate) enum Announce {
-    /// The asset was already subscribed.
-    Nothing,
-    /// Send `changeSymbol` for the new asset, then `subfor` for each listed asset.
-    New {
-        asset: Arc<str>,
-        period: u32,
-        subfor: Vec<Arc<str>>,
-    },
-}
-
-/// A subscriber just added: its id and queue, the shared asset name, and what to tell the
-/// platform.
-pub(crate) struct Added {
-    id: u64,
-    rx: mpsc::Receiver<Tick>,
-    dropped: Arc<AtomicU64>,
-    asset: Arc<str>,
-    announce: Announce,
-}
-
-impl SubscriptionRegistry {
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        // Every mutation below leaves the registry consistent; a panic elsewhere does not
-        // make it unusable.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    pub(crate) fn add(&self, asset: &str, period: u32, capacity: usize) -> Result<Added, Error> {
-        let mut inner = self.lock();
-        if inner.closed {
-            return Err(Error::Core(core_pre::CoreError::ClientClosed));
-        }
-        let id = inner.next_id;
-        inner.next_id += 1;
-        let (tx, rx) = mpsc::channel(capacity.max(1));
-        let dropped = Arc::new(AtomicU64::new(0));
-        let subscriber = Subscriber {
-            id,
-            tx,
-            dropped: dropped.clone(),
-            lagging: false,
-        };
-        if let Some(entry) = inner.entries.iter_mut().find(|e| &*e.asset == asset) {
-            entry.subscribers.push(subscriber);
-            return Ok(Added {
-                id,
-                rx,
-                dropped,
-                asset: entry.asset.clone(),
-                announce: Announce::Nothing,
-            });
-        }
-        if inner.entries.len() >= MAX_ASSETS {
-            return Err(Error::TooManySubscriptions {
-                requested: asset.to_owned(),
-                active: inner.entries.iter().map(|e| e.asset.to_string()).collect(),
-            });
-        }
-        let shared: Arc<str> = Arc::from(asset);
-        inner.entries.push(Entry {
-            asset: shared.clone(),
-            period,
-            subscribers: vec![subscriber],
-        });
-        let subfor = if std::mem::take(&mut inner.released) {
-            inner.entries.iter().map(|e| e.asset.clone()).collect()
-        } else {
-            vec![shared.clone()]
-        };
-        Ok(Added {
-            id,
-            rx,
-            dropped,
-            asset: shared.clone(),
-            announce: Announce::New {
-                asset: shared,
-                period,
-                subfor,
-            },
-        })
-    }
-
-    pub(crate) fn remove(&self, asset: &str, id: u64) {
-        let mut inner = self.lock();
-        if let Some(index) = inner.entries.iter().position(|e| &*e.asset == asset) {
-            let entry = &mut inner.entries[index];
-            entry.subscribers.retain(|s| s.id != id);
-            if entry.subscribers.is_empty() {
-                inner.entries.remove(index);
-                inner.released = true;
-            }
-        }
-    }
-
-    /// The live assets and their periods, oldest first.
-    pub fn active(&self) -> Vec<(Arc<str>, u32)> {
-        self.lock()
-            .entries
-            .iter()
-            .map(|e| (e.asset.clone(), e.period))
-            .collect()
-    }
-
-    /// Hands each tick to every stream of its asset. Returns the newest tick time seen.
-    /// Hands each tick to every stream of its asset without waiting. A tick whose stream is
-    /// full goes to `blocked` (in order; later ticks of that stream follow it there), for
-    /// the module to wait for room; a stream known to be stalled just loses it (counted).
-    /// Returns the newest tick time seen.
-    fn dispatch<'a>(
-        &self,
-        rows: impl IntoIterator<Item = (&'a str, f64, f64)>,
-        blocked: &mut Vec<Blocked>,
-    ) -> Option<f64> {
-        let mut inner = self.lock();
-        let mut newest = None;
-        for row in rows {
-            let time = unix_seconds(row.1);
-            newest = Some(newest.map_or(time, |n: f64| n.max(time)));
-            let Some(entry) = inner.entries.iter_mut().find(|e| *e.asset == *row.0) else {
-                continue;
-            };
-            for sub in &mut entry.subscribers {
-                let tick = Tick {
-                    asset: entry.asset.clone(),
-                    time,
-                    price: row.2,
-                };
-                let tick = if blocked.iter().any(|b| b.id == sub.id) {
-                    tick // keep the order: behind this stream's blocked ticks
-                } else {
-                    match sub.tx.try_send(tick) {
-                        Ok(()) => {
-                            sub.lagging = false;
-                            continue;
-                        }
-                        Err(mpsc::error::TrySendError::Full(tick)) if !sub.lagging => tick,
-                        Err(mpsc::error::TrySendError::Full(_)) => {
-                            sub.dropped.fetch_add(1, Ordering::Relaxed);
-                            continue;
-                        }
-                        // The stream was dropped; its guard removes it.
-                        Err(mpsc::error::TrySendError::Closed(_)) => continue,
-                    }
-                };
-                blocked.push(Blocked {
-                    id: sub.id,
-                    tx: sub.tx.clone(),
-                    dropped: sub.dropped.clone(),
-                    tick,
-                });
-            }
-        }
-        newest
-    }
-
-    /// Marks a stream as not being read: its ticks are dropped (counted) until it reads
-    /// again.
-    fn mark_stalled(&self, id: u64) {
-        let mut inner = self.lock();
-        for entry in &mut inner.entries {
-            if let Some(sub) = entry.subscribers.iter_mut().find(|s| s.id == id) {
-                sub.lagging = true;
-                tracing::warn!(asset = %entry.asset, "a subscription stream is not being read; dropping its ticks until it reads again");
-            }
-        }
-    }
-
-    /// Ends every stream (on shutdown).
-    fn close(&self) {
-        let mut inner = self.lock();
-        inner.closed = true;
-        inner.entries.clear();
-    }
-}
-
-/// A tick whose stream's buffer was full when it arrived.
-struct Blocked {
-    id: u64,
-    tx: mpsc::Sender<Tick>,
-    dropped: Arc<AtomicU64>,
-    tick: Tick,
-}
-
 /// How long the module waits for a full stream to make room before it counts the stream
 /// as stalled (the same policy as core-pre's router: a slow reader gets backpressure, a
 /// stalled one loses its own ticks and nobody else's).
@@ -338,27 +124,32 @@ async fn deliver_blocked(registry: &SubscriptionRegistry, blocked: &mut Vec<Bloc
 }
 
 /// `changeSymbol` + `subfor` frames for an announcement.
-fn announce_frames(asset: &str, period: u32, subfor: &[Arc<str>]) -> Vec<String> {
-    let mut frames = vec![encode_event(
+fn announce_frames(
+    asset: &str,
+    period: u32,
+    subfor: &[Arc<str>],
+) -> Result<Vec<String>, CodecError> {
+    let mut frames = vec![encode_event_json(
         "changeSymbol",
-        Some(&format!(
-            "{{\"asset\":{},\"period\":{period}}}",
-            serde_json::Value::String(asset.to_owned())
-        )),
-    )];
-    frames.extend(subfor.iter().map(|a| {
-        encode_event(
-            "subfor",
-            Some(&serde_json::Value::String(a.to_string()).to_string()),
-        )
-    }));
-    frames
+        &ChangeSymbol { asset, period },
+    )?];
+    for a in subfor {
+        frames.push(encode_event_json("subfor", &**a)?);
+    }
+    Ok(frames)
+}
+
+/// The payload of `changeSymbol`.
+#[derive(Serialize)]
+struct ChangeSymbol<'a> {
+    asset: &'a str,
+    period: u32,
 }
 
 /// Re-subscribes every live asset once (run after each connection).
 pub(crate) async fn resubscribe(ctx: CallbackContext<PocketOptionState>) -> Result<(), BoxError> {
     for (asset, period) in ctx.state.subscriptions.active() {
-        for frame in announce_frames(&asset, period, std::slice::from_ref(&asset)) {
+        for frame in announce_frames(&asset, period, std::slice::from_ref(&asset))? {
             ctx.outbound.send(frame).await?;
         }
     }
@@ -407,7 +198,7 @@ impl SubscriptionsHandle {
             subfor,
         } = announce
         {
-            for frame in announce_frames(&asset, period, &subfor) {
+            for frame in announce_frames(&asset, period, &subfor)? {
                 match self.outbound.send(frame).await {
                     Ok(()) => {}
                     // Not connected: the subscription is registered and will be sent by the

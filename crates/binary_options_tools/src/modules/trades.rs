@@ -10,48 +10,24 @@
 //!
 //! The module also handles the pending-order events (see [`super::pending`]).
 
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use core_pre::rule::Rule;
-use core_pre::runtime::{self, Instant};
+use core_pre::runtime::{self, WaitError};
 use core_pre::{BoxError, CoreError, Module, ModuleContext, Outbound};
 use rust_decimal::Decimal;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
-use crate::error::Error;
+use crate::book::orders::OrderKey;
+use crate::error::{CodecError, Error};
 use crate::events::{event_rule, parse_payload};
 use crate::modules::pending;
-use crate::socketio::encode_event;
+use crate::socketio::encode_event_json;
 use crate::state::PocketOptionState;
 use crate::types::{Action, Deal};
-
-/// What a waiting order receives: the opened deal, or the platform's refusal reason.
-pub type OrderReply = Result<Deal, String>;
-
-/// Identifies a waiting order: by request id, carrying asset and amount for failures.
-#[derive(Debug, Clone)]
-pub struct OrderKey {
-    request_id: String,
-    asset: String,
-    amount: Decimal,
-}
-
-impl PartialEq for OrderKey {
-    fn eq(&self, other: &Self) -> bool {
-        self.request_id == other.request_id
-    }
-}
-
-impl Eq for OrderKey {}
-
-impl Hash for OrderKey {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.request_id.hash(state);
-    }
-}
 
 /// An order to open.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,18 +43,40 @@ pub struct Order {
 }
 
 impl Order {
-    fn frame(&self, request_id: &str, demo: bool) -> String {
-        let payload = format!(
-            "{{\"asset\":{},\"action\":\"{}\",\"amount\":{},\"isDemo\":{},\"optionType\":100,\"requestId\":{},\"time\":{}}}",
-            serde_json::Value::String(self.asset.clone()),
-            self.action.as_str(),
-            self.amount.normalize(),
-            u8::from(demo),
-            request_id,
-            self.expiry,
-        );
-        encode_event("openOrder", Some(&payload))
+    /// The `openOrder` frame. The amount and the (numeric) request id go out as JSON
+    /// numbers, written exactly (not through a float).
+    fn frame(&self, request_id: &str, demo: bool) -> Result<String, CodecError> {
+        let number = |text: String| {
+            RawValue::from_string(text).map_err(|e| CodecError::Encode {
+                reason: e.to_string(),
+            })
+        };
+        let amount = number(self.amount.normalize().to_string())?;
+        let request_id = number(request_id.to_owned())?;
+        let payload = OpenOrder {
+            asset: &self.asset,
+            action: self.action.as_str(),
+            amount: &amount,
+            is_demo: u8::from(demo),
+            option_type: 100,
+            request_id: &request_id,
+            time: self.expiry,
+        };
+        encode_event_json("openOrder", &payload)
     }
+}
+
+/// The payload of `openOrder` (fields in the platform's order).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OpenOrder<'a> {
+    asset: &'a str,
+    action: &'a str,
+    amount: &'a RawValue,
+    is_demo: u8,
+    option_type: u32,
+    request_id: &'a RawValue,
+    time: u32,
 }
 
 /// A request id: unique per process, numeric (the platform accepts an int).
@@ -125,7 +123,7 @@ impl TradesHandle {
         })?;
         // If this fails nothing was sent: report it as it is.
         self.outbound
-            .send(order.frame(&request_id, self.state.ssid.is_demo()))
+            .send(order.frame(&request_id, self.state.ssid.is_demo())?)
             .await?;
         match waiter.wait(timeout).await {
             Ok(Ok(deal)) => Ok(deal),
@@ -157,26 +155,22 @@ impl TradesHandle {
         // it ever was): its absence there is telling.
         let lists_before = deals.opened_lists_seen();
         let mut changes = deals.watch();
-        let deadline = Instant::now() + patience;
-        loop {
-            if let Some(deal) = deals.find_by_request(request_id) {
-                return Ok(deal);
-            }
-            let fresh_list = deals.opened_lists_seen() > lists_before;
-            let left = deadline.saturating_duration_since(Instant::now());
-            if fresh_list || left.is_zero() {
-                return Err(Error::OrderOutcomeUnknown {
-                    request_id: request_id.to_owned(),
-                    asset: order.asset.clone(),
-                    amount: order.amount,
-                });
-            }
-            if runtime::timeout(left, changes.changed())
-                .await
-                .is_ok_and(|r| r.is_err())
-            {
-                return Err(CoreError::ClientClosed.into());
-            }
+        let mut found = None;
+        let waited = runtime::wait_for(&mut changes, patience, |_| {
+            found = deals.find_by_request(request_id);
+            found.is_some() || deals.opened_lists_seen() > lists_before
+        })
+        .await;
+        match (found, waited) {
+            (Some(deal), _) => Ok(deal),
+            // A closed watch means the client shut down.
+            (None, Err(WaitError::Closed)) => Err(CoreError::ClientClosed.into()),
+            // A fresh list without it, or no list in time.
+            (None, _) => Err(Error::OrderOutcomeUnknown {
+                request_id: request_id.to_owned(),
+                asset: order.asset.clone(),
+                amount: order.amount,
+            }),
         }
     }
 }
@@ -273,7 +267,7 @@ mod tests {
             expiry: 60,
         };
         assert_eq!(
-            order.frame("17000000001", true),
+            order.frame("17000000001", true).unwrap(),
             r#"42["openOrder",{"asset":"EURUSD_otc","action":"put","amount":1.5,"isDemo":1,"optionType":100,"requestId":17000000001,"time":60}]"#
         );
         assert_ne!(next_request_id(), next_request_id());

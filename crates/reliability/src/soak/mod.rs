@@ -905,7 +905,6 @@ impl ClientFigures {
             }
             figures.module_failures += soaker
                 .client
-                .client()
                 .module_health()
                 .iter()
                 .map(|m| u64::from(m.failures))

@@ -148,7 +148,7 @@ impl PoRig {
     /// connection left, and no library code panicked.
     pub(crate) async fn shut_down_cleanly(self, streams: Vec<SubscriptionStream>) {
         let PoRig { sim, proxy, client } = self;
-        let health = client.client().module_health();
+        let health = client.module_health();
         assert!(
             health.iter().all(|m| m.failures == 0),
             "no module failed or panicked: {health:?}"
