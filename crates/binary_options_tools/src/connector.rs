@@ -54,7 +54,7 @@ pub(crate) struct PocketOptionConnector {
 impl PocketOptionConnector {
     /// A connector trying `urls` in order, with `ws` as the template for each connection
     /// (headers, timeouts, TLS roots; its URL is replaced).
-    pub fn new(
+    pub(crate) fn new(
         urls: Vec<String>,
         ws: WsConfig,
         handshake_timeout: Duration,
@@ -267,7 +267,7 @@ pub(crate) const DEFAULT_USER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64) App
 
 /// The transport template for the platform: Origin and User-Agent as the web client sends
 /// them.
-pub fn platform_ws_config(user_agent: &str) -> WsConfig {
+pub(crate) fn platform_ws_config(user_agent: &str) -> WsConfig {
     WsConfig::new("wss://invalid.invalid/")
         .with_origin("https://pocketoption.com")
         .with_user_agent(user_agent)

@@ -25,7 +25,7 @@ use crate::reassembler::Reassembler;
 use crate::socketio::{Packet, PacketKind, placeholder_num};
 
 /// Wraps a transport stream, normalizing two-step events (see the module docs).
-pub struct EventStream {
+pub(crate) struct EventStream {
     inner: MessageStream,
     reassembler: Reassembler,
     malformed: Arc<AtomicU64>,
@@ -38,7 +38,7 @@ pub struct EventStream {
 
 impl EventStream {
     /// Normalizes `inner`; malformed frames are dropped, logged, and counted in `malformed`.
-    pub fn new(inner: MessageStream, limits: Limits, malformed: Arc<AtomicU64>) -> Self {
+    pub(crate) fn new(inner: MessageStream, limits: Limits, malformed: Arc<AtomicU64>) -> Self {
         EventStream {
             inner,
             reassembler: Reassembler::new(limits),
@@ -51,7 +51,7 @@ impl EventStream {
 
     /// True once the server itself ended the session (`41` or Engine.IO `1`), as opposed
     /// to the connection failing underneath it.
-    pub fn server_closed(&self) -> bool {
+    pub(crate) fn server_closed(&self) -> bool {
         self.server_closed
     }
 
@@ -191,7 +191,7 @@ fn canonical_header(frame: &str) -> Option<&str> {
 
 /// Rebuilds a complete binary packet as the equivalent one-step text frame, placing each
 /// attachment's JSON where its placeholder was.
-pub fn normalize(packet: &Packet<'_>) -> Option<String> {
+pub(crate) fn normalize(packet: &Packet<'_>) -> Option<String> {
     let attachments = packet.attachments();
     let size: usize = packet.data().len() + attachments.iter().map(|a| a.len()).sum::<usize>();
     let mut out = String::with_capacity(size + 16);
@@ -227,7 +227,7 @@ pub fn normalize(packet: &Packet<'_>) -> Option<String> {
 }
 
 /// The first argument (the payload) of a normalized event frame, as raw JSON.
-pub fn payload(text: &str) -> Option<&str> {
+pub(crate) fn payload(text: &str) -> Option<&str> {
     match crate::engineio::decode_text(text, &Limits::default()) {
         Ok(crate::Frame::Message(packet)) => {
             // `arg` borrows from `packet`, which borrows from `text`: re-slice into `text`.
@@ -251,7 +251,7 @@ fn payload_after_name(text: &str) -> Option<&str> {
 /// Parses the payload of a normalized event frame into `T` (borrowing from `text` where
 /// `T` can). The common one-argument frame is parsed in place, without decoding the frame
 /// first.
-pub fn parse_payload<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, String> {
+pub(crate) fn parse_payload<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, String> {
     if let Some(raw) = payload_after_name(text) {
         if let Ok(value) = serde_json::from_str(raw) {
             return Ok(value);
@@ -263,7 +263,7 @@ pub fn parse_payload<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, String>
 
 /// Whether `frame` is the event `name`. The normalized form `42["name",…` is compared in
 /// place (a few bytes, no scan); anything else goes through [`crate::event_name`].
-pub fn is_event(frame: &str, name: &str) -> bool {
+pub(crate) fn is_event(frame: &str, name: &str) -> bool {
     match frame.strip_prefix("42[\"") {
         Some(rest) => rest
             .strip_prefix(name)
@@ -274,7 +274,7 @@ pub fn is_event(frame: &str, name: &str) -> bool {
 
 /// A rule matching normalized events whose name is one of `names`. It runs for every
 /// inbound frame, so it compares prefixes instead of parsing.
-pub fn event_rule(names: &'static [&'static str]) -> Box<dyn core_pre::Rule> {
+pub(crate) fn event_rule(names: &'static [&'static str]) -> Box<dyn core_pre::Rule> {
     Box::new(move |msg: &Message| {
         msg.as_text()
             .is_some_and(|text| names.iter().any(|name| is_event(text, name)))
@@ -283,7 +283,7 @@ pub fn event_rule(names: &'static [&'static str]) -> Box<dyn core_pre::Rule> {
 
 /// The payload of the one-argument event `42["name",payload]` when `frame` is exactly that
 /// (the normalized shape), sliced in place.
-pub fn payload_of<'a>(frame: &'a str, name: &str) -> Option<&'a str> {
+pub(crate) fn payload_of<'a>(frame: &'a str, name: &str) -> Option<&'a str> {
     frame
         .strip_prefix("42[\"")?
         .strip_prefix(name)?

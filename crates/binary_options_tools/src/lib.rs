@@ -42,8 +42,6 @@
 //! assert_eq!(auth.event_name(), Some("successauth"));
 //! ```
 
-#![warn(missing_docs)]
-
 mod book;
 mod client;
 mod connector;

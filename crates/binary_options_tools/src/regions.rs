@@ -5,7 +5,7 @@
 
 /// One platform region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Region {
+pub(crate) struct Region {
     /// A short name.
     pub name: &'static str,
     /// The host (under `po.market`).
@@ -16,13 +16,13 @@ pub struct Region {
 
 impl Region {
     /// The WebSocket URL of this region.
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("wss://{}/socket.io/?EIO=4&transport=websocket", self.host)
     }
 }
 
 /// The demo server.
-pub const DEMO: Region = Region {
+pub(crate) const DEMO: Region = Region {
     name: "demo",
     host: "demo-api-eu.po.market",
     demo: true,
@@ -30,7 +30,7 @@ pub const DEMO: Region = Region {
 
 /// Real-account regions, in the order they are tried (current hosts first, then the ones
 /// older lists had).
-pub const REAL: &[Region] = &[
+pub(crate) const REAL: &[Region] = &[
     Region {
         name: "eu",
         host: "api-eu.po.market",
@@ -120,7 +120,7 @@ pub const REAL: &[Region] = &[
 
 /// The URLs to try for an account: `user` first (in order), then the documented regions
 /// for the account type unless `user_only`.
-pub fn urls_for(demo: bool, user: &[String], user_only: bool) -> Vec<String> {
+pub(crate) fn urls_for(demo: bool, user: &[String], user_only: bool) -> Vec<String> {
     let mut urls: Vec<String> = user.to_vec();
     if !user_only {
         if demo {

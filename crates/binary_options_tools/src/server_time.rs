@@ -19,7 +19,7 @@ const WINDOW: Duration = Duration::from_secs(30);
 /// At most this many samples are kept.
 const MAX_SAMPLES: usize = 256;
 /// An estimate without a sample for this long is stale.
-pub const STALE_AFTER: Duration = Duration::from_secs(10);
+pub(crate) const STALE_AFTER: Duration = Duration::from_secs(10);
 
 /// The server time as best known now.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -45,7 +45,7 @@ impl ServerTime {
 }
 
 /// Current local unix time in seconds.
-pub fn local_unix() -> f64 {
+pub(crate) fn local_unix() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
@@ -53,19 +53,19 @@ pub fn local_unix() -> f64 {
 }
 
 /// Normalizes a platform timestamp: values above 1e12 are milliseconds.
-pub fn unix_seconds(ts: f64) -> f64 {
+pub(crate) fn unix_seconds(ts: f64) -> f64 {
     if ts > 1e12 { ts / 1000.0 } else { ts }
 }
 
 /// Estimates the server clock.
 #[derive(Debug, Default)]
-pub struct ServerClock {
+pub(crate) struct ServerClock {
     samples: Mutex<VecDeque<(Instant, f64)>>,
 }
 
 impl ServerClock {
     /// Records a server timestamp (unix seconds) observed now.
-    pub fn observe(&self, server_unix: f64) {
+    pub(crate) fn observe(&self, server_unix: f64) {
         if !server_unix.is_finite() || server_unix <= 0.0 {
             return;
         }
@@ -83,7 +83,7 @@ impl ServerClock {
     }
 
     /// The current estimate.
-    pub fn now(&self) -> ServerTime {
+    pub(crate) fn now(&self) -> ServerTime {
         let samples = self.samples.lock().unwrap_or_else(|e| e.into_inner());
         let local = local_unix();
         let Some((last_at, _)) = samples.back() else {

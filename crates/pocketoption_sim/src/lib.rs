@@ -47,8 +47,6 @@
 //! # Ok(()) }
 //! ```
 
-#![warn(missing_docs)]
-
 mod builder;
 mod clock;
 mod config;

@@ -8,11 +8,11 @@ use rust_decimal::Decimal;
 use crate::types::Deal;
 
 /// What a waiting order receives: the opened deal, or the platform's refusal reason.
-pub type OrderReply = Result<Deal, String>;
+pub(crate) type OrderReply = Result<Deal, String>;
 
 /// Identifies a waiting order: by request id, carrying asset and amount for failures.
 #[derive(Debug, Clone)]
-pub struct OrderKey {
+pub(crate) struct OrderKey {
     pub(crate) request_id: String,
     pub(crate) asset: String,
     pub(crate) amount: Decimal,

@@ -107,7 +107,7 @@ pub(crate) struct Listed {
 }
 
 /// Pending orders placed by this client, and the requests waiting for the platform.
-pub struct PendingBook {
+pub(crate) struct PendingBook {
     pub(crate) listed: Mutex<Listed>,
     pub(crate) opens: PendingRequests<PendingKey, OpenReply>,
     pub(crate) cancels: PendingRequests<String, Result<(), String>>,
@@ -132,7 +132,7 @@ impl PendingBook {
 
     /// The pending orders this client placed that have neither opened their deal nor
     /// been cancelled (as far as the client has heard), oldest first.
-    pub fn list(&self) -> Vec<PendingOrder> {
+    pub(crate) fn list(&self) -> Vec<PendingOrder> {
         self.lock().orders.clone()
     }
 

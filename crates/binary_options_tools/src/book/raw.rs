@@ -146,7 +146,7 @@ pub(crate) struct Inner {
 
 /// The active raw waiters and streams.
 #[derive(Default)]
-pub struct RawRegistry {
+pub(crate) struct RawRegistry {
     pub(crate) inner: Mutex<Inner>,
     /// Waiters + taps, readable without the lock (the common case is zero).
     pub(crate) active: AtomicUsize,

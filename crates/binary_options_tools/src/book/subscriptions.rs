@@ -37,7 +37,7 @@ pub(crate) struct Inner {
 
 /// The live subscriptions, shared by the module (fan-out) and the streams (add/remove).
 #[derive(Default)]
-pub struct SubscriptionRegistry {
+pub(crate) struct SubscriptionRegistry {
     pub(crate) inner: Mutex<Inner>,
 }
 
@@ -138,7 +138,7 @@ impl SubscriptionRegistry {
     }
 
     /// The live assets and their periods, oldest first.
-    pub fn active(&self) -> Vec<(Arc<str>, u32)> {
+    pub(crate) fn active(&self) -> Vec<(Arc<str>, u32)> {
         self.lock()
             .entries
             .iter()

@@ -31,7 +31,7 @@ pub(crate) fn parse_balance(text: &str) -> Result<Decimal, String> {
 }
 
 /// Keeps the asset list.
-pub struct AccountModule {
+pub(crate) struct AccountModule {
     ctx: ModuleContext<PocketOptionState>,
 }
 

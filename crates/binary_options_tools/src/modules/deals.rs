@@ -70,7 +70,7 @@ fn deals_in(text: &str) -> Result<Vec<Deal>, String> {
 }
 
 /// Keeps the deal book from the platform's events.
-pub struct DealsModule {
+pub(crate) struct DealsModule {
     ctx: ModuleContext<PocketOptionState>,
 }
 

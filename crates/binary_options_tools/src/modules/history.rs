@@ -195,13 +195,13 @@ struct HistoryRequest<'a> {
 }
 
 /// Answers history requests and keeps pushed history.
-pub struct HistoryModule {
+pub(crate) struct HistoryModule {
     ctx: ModuleContext<PocketOptionState>,
 }
 
 /// Requests history.
 #[derive(Clone)]
-pub struct HistoryHandle {
+pub(crate) struct HistoryHandle {
     state: Arc<PocketOptionState>,
     outbound: Outbound,
 }
@@ -209,7 +209,7 @@ pub struct HistoryHandle {
 impl HistoryHandle {
     /// Loads the candles of `period` seconds covering `span` seconds before `end` (unix
     /// seconds), waiting up to `timeout`. A page of price items is compiled into candles.
-    pub async fn load(
+    pub(crate) async fn load(
         &self,
         asset: &str,
         period: u32,
@@ -228,7 +228,7 @@ impl HistoryHandle {
     /// Loads the ticks of `range` ending at `end` (unix seconds) from the price items of
     /// `loadHistoryPeriod`, oldest first, waiting up to `timeout` per page. A count may
     /// take several pages (at most 10), each reaching further back.
-    pub async fn ticks(
+    pub(crate) async fn ticks(
         &self,
         asset: &str,
         range: TickRange,
@@ -326,7 +326,7 @@ impl HistoryHandle {
     }
 
     /// The candles the platform pushed for `asset` after it was last subscribed.
-    pub fn pushed(&self, asset: &str) -> Vec<Candle> {
+    pub(crate) fn pushed(&self, asset: &str) -> Vec<Candle> {
         self.state
             .pushed_history
             .lock()

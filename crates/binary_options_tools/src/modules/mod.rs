@@ -9,10 +9,10 @@
 //! | [`history::HistoryModule`] | api | `loadHistoryPeriod(Fast)`, `updateHistory*` | answer history requests by index; keep pushed history |
 //! | [`raw::RawModule`] | api | whatever a raw matcher wants | send any frame, wait for or stream matching frames |
 
-pub mod account;
-pub mod deals;
-pub mod history;
-pub mod pending;
-pub mod raw;
-pub mod subscriptions;
-pub mod trades;
+pub(crate) mod account;
+pub(crate) mod deals;
+pub(crate) mod history;
+pub(crate) mod pending;
+pub(crate) mod raw;
+pub(crate) mod subscriptions;
+pub(crate) mod trades;

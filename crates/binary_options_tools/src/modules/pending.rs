@@ -217,7 +217,7 @@ fn next_id() -> u64 {
 /// platform's answers reach it through the trades module, which reads the pending-order
 /// events with the market-order ones.
 #[derive(Clone)]
-pub struct PendingHandle {
+pub(crate) struct PendingHandle {
     pub(crate) state: Arc<PocketOptionState>,
     pub(crate) outbound: Outbound,
 }
@@ -226,7 +226,7 @@ impl PendingHandle {
     /// Sends a validated pending order and waits up to `timeout` for the platform's
     /// ticket. A lost reply is reported as it is (the order is never re-sent: check
     /// [`list_pending`](Self::list_pending) or the platform before placing it again).
-    pub async fn open_pending(
+    pub(crate) async fn open_pending(
         &self,
         request: &PendingOrderRequest,
         timeout: Duration,
@@ -261,7 +261,11 @@ impl PendingHandle {
     }
 
     /// Cancels one pending order, waiting up to `timeout` for the platform.
-    pub async fn cancel_pending(&self, ticket: &str, timeout: Duration) -> Result<(), Error> {
+    pub(crate) async fn cancel_pending(
+        &self,
+        ticket: &str,
+        timeout: Duration,
+    ) -> Result<(), Error> {
         let waiter = self.state.pending().cancels.register(ticket.to_owned())?;
         let payload = format!("{{\"ticket\":{}}}", Value::String(ticket.to_owned()));
         self.outbound
@@ -278,7 +282,7 @@ impl PendingHandle {
 
     /// Cancels several pending orders at once; returns the tickets the platform
     /// cancelled (an unknown or already filled ticket is simply not among them).
-    pub async fn cancel_pendings(
+    pub(crate) async fn cancel_pendings(
         &self,
         tickets: &[String],
         timeout: Duration,
@@ -300,7 +304,7 @@ impl PendingHandle {
     }
 
     /// The pending orders this client placed that are still waiting for their trigger.
-    pub fn list_pending(&self) -> Vec<PendingOrder> {
+    pub(crate) fn list_pending(&self) -> Vec<PendingOrder> {
         let Some(book) = self.state.pending_if_used() else {
             return Vec::new();
         };
@@ -310,7 +314,11 @@ impl PendingHandle {
 
     /// Waits up to `timeout` for pending order `ticket` to open its deal, and returns the
     /// deal (then wait for its result like any deal's).
-    pub async fn pending_fill(&self, ticket: &str, timeout: Duration) -> Result<Deal, Error> {
+    pub(crate) async fn pending_fill(
+        &self,
+        ticket: &str,
+        timeout: Duration,
+    ) -> Result<Deal, Error> {
         let deals = &self.state.deals;
         let mut changes = deals.watch();
         let deadline = Instant::now() + timeout;

@@ -22,7 +22,7 @@ use futures::Stream;
 use tokio::sync::{mpsc, oneshot};
 
 pub use crate::book::raw::Matcher;
-pub use crate::book::raw::RawRegistry;
+pub(crate) use crate::book::raw::RawRegistry;
 use crate::book::raw::{Tap, Waiter};
 use crate::error::Error;
 use crate::state::PocketOptionState;
@@ -31,7 +31,7 @@ use crate::state::PocketOptionState;
 pub const RAW_STREAM_BUFFER: usize = 1024;
 
 /// Routes matching frames to raw waiters and streams.
-pub struct RawModule {
+pub(crate) struct RawModule {
     ctx: ModuleContext<PocketOptionState>,
 }
 

@@ -32,7 +32,7 @@ use futures::Stream;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-pub use crate::book::subscriptions::SubscriptionRegistry;
+pub(crate) use crate::book::subscriptions::SubscriptionRegistry;
 use crate::book::subscriptions::{Added, Announce, Blocked};
 use crate::error::{CodecError, Error};
 use crate::events::{event_rule, parse_payload, payload_of};
@@ -160,20 +160,20 @@ pub(crate) async fn resubscribe(ctx: CallbackContext<PocketOptionState>) -> Resu
 struct TickRow<'a>(#[serde(borrow)] Cow<'a, str>, f64, f64);
 
 /// Fans `updateStream` ticks out to the streams and feeds the server clock.
-pub struct SubscriptionsModule {
+pub(crate) struct SubscriptionsModule {
     ctx: ModuleContext<PocketOptionState>,
 }
 
 /// Opens subscription streams.
 #[derive(Clone)]
-pub struct SubscriptionsHandle {
+pub(crate) struct SubscriptionsHandle {
     state: Arc<PocketOptionState>,
     outbound: Outbound,
 }
 
 impl SubscriptionsHandle {
     /// Subscribes to `asset` (see the module docs for the 4-asset limit and reconnects).
-    pub async fn subscribe(
+    pub(crate) async fn subscribe(
         &self,
         asset: &str,
         kind: SubscriptionKind,

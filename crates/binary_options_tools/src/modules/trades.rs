@@ -31,7 +31,7 @@ use crate::types::{Action, Deal};
 
 /// An order to open.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Order {
+pub(crate) struct Order {
     /// The asset symbol.
     pub asset: String,
     /// Call or put.
@@ -99,13 +99,13 @@ struct Failure {
 }
 
 /// Answers waiting orders.
-pub struct TradesModule {
+pub(crate) struct TradesModule {
     ctx: ModuleContext<PocketOptionState>,
 }
 
 /// Places orders (market orders here, pending orders in [`super::pending`]).
 #[derive(Clone)]
-pub struct TradesHandle {
+pub(crate) struct TradesHandle {
     pub(crate) state: Arc<PocketOptionState>,
     pub(crate) outbound: Outbound,
 }
@@ -113,7 +113,7 @@ pub struct TradesHandle {
 impl TradesHandle {
     /// Sends `order` and waits up to `timeout` for the opened deal (see the module docs for
     /// what happens when the reply is lost). Validation happens in the caller.
-    pub async fn place(&self, order: &Order, timeout: Duration) -> Result<Deal, Error> {
+    pub(crate) async fn place(&self, order: &Order, timeout: Duration) -> Result<Deal, Error> {
         let request_id = next_request_id();
         let orders = &self.state.orders;
         let waiter = orders.register(OrderKey {

@@ -14,16 +14,16 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-pub use pocketoption_sim::Simulator;
+pub(crate) use pocketoption_sim::Simulator;
 
 /// The longest any single wait in a test may take.
-pub const WAIT: Duration = Duration::from_secs(5);
+pub(crate) const WAIT: Duration = Duration::from_secs(5);
 
-pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// One frame as the client saw it.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Seen {
+pub(crate) enum Seen {
     Text(String),
     Binary(Vec<u8>),
     Close(Option<u16>),
@@ -33,20 +33,20 @@ pub enum Seen {
 
 /// A decoded event.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Event {
+pub(crate) struct Event {
     pub name: String,
     pub payload: Value,
     /// Whether it came as `451-` + binary.
     pub two_step: bool,
 }
 
-pub fn demo_auth(token: &str, uid: u64) -> String {
+pub(crate) fn demo_auth(token: &str, uid: u64) -> String {
     format!(
         r#"42["auth",{{"session":"{token}","isDemo":1,"uid":{uid},"platform":2,"isFastHistory":true,"isOptimized":true}}]"#
     )
 }
 
-pub struct Client {
+pub(crate) struct Client {
     pub ws: Ws,
     pub open: Value,
     /// Answer Engine.IO pings automatically while waiting for events.
@@ -54,7 +54,7 @@ pub struct Client {
     pub pings_seen: usize,
 }
 
-pub async fn connect_ws(
+pub(crate) async fn connect_ws(
     url: &str,
     user_agent: Option<&str>,
 ) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
@@ -73,7 +73,7 @@ pub async fn connect_ws(
     Ok(ws)
 }
 
-pub async fn next_seen(ws: &mut Ws, within: Duration) -> Option<Seen> {
+pub(crate) async fn next_seen(ws: &mut Ws, within: Duration) -> Option<Seen> {
     match timeout(within, ws.next()).await {
         Err(_) => None,
         Ok(None) | Ok(Some(Err(_))) => Some(Seen::Gone),
@@ -86,11 +86,11 @@ pub async fn next_seen(ws: &mut Ws, within: Duration) -> Option<Seen> {
 
 impl Client {
     /// Connects and reads the Engine.IO open packet.
-    pub async fn connect(url: &str) -> Client {
+    pub(crate) async fn connect(url: &str) -> Client {
         Self::connect_as(url, None).await
     }
 
-    pub async fn connect_as(url: &str, user_agent: Option<&str>) -> Client {
+    pub(crate) async fn connect_as(url: &str, user_agent: Option<&str>) -> Client {
         let mut ws = connect_ws(url, user_agent).await.expect("connect failed");
         let first = next_seen(&mut ws, WAIT).await;
         let Some(Seen::Text(open)) = first else {
@@ -107,7 +107,7 @@ impl Client {
     }
 
     /// Connects, joins the namespace and authenticates; returns after `successauth`.
-    pub async fn login(url: &str, auth_frame: &str) -> Client {
+    pub(crate) async fn login(url: &str, auth_frame: &str) -> Client {
         let mut client = Client::connect(url).await;
         client.send("40").await;
         let ack = client.next_text().await;
@@ -117,26 +117,26 @@ impl Client {
         client
     }
 
-    pub async fn send(&mut self, text: &str) {
+    pub(crate) async fn send(&mut self, text: &str) {
         timeout(WAIT, self.ws.send(Message::text(text.to_owned())))
             .await
             .expect("send timed out")
             .expect("send failed");
     }
 
-    pub async fn emit(&mut self, name: &str, payload: Value) {
+    pub(crate) async fn emit(&mut self, name: &str, payload: Value) {
         let frame = format!("42{}", json!([name, payload]));
         self.send(&frame).await;
     }
 
     /// The next frame, or a panic after `WAIT`.
-    pub async fn next(&mut self) -> Seen {
+    pub(crate) async fn next(&mut self) -> Seen {
         next_seen(&mut self.ws, WAIT)
             .await
             .expect("timed out waiting for a frame")
     }
 
-    pub async fn next_text(&mut self) -> String {
+    pub(crate) async fn next_text(&mut self) -> String {
         match self.next().await {
             Seen::Text(t) => t,
             other => panic!("expected a text frame, got {other:?}"),
@@ -144,7 +144,7 @@ impl Client {
     }
 
     /// The next event (answering pings on the way if `auto_pong`), or `None` after `within`.
-    pub async fn next_event_within(&mut self, within: Duration) -> Option<Event> {
+    pub(crate) async fn next_event_within(&mut self, within: Duration) -> Option<Event> {
         let deadline = Instant::now() + within;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -184,18 +184,18 @@ impl Client {
         }
     }
 
-    pub async fn next_event(&mut self) -> Event {
+    pub(crate) async fn next_event(&mut self) -> Event {
         self.next_event_within(WAIT)
             .await
             .expect("timed out waiting for an event")
     }
 
     /// Skips events until `name` arrives; returns its payload.
-    pub async fn expect_event(&mut self, name: &str) -> Value {
+    pub(crate) async fn expect_event(&mut self, name: &str) -> Value {
         self.expect_event_full(name).await.payload
     }
 
-    pub async fn expect_event_full(&mut self, name: &str) -> Event {
+    pub(crate) async fn expect_event_full(&mut self, name: &str) -> Event {
         let deadline = Instant::now() + WAIT;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -208,7 +208,7 @@ impl Client {
     }
 
     /// Asserts no event named `name` arrives within `within` (other events are skipped).
-    pub async fn assert_no_event(&mut self, name: &str, within: Duration) {
+    pub(crate) async fn assert_no_event(&mut self, name: &str, within: Duration) {
         let deadline = Instant::now() + within;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -224,7 +224,7 @@ impl Client {
     }
 
     /// The current balance, asked with `getBalance`.
-    pub async fn balance(&mut self) -> f64 {
+    pub(crate) async fn balance(&mut self) -> f64 {
         self.send(r#"42["getBalance"]"#).await;
         self.expect_event("successupdateBalance").await["balance"]
             .as_f64()
@@ -232,13 +232,13 @@ impl Client {
     }
 }
 
-pub async fn start(builder: pocketoption_sim::SimulatorBuilder) -> Simulator {
+pub(crate) async fn start(builder: pocketoption_sim::SimulatorBuilder) -> Simulator {
     timeout(WAIT, builder.start())
         .await
         .expect("start timed out")
         .expect("simulator failed to start")
 }
 
-pub async fn stop(sim: Simulator) {
+pub(crate) async fn stop(sim: Simulator) {
     sim.shutdown().await.expect("shutdown failed");
 }

@@ -26,7 +26,7 @@ use crate::values::millis;
     args_override_self = true,
     allow_negative_numbers = true
 )]
-pub struct Args {
+pub(crate) struct Args {
     #[command(flatten)]
     server: ServerArgs,
 
@@ -168,7 +168,7 @@ fn event_delivery(raw: &str) -> Result<(String, DeliveryArg), String> {
 
 impl Args {
     /// The builder these flags describe.
-    pub fn builder(&self) -> SimulatorBuilder {
+    pub(crate) fn builder(&self) -> SimulatorBuilder {
         let s = &self.server;
         let mut builder = Simulator::builder()
             .with_addr(s.addr)

@@ -138,7 +138,7 @@ fn kind_or_all() -> impl TypedValueParser<Value = Kinds> {
 
 /// The commands, one line each with its arguments and what it does: what `help` prints,
 /// rendered from the declarations above.
-pub fn summary() -> String {
+pub(crate) fn summary() -> String {
     let mut line = Line::command();
     line.build();
     let rows: Vec<(String, String)> = line
@@ -173,7 +173,7 @@ fn parser() -> clap::Command {
 
 /// Runs one stdin line and returns the text to print back (empty for a blank line). A bad
 /// line gets clap's error, which says what was expected.
-pub async fn run(sim: &Simulator, line: &str) -> String {
+pub(crate) async fn run(sim: &Simulator, line: &str) -> String {
     let words: Vec<&str> = line.split_whitespace().collect();
     if words.is_empty() {
         return String::new();

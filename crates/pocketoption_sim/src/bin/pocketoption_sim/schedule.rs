@@ -15,7 +15,7 @@ use crate::values::{malformed_kind, millis, positive_secs};
 /// Faults injected at launch or on a schedule.
 #[derive(Debug, clap::Args)]
 #[command(next_help_heading = "Faults (schedules start counting at launch)")]
-pub struct FaultSchedule {
+pub(crate) struct FaultSchedule {
     /// Delay every reply to a client request by MS
     #[arg(long = "reply-delay-ms", value_name = "MS", value_parser = millis)]
     reply_delay: Option<Duration>,
@@ -55,7 +55,7 @@ pub struct FaultSchedule {
 
 impl FaultSchedule {
     /// Applies the one-off faults and spawns a task per schedule.
-    pub fn start(&self, sim: &Simulator) {
+    pub(crate) fn start(&self, sim: &Simulator) {
         if let Some(delay) = self.reply_delay {
             sim.set_reply_delay(delay);
         }
