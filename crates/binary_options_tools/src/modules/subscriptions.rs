@@ -40,7 +40,8 @@ use crate::socketio::encode_event_json;
 use crate::state::PocketOptionState;
 use crate::types::{Candle, Tick};
 
-/// Ticks buffered per stream before the oldest excess is dropped.
+/// Ticks buffered per stream; when full, the stream gets up to 100 ms of backpressure, then
+/// its new ticks are dropped (counted) until it frees room.
 pub const DEFAULT_STREAM_BUFFER: usize = 4096;
 /// How long after a time-based candle's end it is emitted if no later tick closed it.
 const CANDLE_GRACE: f64 = 0.5;
