@@ -4,19 +4,14 @@
 //! must come from each deal's own net `profit` either way.
 #![cfg(not(target_arch = "wasm32"))]
 
+mod support;
+
+use support::{ASSET, within};
+
 use std::time::Duration;
 
 use binary_options_tools::{Decimal, Outcome, PocketOption, Ssid};
 use pocketoption_sim::{CloseOrderForm, Simulator};
-
-const WAIT: Duration = Duration::from_secs(15);
-const ASSET: &str = "EURUSD_otc";
-
-async fn within<F: std::future::Future>(what: &str, f: F) -> F::Output {
-    tokio::time::timeout(WAIT, f)
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-}
 
 /// Opens a call of 10, moves the price by `move_by`, and waits for the result.
 async fn settle(

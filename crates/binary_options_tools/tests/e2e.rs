@@ -1,6 +1,10 @@
 //! The PocketOption client end to end against the simulator, over loopback.
 #![cfg(not(target_arch = "wasm32"))]
 
+mod support;
+
+use support::{ASSET, WAIT, fast_sim, within};
+
 use std::time::Duration;
 
 use binary_options_tools::{
@@ -8,24 +12,9 @@ use binary_options_tools::{
 };
 use core_pre::{ConnectionState, CoreError, ReconnectPolicy};
 use futures::StreamExt;
-use pocketoption_sim::{AuthPolicy, Delivery, Simulator, SimulatorBuilder};
+use pocketoption_sim::{AuthPolicy, Delivery, Simulator};
 
 const UID: u64 = 4242;
-const WAIT: Duration = Duration::from_secs(15);
-const ASSET: &str = "EURUSD_otc";
-
-async fn within<F: std::future::Future>(what: &str, f: F) -> F::Output {
-    tokio::time::timeout(WAIT, f)
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-}
-
-fn fast_sim() -> SimulatorBuilder {
-    Simulator::builder()
-        .with_seed(11)
-        .with_tick_interval(Duration::from_millis(50))
-        .with_time_scale(10.0)
-}
 
 fn builder(sim: &Simulator) -> binary_options_tools::PocketOptionBuilder {
     PocketOption::builder(Ssid::demo("e2e-session", UID))
@@ -44,7 +33,7 @@ fn builder(sim: &Simulator) -> binary_options_tools::PocketOptionBuilder {
 }
 
 async fn start() -> (Simulator, PocketOption) {
-    let sim = fast_sim().start().await.unwrap();
+    let sim = fast_sim(11).start().await.unwrap();
     let client = within("connect", builder(&sim).connect()).await.unwrap();
     (sim, client)
 }
@@ -85,7 +74,7 @@ async fn connects_and_reads_balance_assets_and_payouts() {
 
 #[tokio::test]
 async fn a_rejected_session_fails_fast_with_an_authentication_error_and_is_not_retried() {
-    let sim = fast_sim()
+    let sim = fast_sim(11)
         .with_auth_policy(AuthPolicy::RejectAll)
         .start()
         .await
@@ -305,7 +294,7 @@ async fn trades_settle_as_win_loss_and_draw_and_the_balance_follows() {
 
 #[tokio::test]
 async fn client_side_checks_refuse_bad_orders_without_a_round_trip() {
-    let sim = fast_sim().with_demo_balance(100.0).start().await.unwrap();
+    let sim = fast_sim(11).with_demo_balance(100.0).start().await.unwrap();
     let client = within("connect", builder(&sim).connect()).await.unwrap();
     let ten = Decimal::from(10);
     let five = Duration::from_secs(5);
@@ -349,7 +338,7 @@ async fn the_platforms_refusal_is_reported_with_its_reason() {
 
 #[tokio::test]
 async fn of_two_identical_concurrent_orders_one_opens_and_one_fails() {
-    let sim = fast_sim().with_max_open_deals(1).start().await.unwrap();
+    let sim = fast_sim(11).with_max_open_deals(1).start().await.unwrap();
     let client = within("connect", builder(&sim).connect()).await.unwrap();
     let order = || client.buy(ASSET, Decimal::from(2), Duration::from_secs(60));
     let (a, b) = within("both orders", async { tokio::join!(order(), order()) }).await;
@@ -507,7 +496,7 @@ async fn server_time_follows_ticks_with_sub_second_precision() {
 
 #[tokio::test]
 async fn one_step_delivery_works_like_two_step() {
-    let sim = fast_sim()
+    let sim = fast_sim(11)
         .with_delivery(Delivery::OneStep)
         .start()
         .await
@@ -569,7 +558,7 @@ async fn shutdown_ends_streams_and_every_call_reports_client_closed() {
 
 #[tokio::test]
 async fn answers_engine_io_pings_from_the_first_frame_even_with_short_intervals() {
-    let sim = fast_sim()
+    let sim = fast_sim(11)
         .with_ping_interval(Duration::from_millis(100))
         .with_ping_timeout(Duration::from_millis(100))
         .start()
@@ -604,7 +593,7 @@ fn real_ssid(user_agent: &str) -> Ssid {
 
 #[tokio::test]
 async fn a_real_session_is_sent_with_the_user_agent_it_was_issued_for() {
-    let sim = fast_sim()
+    let sim = fast_sim(11)
         .with_user_agent_check(true)
         .start()
         .await

@@ -3,6 +3,10 @@
 //! time, `Matcher::ends_with`, and forgetting processed deals.
 #![cfg(not(target_arch = "wasm32"))]
 
+mod support;
+
+use support::{ASSET, WAIT, fast_sim, within};
+
 use std::time::Duration;
 
 use binary_options_tools::{
@@ -14,22 +18,7 @@ use futures::StreamExt;
 use pocketoption_sim::{BalanceReport, Delivery, HistoryItems, Simulator, SimulatorBuilder};
 
 const UID: u64 = 5151;
-const WAIT: Duration = Duration::from_secs(15);
-const ASSET: &str = "EURUSD_otc";
 const FIVE: Duration = Duration::from_secs(5);
-
-async fn within<F: std::future::Future>(what: &str, f: F) -> F::Output {
-    tokio::time::timeout(WAIT, f)
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-}
-
-fn fast_sim() -> SimulatorBuilder {
-    Simulator::builder()
-        .with_seed(23)
-        .with_tick_interval(Duration::from_millis(50))
-        .with_time_scale(10.0)
-}
 
 async fn connect(sim: &Simulator) -> PocketOption {
     let client = PocketOption::builder(Ssid::demo("trader-session", UID))
@@ -127,25 +116,25 @@ async fn results_and_balance_agree(
 
 #[tokio::test]
 async fn results_and_the_balance_agree_at_once_with_two_step_delivery() {
-    results_and_balance_agree(fast_sim(), Delivery::TwoStep, BalanceReport::AfterDeal).await;
+    results_and_balance_agree(fast_sim(23), Delivery::TwoStep, BalanceReport::AfterDeal).await;
 }
 
 #[tokio::test]
 async fn results_and_the_balance_agree_at_once_with_one_step_delivery() {
-    results_and_balance_agree(fast_sim(), Delivery::OneStep, BalanceReport::AfterDeal).await;
+    results_and_balance_agree(fast_sim(23), Delivery::OneStep, BalanceReport::AfterDeal).await;
 }
 
 #[tokio::test]
 async fn results_wait_for_a_balance_report_that_lags_behind_the_deal() {
     let lag = BalanceReport::Delayed(Duration::from_millis(300));
-    results_and_balance_agree(fast_sim(), Delivery::TwoStep, lag).await;
+    results_and_balance_agree(fast_sim(23), Delivery::TwoStep, lag).await;
 }
 
 #[tokio::test]
 async fn results_ask_for_the_balance_when_the_platform_reported_it_before_the_deal() {
     // The client asks after waiting a second for a report that never follows: deals
     // last 2.5 s here, so that `buy` returns before its deal closes.
-    let slower = fast_sim().with_time_scale(2.0);
+    let slower = fast_sim(23).with_time_scale(2.0);
     results_and_balance_agree(slower, Delivery::OneStep, BalanceReport::BeforeDeal).await;
 }
 
@@ -155,7 +144,7 @@ fn in_secs(client: &PocketOption, secs: u64) -> PendingTrigger {
 
 #[tokio::test]
 async fn a_pending_order_at_a_time_opens_a_deal_that_settles_like_any_other() {
-    let (sim, client) = start(fast_sim()).await;
+    let (sim, client) = start(fast_sim(23)).await;
     let amount = Decimal::from(4);
     let trigger = in_secs(&client, 2);
     let PendingTrigger::AtTime(at) = trigger else {
@@ -201,7 +190,7 @@ async fn a_pending_order_at_a_time_opens_a_deal_that_settles_like_any_other() {
 
 #[tokio::test]
 async fn a_pending_order_at_a_price_fills_when_the_price_gets_there() {
-    let (sim, client) = start(fast_sim().with_delivery(Delivery::OneStep)).await;
+    let (sim, client) = start(fast_sim(23).with_delivery(Delivery::OneStep)).await;
     let price = sim.current_price(ASSET).unwrap();
     sim.pin_price(ASSET, price).unwrap();
     let target = price + 0.001;
@@ -234,7 +223,7 @@ async fn a_pending_order_at_a_price_fills_when_the_price_gets_there() {
 
 #[tokio::test]
 async fn pending_orders_cancel_one_or_several_and_bad_ones_never_leave() {
-    let (sim, client) = start(fast_sim()).await;
+    let (sim, client) = start(fast_sim(23)).await;
     let later = || {
         PendingOrderRequest::new(
             ASSET,
@@ -336,7 +325,7 @@ async fn pending_orders_cancel_one_or_several_and_bad_ones_never_leave() {
 
 #[tokio::test]
 async fn tick_history_comes_from_price_items_and_compiles_into_candles() {
-    let (sim, client) = start(fast_sim().with_history_items(HistoryItems::Prices)).await;
+    let (sim, client) = start(fast_sim(23).with_history_items(HistoryItems::Prices)).await;
     let ticks = within("30 ticks", client.ticks(ASSET, 30)).await.unwrap();
     assert_eq!(ticks.len(), 30);
     for pair in ticks.windows(2) {
@@ -391,7 +380,7 @@ async fn tick_history_comes_from_price_items_and_compiles_into_candles() {
 
 #[tokio::test]
 async fn tick_history_says_so_when_the_platform_answers_with_candles() {
-    let (_sim, client) = start(fast_sim().with_history_items(HistoryItems::Candles)).await;
+    let (_sim, client) = start(fast_sim(23).with_history_items(HistoryItems::Candles)).await;
     let error = client.ticks(ASSET, 10).await.unwrap_err();
     assert!(
         matches!(&error, Error::InvalidHistoryRequest { reason } if reason.contains("candles")),
@@ -402,7 +391,7 @@ async fn tick_history_says_so_when_the_platform_answers_with_candles() {
 
 #[tokio::test]
 async fn candles_end_at_the_time_asked_for() {
-    let (_sim, client) = start(fast_sim()).await;
+    let (_sim, client) = start(fast_sim(23)).await;
     let end_secs = client.server_time().unix as u64 - 3_600;
     let end = Duration::from_secs(end_secs);
     let candles = within(
@@ -428,7 +417,7 @@ async fn candles_end_at_the_time_asked_for() {
 
 #[tokio::test]
 async fn raw_matchers_match_the_end_of_a_frame() {
-    let (_sim, client) = start(fast_sim()).await;
+    let (_sim, client) = start(fast_sim(23)).await;
     let reply = client
         .raw()
         .send_and_wait(
@@ -455,7 +444,7 @@ async fn raw_matchers_match_the_end_of_a_frame() {
 
 #[tokio::test]
 async fn processed_deals_can_be_forgotten_and_do_not_come_back() {
-    let (sim, client) = start(fast_sim()).await;
+    let (sim, client) = start(fast_sim(23)).await;
     let mut ids = Vec::new();
     for _ in 0..2 {
         let deal = client.buy(ASSET, Decimal::ONE, FIVE).await.unwrap();

@@ -5,19 +5,14 @@
 //! under the reserved `.invalid` domain, which the transport refuses without a lookup.
 #![cfg(not(target_arch = "wasm32"))]
 
+mod support;
+
+use support::within;
+
 use std::time::{Duration, Instant};
 
 use binary_options_tools::{Error, PocketOption, PocketOptionBuilder, Ssid, Timeouts};
 use core_pre::{ConnectErrorKind, ConnectionState, ReconnectPolicy};
-
-/// Every wait in these tests is bounded by this.
-const WAIT: Duration = Duration::from_secs(10);
-
-async fn within<F: std::future::Future>(what: &str, f: F) -> F::Output {
-    tokio::time::timeout(WAIT, f)
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-}
 
 /// A loopback port nothing listens on (bound, then released).
 fn closed_port() -> u16 {
