@@ -3,33 +3,21 @@
 
 mod support;
 
-use support::{ASSET, WAIT, fast_sim, within};
+use support::{ASSET, WAIT, fast_client, fast_sim, within};
 
 use std::time::Duration;
 
 use binary_options_tools::{
-    Action, Decimal, Error, Matcher, Outcome, PocketOption, Ssid, SubscriptionKind, Timeouts,
+    Action, Decimal, Error, Matcher, Outcome, PocketOption, Ssid, SubscriptionKind,
 };
-use core_pre::{ConnectionState, CoreError, ReconnectPolicy};
+use core_pre::{ConnectionState, CoreError};
 use futures::StreamExt;
 use pocketoption_sim::{AuthPolicy, Delivery, Simulator};
 
 const UID: u64 = 4242;
 
 fn builder(sim: &Simulator) -> binary_options_tools::PocketOptionBuilder {
-    PocketOption::builder(Ssid::demo("e2e-session", UID))
-        .with_url(sim.url())
-        .only_given_urls()
-        .with_reconnect_policy(
-            ReconnectPolicy::default()
-                .with_initial_delay(Duration::from_millis(50))
-                .with_max_delay(Duration::from_millis(400)),
-        )
-        .with_timeouts(Timeouts {
-            request: Duration::from_secs(3),
-            connect: Duration::from_secs(10),
-            ..Timeouts::default()
-        })
+    fast_client(sim, "e2e-session", UID)
 }
 
 async fn start() -> (Simulator, PocketOption) {

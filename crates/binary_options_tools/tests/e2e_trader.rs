@@ -5,15 +5,14 @@
 
 mod support;
 
-use support::{ASSET, WAIT, fast_sim, within};
+use support::{ASSET, WAIT, fast_client, fast_sim, within};
 
 use std::time::Duration;
 
 use binary_options_tools::{
     Action, DealResult, Decimal, Error, Matcher, Outcome, PendingOrderRequest, PendingTrigger,
-    PocketOption, Ssid, SubscriptionKind, Timeouts, compile_candles,
+    PocketOption, SubscriptionKind, compile_candles,
 };
-use core_pre::ReconnectPolicy;
 use futures::StreamExt;
 use pocketoption_sim::{BalanceReport, Delivery, HistoryItems, Simulator, SimulatorBuilder};
 
@@ -21,20 +20,7 @@ const UID: u64 = 5151;
 const FIVE: Duration = Duration::from_secs(5);
 
 async fn connect(sim: &Simulator) -> PocketOption {
-    let client = PocketOption::builder(Ssid::demo("trader-session", UID))
-        .with_url(sim.url())
-        .only_given_urls()
-        .with_reconnect_policy(
-            ReconnectPolicy::default()
-                .with_initial_delay(Duration::from_millis(50))
-                .with_max_delay(Duration::from_millis(400)),
-        )
-        .with_timeouts(Timeouts {
-            request: Duration::from_secs(3),
-            connect: Duration::from_secs(10),
-            ..Timeouts::default()
-        })
-        .connect();
+    let client = fast_client(sim, "trader-session", UID).connect();
     within("connect", client).await.unwrap()
 }
 

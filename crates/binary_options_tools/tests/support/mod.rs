@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use binary_options_tools::{PocketOption, PocketOptionBuilder, Ssid, Timeouts};
+use core_pre::ReconnectPolicy;
 use pocketoption_sim::{Simulator, SimulatorBuilder};
 
 /// The bound on every wait in these tests (generous: CI machines are slow and shared).
@@ -26,4 +28,21 @@ pub(crate) fn fast_sim(seed: u64) -> SimulatorBuilder {
         .with_seed(seed)
         .with_tick_interval(Duration::from_millis(50))
         .with_time_scale(10.0)
+}
+
+/// A demo client of `sim` only (no other URL), with quick reconnects and short timeouts.
+pub(crate) fn fast_client(sim: &Simulator, session: &str, uid: u64) -> PocketOptionBuilder {
+    PocketOption::builder(Ssid::demo(session, uid))
+        .with_url(sim.url())
+        .only_given_urls()
+        .with_reconnect_policy(
+            ReconnectPolicy::default()
+                .with_initial_delay(Duration::from_millis(50))
+                .with_max_delay(Duration::from_millis(400)),
+        )
+        .with_timeouts(Timeouts {
+            request: Duration::from_secs(3),
+            connect: Duration::from_secs(10),
+            ..Timeouts::default()
+        })
 }
