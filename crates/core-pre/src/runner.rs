@@ -176,6 +176,9 @@ impl<S: AppState> ClientRunner<S> {
             Some(Control::Connect(a) | Control::Reconnect(a)) => {
                 *retry = Retry::new();
                 self.parts.link.reset_attempts();
+                // Connecting before the acknowledgement: a caller that waits for the
+                // connection after it must never read the idle state it asked to leave.
+                self.parts.link.set_state(ConnectionState::Connecting);
                 ack(Some(a));
                 Next::Connect
             }
@@ -298,6 +301,8 @@ impl<S: AppState> ClientRunner<S> {
             ConnectionEnd::Requested => Next::Idle(DisconnectReason::Requested, served.ack),
             ConnectionEnd::Reconnect => {
                 *retry = Retry::new();
+                // As in `idle`: the caller waits for the next connection, not this one.
+                self.parts.link.set_state(ConnectionState::Connecting);
                 ack(served.ack);
                 Next::Connect
             }

@@ -564,3 +564,39 @@ async fn messages_queued_for_a_dead_connection_are_discarded_and_counted() {
     );
     client.shutdown().await.unwrap();
 }
+
+/// `connect` right after an idle spell must wait for the new connection, never read the
+/// idle state it asked to leave. The runner lives on a runtime of its own, so the caller
+/// wakes on another thread the moment its command is acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_after_disconnect_waits_for_the_new_connection_every_time() {
+    let server = MemoryServer::new();
+    let (client, runner) = ClientBuilder::new(server.connector())
+        .with_connect_on_start(false)
+        .build();
+    let runner_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let runner = runner_runtime.spawn(runner.run());
+    for round in 0..2000 {
+        within("connect", client.connect())
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        assert_eq!(client.connection_state(), ConnectionState::Connected);
+        within("disconnect", client.disconnect()).await.unwrap();
+    }
+    // The same for `reconnect`: it returns on a new connection, never on the old one.
+    within("connect", client.connect()).await.unwrap();
+    for round in 0..500 {
+        let before = server.attempts();
+        within("reconnect", client.reconnect())
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        assert_eq!(server.attempts(), before + 1, "round {round}");
+    }
+    client.shutdown().await.unwrap();
+    within("the runner", runner).await.unwrap();
+    runner_runtime.shutdown_background();
+}
