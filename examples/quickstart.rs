@@ -99,10 +99,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
                 None => println!("Connecting to PocketOption with POCKET_OPTION_SSID..."),
             }
             if let Some(connect) = args.connect_timeout {
-                builder = builder.with_timeouts(Timeouts {
-                    connect,
-                    ..Timeouts::default()
-                });
+                builder = builder.with_timeouts(Timeouts::default().with_connect(connect));
             }
             (builder.connect().await?, None)
         }

@@ -10,12 +10,12 @@
 
 use binary_options_tools::engineio::{self, OpenPayload};
 use binary_options_tools::socketio::{self, Packet, PacketKind};
-use binary_options_tools::{Frame, Limits, decode, decode_with, event_name};
+use binary_options_tools::{Frame, FrameLimits, decode, decode_with, event_name};
 use libfuzzer_sys::fuzz_target;
 use serde_json::value::RawValue;
 
 fuzz_target!(|data: &[u8]| {
-    let tight = Limits::default()
+    let tight = FrameLimits::default()
         .with_max_attachments(2)
         .with_max_payload_bytes(256);
     let full = decode(data);
@@ -67,7 +67,7 @@ fn check_packet(packet: &Packet<'_>) {
         );
     }
     if packet.kind().is_binary() {
-        assert!(packet.expected_attachments() <= Limits::DEFAULT_MAX_ATTACHMENTS);
+        assert!(packet.expected_attachments() <= FrameLimits::DEFAULT_MAX_ATTACHMENTS);
         assert!(packet.attachments().is_empty());
     } else {
         assert_eq!(packet.expected_attachments(), 0);

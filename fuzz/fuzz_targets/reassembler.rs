@@ -10,7 +10,7 @@
 #![no_main]
 
 use binary_options_tools::socketio::placeholder_num;
-use binary_options_tools::{CodecError, Frame, Limits, Reassembler, decode_with};
+use binary_options_tools::{CodecError, Frame, FrameLimits, Reassembler, decode_with};
 use libfuzzer_sys::fuzz_target;
 use resilient_ws_fuzz::Cursor;
 
@@ -24,14 +24,14 @@ struct Pending {
 fuzz_target!(|data: &[u8]| {
     let mut input = Cursor::new(data);
     let limits = match input.byte() % 4 {
-        0 => Limits::default(),
-        1 => Limits::default()
+        0 => FrameLimits::default(),
+        1 => FrameLimits::default()
             .with_max_attachments(1)
             .with_max_payload_bytes(64),
-        2 => Limits::default()
+        2 => FrameLimits::default()
             .with_max_attachments(3)
             .with_max_payload_bytes(512),
-        _ => Limits::default().with_max_attachments(0),
+        _ => FrameLimits::default().with_max_attachments(0),
     };
     let mut reassembler = Reassembler::new(limits);
     let mut model: Option<Pending> = None;
@@ -57,7 +57,7 @@ fn push_text(
     reassembler: &mut Reassembler,
     model: &mut Option<Pending>,
     frame: &[u8],
-    limits: &Limits,
+    limits: &FrameLimits,
 ) {
     let was_pending = model.is_some();
     match reassembler.push_text_bytes(frame) {
@@ -107,7 +107,7 @@ fn push_binary(
     reassembler: &mut Reassembler,
     model: &mut Option<Pending>,
     frame: &[u8],
-    limits: &Limits,
+    limits: &FrameLimits,
 ) {
     match reassembler.push_binary(frame.to_vec()) {
         Err(CodecError::UnexpectedBinary) => assert!(model.is_none()),

@@ -60,11 +60,11 @@ pub fn pocketoption_builder(url: &str) -> binary_options_tools::PocketOptionBuil
                 .with_initial_delay(Duration::from_millis(100))
                 .with_max_attempts(3),
         )
-        .with_timeouts(Timeouts {
-            connect: CONNECT_WAIT,
-            request: CONNECT_WAIT,
-            ..Timeouts::default()
-        })
+        .with_timeouts(
+            Timeouts::default()
+                .with_connect(CONNECT_WAIT)
+                .with_request(CONNECT_WAIT),
+        )
 }
 
 /// What the PocketOption client delivered.

@@ -35,7 +35,7 @@ use tokio::sync::watch;
 use crate::connector::{DEFAULT_USER_AGENT, PocketOptionConnector, platform_ws_config};
 use crate::engineio;
 use crate::error::{ConnectReport, Error};
-use crate::limits::Limits;
+use crate::limits::FrameLimits;
 use crate::modules::account::AccountModule;
 use crate::modules::deals::{DealsHandle, DealsModule};
 use crate::modules::history::{HistoryHandle, HistoryModule, TickRange};
@@ -53,7 +53,21 @@ use crate::state::PocketOptionState;
 use crate::types::{Action, Asset, Candle, Deal, DealResult, Tick};
 
 /// Timeouts of a [`PocketOption`] client.
+///
+/// Start from the defaults and change what you need (new fields may be added, so the
+/// struct cannot be built literally outside this crate):
+///
+/// ```
+/// use std::time::Duration;
+/// use binary_options_tools::Timeouts;
+///
+/// let timeouts = Timeouts::default()
+///     .with_connect(Duration::from_secs(60))
+///     .with_request(Duration::from_secs(20));
+/// assert_eq!(timeouts.request, Duration::from_secs(20));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Timeouts {
     /// Waiting for the first connection in [`PocketOptionBuilder::connect`] (default 30 s).
     pub connect: Duration,
@@ -67,6 +81,12 @@ pub struct Timeouts {
     pub request: Duration,
     /// Added to a deal's expiry when waiting for its result (default 15 s).
     pub result_grace: Duration,
+    /// How often the client tells the platform it is alive with `42["ps"]` (default 20 s;
+    /// the platform expects one about every 20 s).
+    pub keep_alive: Duration,
+    /// A connection that delivers nothing for this long is taken for dead and replaced
+    /// (default 50 s: the platform pings about every 25 s, so two missed pings).
+    pub read: Duration,
 }
 
 impl Default for Timeouts {
@@ -77,12 +97,66 @@ impl Default for Timeouts {
             handshake: Duration::from_secs(10),
             request: Duration::from_secs(10),
             result_grace: Duration::from_secs(15),
+            keep_alive: Duration::from_secs(20),
+            read: Duration::from_secs(50),
         }
     }
 }
 
+impl Timeouts {
+    /// Sets [`connect`](Self::connect).
+    pub fn with_connect(mut self, wait: Duration) -> Self {
+        self.connect = wait;
+        self
+    }
+
+    /// Sets [`attempt`](Self::attempt).
+    pub fn with_attempt(mut self, wait: Duration) -> Self {
+        self.attempt = wait;
+        self
+    }
+
+    /// Sets [`handshake`](Self::handshake).
+    pub fn with_handshake(mut self, wait: Duration) -> Self {
+        self.handshake = wait;
+        self
+    }
+
+    /// Sets [`request`](Self::request).
+    pub fn with_request(mut self, wait: Duration) -> Self {
+        self.request = wait;
+        self
+    }
+
+    /// Sets [`result_grace`](Self::result_grace).
+    pub fn with_result_grace(mut self, grace: Duration) -> Self {
+        self.result_grace = grace;
+        self
+    }
+
+    /// Sets [`keep_alive`](Self::keep_alive).
+    pub fn with_keep_alive(mut self, interval: Duration) -> Self {
+        self.keep_alive = interval;
+        self
+    }
+
+    /// Sets [`read`](Self::read).
+    pub fn with_read(mut self, silence: Duration) -> Self {
+        self.read = silence;
+        self
+    }
+}
+
 /// Limits checked before an order is sent.
+///
+/// ```
+/// use binary_options_tools::{Decimal, TradeLimits};
+///
+/// let limits = TradeLimits::default().with_max_amount(Decimal::from(100));
+/// assert_eq!(limits.min_amount, Decimal::ONE);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TradeLimits {
     /// The smallest stake (default 1).
     pub min_amount: Decimal,
@@ -99,6 +173,20 @@ impl Default for TradeLimits {
     }
 }
 
+impl TradeLimits {
+    /// Sets [`min_amount`](Self::min_amount).
+    pub fn with_min_amount(mut self, amount: Decimal) -> Self {
+        self.min_amount = amount;
+        self
+    }
+
+    /// Sets [`max_amount`](Self::max_amount).
+    pub fn with_max_amount(mut self, amount: Decimal) -> Self {
+        self.max_amount = amount;
+        self
+    }
+}
+
 /// Configures and connects a [`PocketOption`] client.
 pub struct PocketOptionBuilder {
     ssid: Ssid,
@@ -110,7 +198,7 @@ pub struct PocketOptionBuilder {
     timeouts: Timeouts,
     trade_limits: TradeLimits,
     stream_buffer: usize,
-    limits: Limits,
+    limits: FrameLimits,
 }
 
 impl PocketOptionBuilder {
@@ -128,7 +216,7 @@ impl PocketOptionBuilder {
             timeouts: Timeouts::default(),
             trade_limits: TradeLimits::default(),
             stream_buffer: DEFAULT_STREAM_BUFFER,
-            limits: Limits::default(),
+            limits: FrameLimits::default(),
         }
     }
 
@@ -183,7 +271,7 @@ impl PocketOptionBuilder {
     }
 
     /// Limits on inbound frames (attachment count, payload size).
-    pub fn with_frame_limits(mut self, limits: Limits) -> Self {
+    pub fn with_frame_limits(mut self, limits: FrameLimits) -> Self {
         self.limits = limits;
         self
     }
@@ -217,9 +305,8 @@ impl PocketOptionBuilder {
                 .with_reconnect_policy(self.reconnect)
                 .with_connect_timeout(self.timeouts.attempt + self.timeouts.handshake)
                 .with_wait_timeout(self.timeouts.connect)
-                // The platform pings every ~25 s and expects `42["ps"]` every ~20 s.
-                .with_keep_alive(Duration::from_secs(20), Message::text(r#"42["ps"]"#))
-                .with_read_timeout(Some(Duration::from_secs(50)))
+                .with_keep_alive(self.timeouts.keep_alive, Message::text(r#"42["ps"]"#))
+                .with_read_timeout(Some(self.timeouts.read))
                 .with_inline_handler(
                     |msg: &Message, ctx: &core_pre::HandlerContext<PocketOptionState>| {
                         // Engine.IO ping: answer inline, from the first frame.
@@ -302,7 +389,7 @@ pub struct PocketOption {
 impl std::fmt::Debug for PocketOption {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PocketOption")
-            .field("state", &self.state())
+            .field("state", &self.connection_state())
             .field("demo", &self.is_demo())
             .finish_non_exhaustive()
     }
@@ -368,7 +455,7 @@ impl PocketOption {
     /// no connection: the real cause is the connection, so say that (with the state: the
     /// next attempt and why the last one failed).
     fn explain_timeout(&self, error: Error) -> Error {
-        let state = self.state();
+        let state = self.connection_state();
         match error {
             Error::Timeout { .. } if !state.is_connected() && state != ConnectionState::Closed => {
                 core_pre::CoreError::NotConnected {
@@ -381,7 +468,7 @@ impl PocketOption {
     }
 
     fn check_open(&self) -> Result<(), Error> {
-        if self.state() == ConnectionState::Closed {
+        if self.connection_state() == ConnectionState::Closed {
             return Err(core_pre::CoreError::ClientClosed.into());
         }
         Ok(())
@@ -857,7 +944,7 @@ impl PocketOption {
     }
 
     /// The connection state.
-    pub fn state(&self) -> ConnectionState {
+    pub fn connection_state(&self) -> ConnectionState {
         self.inner.client.connection_state()
     }
 

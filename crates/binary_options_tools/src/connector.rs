@@ -25,7 +25,7 @@ use futures::{SinkExt, StreamExt};
 use crate::engineio::{self, Frame, OpenPayload};
 use crate::error::REJECTED_REASON;
 use crate::events::EventStream;
-use crate::limits::Limits;
+use crate::limits::FrameLimits;
 use crate::socketio::{self, PacketKind};
 use crate::state::PocketOptionState;
 
@@ -48,7 +48,7 @@ pub(crate) struct PocketOptionConnector {
     next: AtomicUsize,
     ws: WsConfig,
     handshake_timeout: Duration,
-    limits: Limits,
+    limits: FrameLimits,
 }
 
 impl PocketOptionConnector {
@@ -58,7 +58,7 @@ impl PocketOptionConnector {
         urls: Vec<String>,
         ws: WsConfig,
         handshake_timeout: Duration,
-        limits: Limits,
+        limits: FrameLimits,
     ) -> Self {
         PocketOptionConnector {
             urls,
@@ -141,7 +141,7 @@ fn is_rejection(name: &str) -> bool {
 async fn handshake(
     connection: Connection,
     ctx: &ConnectContext<PocketOptionState>,
-    limits: Limits,
+    limits: FrameLimits,
 ) -> Result<Connection, ConnectError> {
     let state = &ctx.state;
     let Connection {

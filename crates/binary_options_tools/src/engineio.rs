@@ -13,7 +13,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::CodecError;
-use crate::limits::Limits;
+use crate::limits::FrameLimits;
 use crate::socketio::{self, Packet};
 
 /// The Engine.IO ping the server sends.
@@ -81,7 +81,7 @@ impl OpenPayload {
 
 /// Decodes one WebSocket text frame given as bytes (UTF-8 is checked).
 ///
-/// Uses [`Limits::default`]; see [`decode_with`]. Never panics, whatever the input.
+/// Uses [`FrameLimits::default`]; see [`decode_with`]. Never panics, whatever the input.
 ///
 /// ```
 /// use binary_options_tools::{decode, Frame};
@@ -91,11 +91,11 @@ impl OpenPayload {
 /// assert!(decode(b"9nonsense").is_err());
 /// ```
 pub fn decode(frame: &[u8]) -> Result<Frame<'_>, CodecError> {
-    decode_with(frame, &Limits::default())
+    decode_with(frame, &FrameLimits::default())
 }
 
 /// [`decode`] with explicit limits.
-pub fn decode_with<'a>(frame: &'a [u8], limits: &Limits) -> Result<Frame<'a>, CodecError> {
+pub fn decode_with<'a>(frame: &'a [u8], limits: &FrameLimits) -> Result<Frame<'a>, CodecError> {
     let text = std::str::from_utf8(frame).map_err(|e| CodecError::InvalidUtf8 {
         valid_up_to: e.valid_up_to(),
     })?;
@@ -103,7 +103,7 @@ pub fn decode_with<'a>(frame: &'a [u8], limits: &Limits) -> Result<Frame<'a>, Co
 }
 
 /// Decodes one WebSocket text frame.
-pub fn decode_text<'a>(frame: &'a str, limits: &Limits) -> Result<Frame<'a>, CodecError> {
+pub fn decode_text<'a>(frame: &'a str, limits: &FrameLimits) -> Result<Frame<'a>, CodecError> {
     if frame.len() > limits.max_payload_bytes {
         return Err(CodecError::PayloadTooLarge {
             size: frame.len(),

@@ -426,7 +426,7 @@ pub enum CodecError {
 
     /// A binary packet announced more attachments than allowed.
     #[error(
-        "the packet announces {announced} binary attachments, more than the limit of {max}; raise `Limits::max_attachments` if the peer is trusted"
+        "the packet announces {announced} binary attachments, more than the limit of {max}; raise `FrameLimits::max_attachments` if the peer is trusted"
     )]
     TooManyAttachments {
         /// The announced count.
@@ -437,7 +437,7 @@ pub enum CodecError {
 
     /// A frame, or a packet with its attachments, is larger than allowed.
     #[error(
-        "payload of {size} bytes exceeds the limit of {max} bytes; raise `Limits::max_payload_bytes` if the peer is trusted"
+        "payload of {size} bytes exceeds the limit of {max} bytes; raise `FrameLimits::max_payload_bytes` if the peer is trusted"
     )]
     PayloadTooLarge {
         /// The size seen so far.

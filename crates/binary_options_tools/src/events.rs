@@ -20,7 +20,7 @@ use core_pre::{Message, MessageStream, Text, TransportError, TransportErrorKind}
 use futures::Stream;
 use serde::Deserialize;
 
-use crate::limits::Limits;
+use crate::limits::FrameLimits;
 use crate::reassembler::Reassembler;
 use crate::socketio::{Packet, PacketKind, placeholder_num};
 
@@ -38,7 +38,11 @@ pub(crate) struct EventStream {
 
 impl EventStream {
     /// Normalizes `inner`; malformed frames are dropped, logged, and counted in `malformed`.
-    pub(crate) fn new(inner: MessageStream, limits: Limits, malformed: Arc<AtomicU64>) -> Self {
+    pub(crate) fn new(
+        inner: MessageStream,
+        limits: FrameLimits,
+        malformed: Arc<AtomicU64>,
+    ) -> Self {
         EventStream {
             inner,
             reassembler: Reassembler::new(limits),
@@ -228,7 +232,7 @@ pub(crate) fn normalize(packet: &Packet<'_>) -> Option<String> {
 
 /// The first argument (the payload) of a normalized event frame, as raw JSON.
 pub(crate) fn payload(text: &str) -> Option<&str> {
-    match crate::engineio::decode_text(text, &Limits::default()) {
+    match crate::engineio::decode_text(text, &FrameLimits::default()) {
         Ok(crate::Frame::Message(packet)) => {
             // `arg` borrows from `packet`, which borrows from `text`: re-slice into `text`.
             let arg = packet.arg(0)?;
@@ -298,7 +302,7 @@ mod tests {
 
     fn stream_of(frames: Vec<Message>) -> EventStream {
         let inner: MessageStream = Box::pin(futures::stream::iter(frames.into_iter().map(Ok)));
-        EventStream::new(inner, Limits::default(), Arc::default())
+        EventStream::new(inner, FrameLimits::default(), Arc::default())
     }
 
     #[tokio::test]
@@ -336,7 +340,7 @@ mod tests {
             .into_iter()
             .map(Ok),
         ));
-        let mut events = EventStream::new(inner, Limits::default(), counter.clone());
+        let mut events = EventStream::new(inner, FrameLimits::default(), counter.clone());
         let first = events.next().await.unwrap().unwrap();
         assert_eq!(first.as_text(), Some(r#"42["after"]"#));
         assert!(events.next().await.unwrap().is_err(), "41 ends the session");

@@ -66,7 +66,7 @@ pub use book::subscriptions::MAX_ASSETS;
 pub use client::{PocketOption, PocketOptionBuilder, Timeouts, TradeLimits};
 pub use engineio::{Frame, decode, decode_with};
 pub use error::{CodecError, ConnectReport, Error, SSID_HOW_TO_COPY, SsidError};
-pub use limits::Limits;
+pub use limits::FrameLimits;
 pub use modules::deals::{DealBook, DealsHandle};
 pub use modules::history::MAX_TICKS;
 pub use modules::history::TickRange;

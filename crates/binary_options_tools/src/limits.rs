@@ -1,4 +1,4 @@
-//! [`Limits`]: the bounds the decoder and the reassembler enforce on untrusted input.
+//! [`FrameLimits`]: the bounds the decoder and the reassembler enforce on untrusted input.
 //!
 //! A peer decides how many binary attachments a packet announces and how large frames are;
 //! without a bound, one hostile or broken frame could make a client buffer without end.
@@ -8,23 +8,23 @@
 /// Bounds on what a single packet may contain.
 ///
 /// ```
-/// use binary_options_tools::Limits;
-/// let limits = Limits::default().with_max_attachments(2);
+/// use binary_options_tools::FrameLimits;
+/// let limits = FrameLimits::default().with_max_attachments(2);
 /// assert_eq!(limits.max_attachments, 2);
-/// assert_eq!(limits.max_payload_bytes, Limits::DEFAULT_MAX_PAYLOAD_BYTES);
+/// assert_eq!(limits.max_payload_bytes, FrameLimits::DEFAULT_MAX_PAYLOAD_BYTES);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
+pub struct FrameLimits {
     /// The largest `n` accepted in a `45<n>-` header.
     pub max_attachments: usize,
     /// The largest text frame, and the largest total (header + attachments) of one packet.
     pub max_payload_bytes: usize,
 }
 
-impl Limits {
-    /// Default for [`Limits::max_attachments`].
+impl FrameLimits {
+    /// Default for [`FrameLimits::max_attachments`].
     pub const DEFAULT_MAX_ATTACHMENTS: usize = 10;
-    /// Default for [`Limits::max_payload_bytes`]: 16 MiB.
+    /// Default for [`FrameLimits::max_payload_bytes`]: 16 MiB.
     pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 16 * 1024 * 1024;
 
     /// Replaces the attachment limit.
@@ -40,9 +40,9 @@ impl Limits {
     }
 }
 
-impl Default for Limits {
+impl Default for FrameLimits {
     fn default() -> Self {
-        Limits {
+        FrameLimits {
             max_attachments: Self::DEFAULT_MAX_ATTACHMENTS,
             max_payload_bytes: Self::DEFAULT_MAX_PAYLOAD_BYTES,
         }

@@ -5,13 +5,13 @@
 //! `n` binary WebSocket frames, with nothing in between. The reassembler is the small state
 //! machine that enforces that order: a binary frame with no header pending, or a text frame
 //! while attachments are still missing, is reported as an error and the broken packet is
-//! dropped, so one bad frame never poisons the stream. It is bounded by [`Limits`].
+//! dropped, so one bad frame never poisons the stream. It is bounded by [`FrameLimits`].
 
 use bytes::Bytes;
 
 use crate::engineio::{Frame, decode_text};
 use crate::error::CodecError;
-use crate::limits::Limits;
+use crate::limits::FrameLimits;
 use crate::socketio::Packet;
 
 /// Stateful pairing of binary headers with their attachments.
@@ -38,7 +38,7 @@ use crate::socketio::Packet;
 /// ```
 #[derive(Debug, Default)]
 pub struct Reassembler {
-    limits: Limits,
+    limits: FrameLimits,
     pending: Option<Pending>,
 }
 
@@ -50,7 +50,7 @@ struct Pending {
 
 impl Reassembler {
     /// A reassembler enforcing `limits`.
-    pub fn new(limits: Limits) -> Self {
+    pub fn new(limits: FrameLimits) -> Self {
         Reassembler {
             limits,
             pending: None,
@@ -58,7 +58,7 @@ impl Reassembler {
     }
 
     /// The limits in force.
-    pub fn limits(&self) -> &Limits {
+    pub fn limits(&self) -> &FrameLimits {
         &self.limits
     }
 

@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::error::CodecError;
-use crate::limits::Limits;
+use crate::limits::FrameLimits;
 
 /// The Socket.IO packet type (the digit after the Engine.IO `4`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -276,7 +276,7 @@ pub fn placeholder_num(arg: &str) -> Option<usize> {
 }
 
 /// Decodes a Socket.IO packet (the frame without its Engine.IO `4`).
-pub fn decode_packet<'a>(packet: &'a str, limits: &Limits) -> Result<Packet<'a>, CodecError> {
+pub fn decode_packet<'a>(packet: &'a str, limits: &FrameLimits) -> Result<Packet<'a>, CodecError> {
     let bytes = packet.as_bytes();
     let Some(&first) = bytes.first() else {
         return Err(CodecError::UnknownSocketType { found: None });

@@ -38,10 +38,7 @@ async fn connects_authenticates_and_streams_ticks_from_the_browser() {
         PocketOption::builder(Ssid::demo("browser-session", 777))
             .with_url(simulator_url())
             .only_given_urls()
-            .with_timeouts(Timeouts {
-                request: Duration::from_secs(5),
-                ..Timeouts::default()
-            })
+            .with_timeouts(Timeouts::default().with_request(Duration::from_secs(5)))
             .connect(),
     )
     .await

@@ -3,7 +3,8 @@
 use binary_options_tools::engineio::{self, OpenPayload};
 use binary_options_tools::socketio::{self, placeholder_num};
 use binary_options_tools::{
-    CodecError, Frame, Limits, Packet, PacketKind, Reassembler, decode, decode_with, event_name,
+    CodecError, Frame, FrameLimits, Packet, PacketKind, Reassembler, decode, decode_with,
+    event_name,
 };
 
 fn packet(frame: &str) -> Packet<'_> {
@@ -111,7 +112,7 @@ fn fast_event_name_matches_full_decode_on_platform_frames() {
         r#"42/ns,3["withNs",1]"#,
         r#"427["acked"]"#,
     ] {
-        let limits = Limits::default().with_max_attachments(10);
+        let limits = FrameLimits::default().with_max_attachments(10);
         let full = match decode_with(frame.as_bytes(), &limits).unwrap() {
             Frame::Message(p) => p.event_name().map(str::to_owned),
             _ => None,
@@ -307,13 +308,13 @@ fn absurd_attachment_counts_are_refused() {
             max: 10
         }
     );
-    let limits = Limits::default().with_max_attachments(11);
+    let limits = FrameLimits::default().with_max_attachments(11);
     assert!(decode_with(br#"4511-["x"]"#, &limits).is_ok());
 }
 
 #[test]
 fn oversized_frames_and_packets_are_refused() {
-    let limits = Limits::default().with_max_payload_bytes(64);
+    let limits = FrameLimits::default().with_max_payload_bytes(64);
     let big = format!(r#"42["x","{}"]"#, "a".repeat(100));
     assert!(matches!(
         decode_with(big.as_bytes(), &limits),
@@ -443,7 +444,7 @@ fn garbage_input_never_panics_and_mostly_errors() {
     let mut rng = Prng(0x9E37_79B9_7F4A_7C15);
     let mut errors = 0usize;
     let rounds = 20_000;
-    let mut r = Reassembler::new(Limits::default().with_max_payload_bytes(4096));
+    let mut r = Reassembler::new(FrameLimits::default().with_max_payload_bytes(4096));
     for round in 0..rounds {
         let mut input: Vec<u8> = if round % 3 == 0 {
             (0..rng.below(40))

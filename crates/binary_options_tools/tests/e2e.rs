@@ -541,7 +541,7 @@ async fn shutdown_ends_streams_and_every_call_reports_client_closed() {
     assert!(closed(client.result("x").await.unwrap_err()));
     assert!(closed(client.raw().send("42[\"ps\"]").await.unwrap_err()));
     assert!(closed(client.shutdown().await.unwrap_err()));
-    assert_eq!(client.state(), ConnectionState::Closed);
+    assert_eq!(client.connection_state(), ConnectionState::Closed);
 }
 
 #[tokio::test]

@@ -29,13 +29,13 @@ fn builder(url: &str) -> PocketOptionBuilder {
                 .with_initial_delay(Duration::from_millis(50))
                 .with_max_delay(Duration::from_millis(200)),
         )
-        .with_timeouts(Timeouts {
-            connect: Duration::from_secs(1),
-            attempt: Duration::from_millis(500),
-            handshake: Duration::from_millis(500),
-            request: Duration::from_millis(300),
-            ..Timeouts::default()
-        })
+        .with_timeouts(
+            Timeouts::default()
+                .with_connect(Duration::from_secs(1))
+                .with_attempt(Duration::from_millis(500))
+                .with_handshake(Duration::from_millis(500))
+                .with_request(Duration::from_millis(300)),
+        )
 }
 
 #[tokio::test]
@@ -137,7 +137,7 @@ async fn while_reconnecting_waits_and_calls_say_what_the_client_waits_for_and_wh
     );
 
     // The state says what the client waits for, and why the last attempt failed.
-    match client.state() {
+    match client.connection_state() {
         ConnectionState::Reconnecting { last_error, .. } => {
             assert!(last_error.contains(&cause), "{last_error}");
         }
@@ -161,5 +161,5 @@ async fn while_reconnecting_waits_and_calls_say_what_the_client_waits_for_and_wh
 
     // Shutdown joins the runner.
     within("shutdown", client.shutdown()).await.unwrap();
-    assert_eq!(client.state(), core_pre::ConnectionState::Closed);
+    assert_eq!(client.connection_state(), core_pre::ConnectionState::Closed);
 }

@@ -67,6 +67,7 @@ impl<S: AppState> Modules<S> {
             connection: self.link.connection_watch(),
             link: self.link.clone(),
             name: M::NAME,
+            stall_timeout: self.config.stall_timeout,
         });
         self.routes
             .push(Route::new(M::NAME, M::rule(&self.state), inbox_tx));

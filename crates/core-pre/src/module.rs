@@ -108,9 +108,18 @@ pub struct ModuleContext<S> {
     pub connection: ConnectionWatch,
     pub(crate) link: Arc<Link>,
     pub(crate) name: &'static str,
+    pub(crate) stall_timeout: Duration,
 }
 
 impl<S> ModuleContext<S> {
+    /// The client's slow-consumer bound ([`ClientConfig::stall_timeout`](crate::ClientConfig::stall_timeout)):
+    /// how long the router waits for room in a full inbox before it counts the module as
+    /// stalled. A module that fans messages out to bounded streams of its own applies the
+    /// same bound, so one policy holds from the socket to the user's stream.
+    pub fn stall_timeout(&self) -> Duration {
+        self.stall_timeout
+    }
+
     /// A bounded queue of commands for this module: give the [`Commander`] to the handle,
     /// keep the [`Commands`] in the module and answer them in `run`. The queue ends (yields
     /// `None`) when the client shuts down.

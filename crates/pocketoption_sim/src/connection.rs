@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use binary_options_tools::socketio::{self, PacketKind};
-use binary_options_tools::{CodecError, Frame, Limits, Packet, Reassembler, Ssid, engineio};
+use binary_options_tools::{CodecError, Frame, FrameLimits, Packet, Reassembler, Ssid, engineio};
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
@@ -141,7 +141,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr,
         next_ping: None,
         delayed: VecDeque::new(),
         frames: Reassembler::new(
-            Limits::default().with_max_payload_bytes(shared.config.max_message_bytes),
+            FrameLimits::default().with_max_payload_bytes(shared.config.max_message_bytes),
         ),
     };
     let end = conn.run(stream, rx, kick).await;

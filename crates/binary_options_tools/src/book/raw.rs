@@ -107,6 +107,24 @@ impl Matcher {
     }
 }
 
+/// A matcher is also a core-pre [`Rule`](core_pre::Rule) (on text frames), so the one
+/// vocabulary serves raw waiters and modules of your own.
+///
+/// ```
+/// use binary_options_tools::Matcher;
+/// use core_pre::{Message, Rule};
+///
+/// let mut rule = Matcher::event("successcloseOrder");
+/// assert!(Rule::matches(&mut rule, &Message::text(r#"42["successcloseOrder",{}]"#)));
+/// assert!(!Rule::matches(&mut rule, &Message::binary(vec![1, 2])));
+/// ```
+impl core_pre::Rule for Matcher {
+    fn matches(&mut self, msg: &core_pre::Message) -> bool {
+        msg.as_text()
+            .is_some_and(|text| Matcher::matches(self, text))
+    }
+}
+
 impl fmt::Debug for Matcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -12,8 +12,9 @@
 //! Subscriptions survive reconnects: after every (re)connection each live asset is
 //! re-subscribed exactly once, before the modules see the new connection's traffic.
 //!
-//! Each stream has a bounded buffer. When it is full, the module waits up to 100 ms for
-//! the reader (a slow reader gets backpressure and loses nothing); a reader that makes no
+//! Each stream has a bounded buffer. When it is full, the module waits up to the client's
+//! stall timeout (core-pre's `ClientConfig::stall_timeout`, 100 ms by default: the one
+//! slow-consumer bound, also applied by the router to module inboxes) for the reader (a slow reader gets backpressure and loses nothing); a reader that makes no
 //! room in that time counts as stalled and loses its own new ticks (counted in
 //! [`SubscriptionStream::dropped`]) until it reads again — never anyone else's ticks,
 //! never the connection.
@@ -40,7 +41,8 @@ use crate::socketio::encode_event_json;
 use crate::state::PocketOptionState;
 use crate::types::{Candle, Tick};
 
-/// Ticks buffered per stream; when full, the stream gets up to 100 ms of backpressure, then
+/// Ticks buffered per stream; when full, the stream gets up to the stall timeout (100 ms)
+/// of backpressure, then
 /// its new ticks are dropped (counted) until it frees room.
 pub const DEFAULT_STREAM_BUFFER: usize = 4096;
 /// How long after a time-based candle's end it is emitted if no later tick closed it.
@@ -97,21 +99,21 @@ impl SubscriptionKind {
     }
 }
 
-/// How long the module waits for a full stream to make room before it counts the stream
-/// as stalled (the same policy as core-pre's router: a slow reader gets backpressure, a
-/// stalled one loses its own ticks and nobody else's).
-const STREAM_STALL_TIMEOUT: Duration = Duration::from_millis(100);
-
-/// Delivers the blocked ticks, waiting for room; a stream that makes none in time is
-/// marked stalled and loses the rest of its blocked ticks.
-async fn deliver_blocked(registry: &SubscriptionRegistry, blocked: &mut Vec<Blocked>) {
+/// Delivers the blocked ticks, waiting up to `stall_timeout` (the client's slow-consumer
+/// bound, the same the router applies to module inboxes) for room; a stream that makes
+/// none in time is marked stalled and loses the rest of its blocked ticks.
+async fn deliver_blocked(
+    registry: &SubscriptionRegistry,
+    blocked: &mut Vec<Blocked>,
+    stall_timeout: Duration,
+) {
     let mut stalled: Vec<u64> = Vec::new();
     for b in blocked.drain(..) {
         if stalled.contains(&b.id) {
             b.dropped.fetch_add(1, Ordering::Relaxed);
             continue;
         }
-        match runtime::timeout(STREAM_STALL_TIMEOUT, b.tx.reserve()).await {
+        match runtime::timeout(stall_timeout, b.tx.reserve()).await {
             Ok(Ok(permit)) => permit.send(b.tick),
             // The stream was dropped meanwhile.
             Ok(Err(_)) => {}
@@ -274,7 +276,7 @@ impl Module<PocketOptionState> for SubscriptionsModule {
                 };
                 if !blocked.is_empty() {
                     // A full stream: wait for its reader (briefly), in order.
-                    deliver_blocked(registry, &mut blocked).await;
+                    deliver_blocked(registry, &mut blocked, self.ctx.stall_timeout()).await;
                 }
             }
             // One clock sample per batch is plenty, and keeps the clock off the hot path.

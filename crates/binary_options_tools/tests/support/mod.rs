@@ -40,9 +40,9 @@ pub(crate) fn fast_client(sim: &Simulator, session: &str, uid: u64) -> PocketOpt
                 .with_initial_delay(Duration::from_millis(50))
                 .with_max_delay(Duration::from_millis(400)),
         )
-        .with_timeouts(Timeouts {
-            request: Duration::from_secs(3),
-            connect: Duration::from_secs(10),
-            ..Timeouts::default()
-        })
+        .with_timeouts(
+            Timeouts::default()
+                .with_request(Duration::from_secs(3))
+                .with_connect(Duration::from_secs(10)),
+        )
 }

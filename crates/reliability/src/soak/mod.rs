@@ -105,13 +105,12 @@ impl SoakConfig {
     }
 
     fn timeouts(&self) -> Timeouts {
-        Timeouts {
-            connect: Duration::from_secs(10),
-            attempt: Duration::from_secs(3),
-            handshake: Duration::from_secs(3),
-            request: Duration::from_secs(3),
-            result_grace: Duration::from_secs(5),
-        }
+        Timeouts::default()
+            .with_connect(Duration::from_secs(10))
+            .with_attempt(Duration::from_secs(3))
+            .with_handshake(Duration::from_secs(3))
+            .with_request(Duration::from_secs(3))
+            .with_result_grace(Duration::from_secs(5))
     }
 
     fn check(&self) -> Result<(), ReliabilityError> {
@@ -912,7 +911,7 @@ impl ClientFigures {
         }
         figures.given_up = soakers
             .iter()
-            .filter_map(|soaker| match soaker.client.state() {
+            .filter_map(|soaker| match soaker.client.connection_state() {
                 state @ ConnectionState::Disconnected(_) => {
                     Some(format!("client {}: {state}", soaker.index))
                 }

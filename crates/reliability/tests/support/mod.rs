@@ -97,13 +97,14 @@ pub(crate) fn po_builder(url: &str, session: &str) -> PocketOptionBuilder {
         .with_url(url)
         .only_given_urls()
         .with_reconnect_policy(quick_reconnects())
-        .with_timeouts(Timeouts {
-            connect: Duration::from_secs(10),
-            attempt: Duration::from_secs(2),
-            handshake: Duration::from_secs(2),
-            request: Duration::from_secs(2),
-            result_grace: Duration::from_secs(5),
-        })
+        .with_timeouts(
+            Timeouts::default()
+                .with_connect(Duration::from_secs(10))
+                .with_attempt(Duration::from_secs(2))
+                .with_handshake(Duration::from_secs(2))
+                .with_request(Duration::from_secs(2))
+                .with_result_grace(Duration::from_secs(5)),
+        )
 }
 
 /// A simulator, a proxy in front of it, and a PocketOption client connected through it.
@@ -156,7 +157,7 @@ impl PoRig {
         within("shutdown", client.shutdown())
             .await
             .expect("shutdown succeeds");
-        assert_eq!(client.state(), ConnectionState::Closed);
+        assert_eq!(client.connection_state(), ConnectionState::Closed);
         for mut stream in streams {
             within("the stream to end", async {
                 while stream.next().await.is_some() {}
