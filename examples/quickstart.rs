@@ -192,9 +192,13 @@ async fn run() -> Result<(), Box<dyn Error>> {
     };
     // Settled early (a platform may close a little before our clock says): end it now.
     countdown.show(Duration::ZERO);
+    let closed_at = result
+        .deal
+        .close_price
+        .map_or_else(|| "an unreported price".to_owned(), |p| p.to_string());
     println!(
-        "Result: {:?}, profit {} (closed at {})",
-        result.outcome, result.profit, result.deal.close_price
+        "Result: {:?}, profit {} (closed at {closed_at})",
+        result.outcome, result.profit
     );
     // `result` returns once the balance includes the settlement.
     println!("New balance: {}", client.balance().await?);

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use client_ws::WsConfig;
-use core_pre::runtime;
+use core_pre::runtime::{self, SystemTime};
 use core_pre::{
     Client, ClientBuilder, ConnectionState, Message, ModuleStatus, ReconnectPolicy,
     RouteStatsSnapshot, Statistics, StatisticsSnapshot,
@@ -50,7 +50,7 @@ use crate::regions;
 use crate::server_time::ServerTime;
 use crate::ssid::Ssid;
 use crate::state::PocketOptionState;
-use crate::types::{Action, Asset, Candle, Deal, DealResult, Tick};
+use crate::types::{Action, Asset, Candle, Deal, DealId, DealResult, Tick, unix_secs};
 
 /// Timeouts of a [`PocketOption`] client.
 ///
@@ -605,7 +605,7 @@ impl PocketOption {
     /// use binary_options_tools::{Action, Decimal, PendingOrderRequest, PendingTrigger};
     ///
     /// // A call of 5 for 60 s, opened in 30 s (server time)...
-    /// let at = client.server_time().since_epoch() + Duration::from_secs(30);
+    /// let at = client.server_time().now + Duration::from_secs(30);
     /// let request = PendingOrderRequest::new("EURUSD_otc", Action::Call, Decimal::from(5),
     ///     Duration::from_secs(60), PendingTrigger::AtTime(at));
     /// let timed = client.open_pending(&request).await?;
@@ -631,7 +631,7 @@ impl PocketOption {
             request.expiry,
         )
         .await?;
-        request.trigger.validate(self.server_time().unix)?;
+        request.trigger.validate(self.server_time().unix())?;
         self.inner
             .pending
             .open_pending(request, self.inner.timeouts.request)
@@ -738,12 +738,9 @@ impl PocketOption {
     /// assert_eq!(result.balance, Some(before + result.profit));
     /// # Ok(()) }
     /// ```
-    pub async fn result(&self, id: &str) -> Result<DealResult, Error> {
+    pub async fn result(&self, id: &DealId) -> Result<DealResult, Error> {
         let timeout = match self.state_ref().deals.opened(id) {
-            Some(deal) => {
-                let left = deal.close_timestamp as f64 - self.server_time().unix;
-                Duration::from_secs_f64(left.max(0.0)) + self.inner.timeouts.result_grace
-            }
+            Some(deal) => self.time_left(&deal) + self.inner.timeouts.result_grace,
             None => self
                 .inner
                 .timeouts
@@ -756,7 +753,7 @@ impl PocketOption {
     /// Waits up to `timeout` for deal `id` to settle.
     pub async fn result_with_timeout(
         &self,
-        id: &str,
+        id: &DealId,
         timeout: Duration,
     ) -> Result<DealResult, Error> {
         self.check_open()?;
@@ -779,7 +776,7 @@ impl PocketOption {
     pub fn forget_closed<I, S>(&self, ids: I) -> usize
     where
         I: IntoIterator<Item = S>,
-        S: AsRef<str>,
+        S: std::borrow::Borrow<DealId>,
     {
         self.state_ref().deals.forget_closed(ids)
     }
@@ -789,12 +786,14 @@ impl PocketOption {
     ///
     /// ```no_run
     /// # fn demo(client: binary_options_tools::PocketOption) {
+    /// use binary_options_tools::DealId;
+    ///
     /// // A bot's bookkeeping loop: each closed deal is handled exactly once.
     /// for deal in client.take_closed() {
     ///     println!("{} closed with {}", deal.id, deal.profit);
     /// }
     /// // Or keep the book and forget only what was handled:
-    /// let handled: Vec<String> = client.closed_deals().into_iter().map(|d| d.id).collect();
+    /// let handled: Vec<DealId> = client.closed_deals().into_iter().map(|d| d.id).collect();
     /// client.forget_closed(&handled);
     /// # }
     /// ```
@@ -809,20 +808,19 @@ impl PocketOption {
         period: Duration,
         count: u32,
     ) -> Result<Vec<Candle>, Error> {
-        self.candles_until(asset, period, count, self.server_time().since_epoch())
+        self.candles_until(asset, period, count, self.server_time().now)
             .await
     }
 
-    /// The `count` candles of `period` for `asset` ending at `end` (a time since the unix
-    /// epoch, e.g. [`ServerTime::since_epoch`]). The last candle is the one that contains
-    /// `end`.
+    /// The `count` candles of `period` for `asset` ending at `end` (e.g. from
+    /// [`ServerTime::now`]). The last candle is the one that contains `end`.
     ///
     /// ```no_run
     /// # async fn demo(client: binary_options_tools::PocketOption) -> Result<(), binary_options_tools::Error> {
     /// use std::time::Duration;
     ///
     /// // The 60 one-minute candles of the hour that ended a day ago.
-    /// let end = client.server_time().since_epoch() - Duration::from_secs(86_400);
+    /// let end = client.server_time().now - Duration::from_secs(86_400);
     /// let candles = client.candles_until("EURUSD_otc", Duration::from_secs(60), 60, end).await?;
     /// # Ok(()) }
     /// ```
@@ -831,28 +829,15 @@ impl PocketOption {
         asset: &str,
         period: Duration,
         count: u32,
-        end: Duration,
+        end: SystemTime,
     ) -> Result<Vec<Candle>, Error> {
-        let period_secs = u32::try_from(period.as_secs()).unwrap_or(0);
-        if period.subsec_nanos() != 0 || period_secs == 0 || count == 0 {
+        if count == 0 {
             return Err(Error::InvalidHistoryRequest {
-                reason: format!(
-                    "candles of {period:?} × {count}: use whole seconds and a positive count"
-                ),
+                reason: format!("{count} candles: ask for at least one"),
             });
         }
-        if end.is_zero() {
-            return Err(Error::InvalidHistoryRequest {
-                reason: "an end time of zero: use a time since the unix epoch".to_owned(),
-            });
-        }
-        self.history(
-            asset,
-            period_secs,
-            end.as_secs_f64(),
-            u64::from(period_secs) * u64::from(count),
-        )
-        .await
+        self.history(asset, period, end, period.saturating_mul(count))
+            .await
     }
 
     /// Tick history of `asset` ending now (server time): the last `n` ticks
@@ -877,42 +862,50 @@ impl PocketOption {
         asset: &str,
         range: impl Into<TickRange>,
     ) -> Result<Vec<Tick>, Error> {
-        self.ticks_until(asset, range, self.server_time().since_epoch())
-            .await
+        self.ticks_until(asset, range, self.server_time().now).await
     }
 
-    /// Tick history of `asset` ending at `end` (a time since the unix epoch).
+    /// Tick history of `asset` ending at `end`.
     pub async fn ticks_until(
         &self,
         asset: &str,
         range: impl Into<TickRange>,
-        end: Duration,
+        end: SystemTime,
     ) -> Result<Vec<Tick>, Error> {
         self.check_open()?;
+        let end = history_end(end)?;
         self.inner
             .history
-            .ticks(
-                asset,
-                range.into(),
-                end.as_secs_f64(),
-                self.inner.timeouts.request,
-            )
+            .ticks(asset, range.into(), end, self.inner.timeouts.request)
             .await
     }
 
-    /// One page of history: candles of `period` seconds covering `span` seconds before
-    /// `end` (unix seconds).
+    /// One page of history: candles of `period` (whole seconds) covering `span` before
+    /// `end`.
     pub async fn history(
         &self,
         asset: &str,
-        period: u32,
-        end: f64,
-        span: u64,
+        period: Duration,
+        end: SystemTime,
+        span: Duration,
     ) -> Result<Vec<Candle>, Error> {
         self.check_open()?;
+        let period_secs = u32::try_from(period.as_secs()).unwrap_or(0);
+        if period.subsec_nanos() != 0 || period_secs == 0 {
+            return Err(Error::InvalidHistoryRequest {
+                reason: format!("candles of {period:?}: use a whole number of seconds"),
+            });
+        }
+        let end = history_end(end)?;
         self.inner
             .history
-            .load(asset, period, end, span, self.inner.timeouts.request)
+            .load(
+                asset,
+                period_secs,
+                end,
+                span.as_secs(),
+                self.inner.timeouts.request,
+            )
             .await
     }
 
@@ -1024,7 +1017,19 @@ impl PocketOption {
 
     /// How long until `deal` expires, by the server clock (zero once expired).
     pub fn time_left(&self, deal: &Deal) -> Duration {
-        let left = deal.close_timestamp as f64 - self.server_time().unix;
-        Duration::from_secs_f64(left.max(0.0))
+        deal.closes_at
+            .duration_since(self.server_time().now)
+            .unwrap_or(Duration::ZERO)
+    }
+}
+
+/// A history request's end as unix seconds; the epoch itself is refused (it is what a
+/// zeroed or unset time reads as).
+fn history_end(end: SystemTime) -> Result<f64, Error> {
+    match unix_secs(end) {
+        secs if secs > 0.0 => Ok(secs),
+        _ => Err(Error::InvalidHistoryRequest {
+            reason: "an end time at or before the unix epoch: use the server time (`server_time().now`) or a time after it".to_owned(),
+        }),
     }
 }

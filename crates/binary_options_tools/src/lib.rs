@@ -80,4 +80,4 @@ pub use rust_decimal::Decimal;
 pub use server_time::ServerTime;
 pub use socketio::{Packet, PacketKind, event_name};
 pub use ssid::{RealSession, Ssid};
-pub use types::{Action, Asset, AssetKind, Candle, Deal, DealResult, Outcome, Tick};
+pub use types::{Action, Asset, AssetKind, Candle, Deal, DealId, DealResult, Outcome, Tick};

@@ -11,8 +11,8 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::types::from_unix_secs;
 use core_pre::runtime::{Instant, SystemTime, UNIX_EPOCH};
-use serde::{Deserialize, Serialize};
 
 /// How long a sample counts.
 const WINDOW: Duration = Duration::from_secs(30);
@@ -22,25 +22,23 @@ const MAX_SAMPLES: usize = 256;
 pub(crate) const STALE_AFTER: Duration = Duration::from_secs(10);
 
 /// The server time as best known now.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ServerTime {
-    /// The server's current time, unix seconds with sub-second precision.
-    pub unix: f64,
-    /// Server minus local clock, in seconds.
+    /// The server's current time (with sub-second precision).
+    pub now: SystemTime,
+    /// Server minus local clock, in seconds (negative when the server is behind).
     pub offset: f64,
-    /// Seconds since the last sample (infinite when there never was one).
-    pub age: f64,
-    /// True when there is no recent sample: `unix` is then local time plus the last known
+    /// Time since the last sample; `None` when there never was one.
+    pub age: Option<Duration>,
+    /// True when there is no recent sample: `now` is then local time plus the last known
     /// offset (or plain local time).
     pub stale: bool,
 }
 
 impl ServerTime {
-    /// The server time as a duration since the unix epoch (the form
-    /// [`PendingTrigger::AtTime`](crate::PendingTrigger::AtTime) and
-    /// [`PocketOption::candles_until`](crate::PocketOption::candles_until) take).
-    pub fn since_epoch(&self) -> Duration {
-        Duration::try_from_secs_f64(self.unix).unwrap_or(Duration::ZERO)
+    /// [`now`](Self::now) as unix seconds, the form of tick and candle times.
+    pub fn unix(&self) -> f64 {
+        crate::types::unix_secs(self.now)
     }
 }
 
@@ -88,9 +86,9 @@ impl ServerClock {
         let local = local_unix();
         let Some((last_at, _)) = samples.back() else {
             return ServerTime {
-                unix: local,
+                now: from_unix_secs(local),
                 offset: 0.0,
-                age: f64::INFINITY,
+                age: None,
                 stale: true,
             };
         };
@@ -100,9 +98,9 @@ impl ServerClock {
             .map(|(_, o)| *o)
             .fold(f64::NEG_INFINITY, f64::max);
         ServerTime {
-            unix: local + offset,
+            now: from_unix_secs(local + offset),
             offset,
-            age: age.as_secs_f64(),
+            age: Some(age),
             stale: age > STALE_AFTER,
         }
     }
@@ -123,7 +121,7 @@ mod tests {
         let t = clock.now();
         assert!(!t.stale);
         assert!((t.offset - 99.98).abs() < 0.01, "{t:?}");
-        assert!((t.unix - (local_unix() + 99.98)).abs() < 0.05);
+        assert!((t.unix() - (local_unix() + 99.98)).abs() < 0.05);
     }
 
     #[test]

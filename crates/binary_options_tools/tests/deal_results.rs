@@ -27,7 +27,7 @@ async fn settle(
     )
     .await
     .unwrap();
-    assert!(deal.open_timestamp > 0);
+    assert!(deal.opened_at > std::time::UNIX_EPOCH && deal.closes_at > deal.opened_at);
     sim.pin_price(ASSET, price + move_by).unwrap();
     let result = within("the result", client.result(&deal.id)).await.unwrap();
     assert_eq!(result.deal.id, deal.id);

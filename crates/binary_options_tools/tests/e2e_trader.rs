@@ -7,11 +7,11 @@ mod support;
 
 use support::{ASSET, WAIT, fast_client, fast_sim, within};
 
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
 use binary_options_tools::{
-    Action, DealResult, Decimal, Error, Matcher, Outcome, PendingOrderRequest, PendingTrigger,
-    PocketOption, SubscriptionKind, compile_candles,
+    Action, DealId, DealResult, Decimal, Error, Matcher, Outcome, PendingOrderRequest,
+    PendingTrigger, PocketOption, SubscriptionKind, compile_candles,
 };
 use futures::StreamExt;
 use pocketoption_sim::{BalanceReport, Delivery, HistoryItems, Simulator, SimulatorBuilder};
@@ -125,7 +125,7 @@ async fn results_ask_for_the_balance_when_the_platform_reported_it_before_the_de
 }
 
 fn in_secs(client: &PocketOption, secs: u64) -> PendingTrigger {
-    PendingTrigger::AtTime(client.server_time().since_epoch() + Duration::from_secs(secs))
+    PendingTrigger::AtTime(client.server_time().now + Duration::from_secs(secs))
 }
 
 #[tokio::test]
@@ -154,7 +154,8 @@ async fn a_pending_order_at_a_time_opens_a_deal_that_settles_like_any_other() {
     assert_eq!(deal.request_id.as_deref(), Some(order.ticket.as_str()));
     assert_eq!((deal.asset.as_str(), deal.amount), (ASSET, amount));
     assert!(
-        deal.open_timestamp as u64 >= at.as_secs(),
+        deal.opened_at.duration_since(UNIX_EPOCH).unwrap().as_secs()
+            >= at.duration_since(UNIX_EPOCH).unwrap().as_secs(),
         "opened at its time, not before"
     );
     assert!(
@@ -199,7 +200,7 @@ async fn a_pending_order_at_a_price_fills_when_the_price_gets_there() {
     sim.pin_price(ASSET, target + 0.001).unwrap();
     let deal = client.pending_fill(&order.ticket, WAIT).await.unwrap();
     assert_eq!(deal.open_price, target + 0.001);
-    assert_eq!(deal.action(), Some(Action::Put));
+    assert_eq!(deal.action, Action::Put);
     sim.pin_price(ASSET, target).unwrap();
     let result = within("the result", client.result(&deal.id)).await.unwrap();
     assert_eq!(result.outcome, Outcome::Win, "a put, and the price fell");
@@ -249,9 +250,7 @@ async fn pending_orders_cancel_one_or_several_and_bad_ones_never_leave() {
     // Checked before sending, like market orders.
     let sent = sim.events_received("openPendingOrder");
     let past = PendingOrderRequest {
-        trigger: PendingTrigger::AtTime(
-            client.server_time().since_epoch() - Duration::from_secs(5),
-        ),
+        trigger: PendingTrigger::AtTime(client.server_time().now - Duration::from_secs(5)),
         ..later()
     };
     let error = client.open_pending(&past).await.unwrap_err();
@@ -322,7 +321,7 @@ async fn tick_history_comes_from_price_items_and_compiles_into_candles() {
         let at_ms = (tick.time * 1000.0).round() as i64;
         assert_eq!(tick.price, sim.price_at(ASSET, at_ms).unwrap());
     }
-    let now = client.server_time().unix;
+    let now = client.server_time().unix();
     assert!(now - ticks.last().unwrap().time < 2.0, "ends now");
 
     let span = within(
@@ -332,7 +331,7 @@ async fn tick_history_comes_from_price_items_and_compiles_into_candles() {
     .await
     .unwrap();
     assert!(span.len() >= 20, "{}", span.len());
-    let end = client.server_time().unix;
+    let end = client.server_time().unix();
     assert!(span.iter().all(|t| t.time >= end - 22.0 && t.time <= end));
 
     let candles = compile_candles(
@@ -378,8 +377,8 @@ async fn tick_history_says_so_when_the_platform_answers_with_candles() {
 #[tokio::test]
 async fn candles_end_at_the_time_asked_for() {
     let (_sim, client) = start(fast_sim(23)).await;
-    let end_secs = client.server_time().unix as u64 - 3_600;
-    let end = Duration::from_secs(end_secs);
+    let end_secs = client.server_time().unix() as u64 - 3_600;
+    let end = UNIX_EPOCH + Duration::from_secs(end_secs);
     let candles = within(
         "an hour-old page",
         client.candles_until(ASSET, Duration::from_secs(60), 5, end),
@@ -391,7 +390,7 @@ async fn candles_end_at_the_time_asked_for() {
     assert_eq!(candles.first().unwrap().time, last_start - 300.0);
     assert!(candles.iter().all(|c| &*c.asset == ASSET));
     let error = client
-        .candles_until(ASSET, Duration::from_secs(60), 5, Duration::ZERO)
+        .candles_until(ASSET, Duration::from_secs(60), 5, UNIX_EPOCH)
         .await
         .unwrap_err();
     assert!(
@@ -452,9 +451,12 @@ async fn processed_deals_can_be_forgotten_and_do_not_come_back() {
     assert!(sim.closed_deals().len() >= 3);
     // Let the closed-deal list that follows the balance arrive too.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let closed: Vec<String> = client.closed_deals().into_iter().map(|d| d.id).collect();
+    let closed: Vec<DealId> = client.closed_deals().into_iter().map(|d| d.id).collect();
     assert_eq!(closed, std::slice::from_ref(&third.id));
-    assert_eq!(client.forget_closed([third.id.as_str(), "unknown"]), 1);
+    assert_eq!(
+        client.forget_closed([third.id.clone(), DealId::from("unknown")]),
+        1
+    );
     assert!(client.closed_deals().is_empty());
     client.shutdown().await.unwrap();
 }

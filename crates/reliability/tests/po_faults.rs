@@ -9,7 +9,7 @@ mod support;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use binary_options_tools::{Decimal, Error, Matcher, SubscriptionKind};
+use binary_options_tools::{DealId, Decimal, Error, Matcher, SubscriptionKind};
 use client_ws::WsConfig;
 use core_pre::{ConnectionState, CoreError, ReconnectPolicy, TransportErrorKind};
 use futures::StreamExt;
@@ -36,7 +36,7 @@ async fn abrupt_cuts_lose_no_subscription_and_each_is_followed_by_a_reconnect() 
     for round in 1..=3 {
         assert_eq!(rig.proxy.cut_all(), 1, "one connection to cut");
         rig.reconnected(round).await;
-        let reconnected_at = rig.client.server_time().unix;
+        let reconnected_at = rig.client.server_time().unix();
         // Delivery resumed: ticks stamped after the reconnect arrive on the same stream.
         fresh_ticks(&mut ticks, reconnected_at, 3).await;
     }
@@ -71,22 +71,22 @@ async fn trades_placed_across_cuts_each_get_exactly_one_result() {
             .unwrap_or_else(|e| panic!("the result of {} is not lost: {e}", deal.id));
         results.push(result.deal.id);
     }
-    let distinct: HashSet<&String> = results.iter().collect();
+    let distinct: HashSet<&DealId> = results.iter().collect();
     assert_eq!(distinct.len(), deals.len(), "one result per trade");
-    let on_platform: HashSet<String> = rig
+    let on_platform: HashSet<DealId> = rig
         .sim
         .closed_deals()
         .into_iter()
         .filter(|d| d.uid == UID)
-        .map(|d| d.id)
+        .map(|d| DealId::from(d.id))
         .collect();
-    let received: HashSet<String> = results.into_iter().collect();
+    let received: HashSet<DealId> = results.into_iter().collect();
     assert_eq!(
         received, on_platform,
         "the results are the platform's deals"
     );
     assert!(rig.sim.open_deals().is_empty());
-    let known: Vec<String> = rig
+    let known: Vec<DealId> = rig
         .client
         .closed_deals()
         .into_iter()
@@ -119,7 +119,11 @@ async fn an_order_whose_reply_is_cut_off_is_found_in_the_deal_lists_not_sent_aga
     let deal = within("the order", order).await.unwrap().unwrap();
     let opened = rig.sim.open_deals();
     assert_eq!(opened.len(), 1, "never sent twice");
-    assert_eq!(deal.id, opened[0].id, "the very deal the platform opened");
+    assert_eq!(
+        deal.id.as_str(),
+        opened[0].id,
+        "the very deal the platform opened"
+    );
     let result = within("its result", rig.client.result(&deal.id))
         .await
         .unwrap();
@@ -167,7 +171,7 @@ async fn an_order_lost_on_the_way_is_reported_unknown_and_never_executed_later()
         .chain(rig.sim.closed_deals())
         .collect();
     assert_eq!(deals.len(), 1, "only the second order reached the platform");
-    assert_eq!(deals[0].id, next.id);
+    assert_eq!(deals[0].id, next.id.as_str());
     assert_ne!(
         deals[0].request_id.to_string().trim_matches('"'),
         request_id
@@ -217,7 +221,7 @@ async fn an_order_held_up_past_its_timeout_is_reported_unknown_and_its_late_resu
     assert_eq!(executed.len(), 1, "executed once");
     assert_eq!(
         book.find_by_request(&request_id).map(|d| d.id),
-        Some(executed[0].id.clone())
+        Some(DealId::from(executed[0].id.clone()))
     );
     assert_eq!(rig.client.statistics().reconnects, 0);
     rig.shut_down_cleanly(vec![]).await;
@@ -257,7 +261,7 @@ async fn refused_connections_are_retried_with_growing_jittered_delays_up_to_the_
     let refused = rig.proxy.stats().refused;
     assert!(refused >= 3, "refused {refused} attempts");
     assert!(rig.client.statistics().connect_failures >= refused);
-    fresh_ticks(&mut ticks, rig.client.server_time().unix, 2).await;
+    fresh_ticks(&mut ticks, rig.client.server_time().unix(), 2).await;
     rig.shut_down_cleanly(vec![ticks]).await;
 }
 
@@ -278,7 +282,7 @@ async fn a_server_restart_keeps_the_subscription_and_the_open_deal() {
         .await
         .unwrap();
     rig.reconnected(1).await;
-    fresh_ticks(&mut ticks, rig.client.server_time().unix, 3).await;
+    fresh_ticks(&mut ticks, rig.client.server_time().unix(), 3).await;
     let result = within("the result", rig.client.result(&deal.id))
         .await
         .unwrap();
@@ -317,7 +321,7 @@ async fn a_frame_that_is_not_utf8_ends_the_connection_and_streaming_resumes() {
     let mut ticks =
         corrupt_a_tick_frame(&rig, Corruption::flip_bits("updateStream", 0, 0x80)).await;
     rig.reconnected(1).await;
-    fresh_ticks(&mut ticks, rig.client.server_time().unix, 3).await;
+    fresh_ticks(&mut ticks, rig.client.server_time().unix(), 3).await;
     let disconnects = rig.client.statistics().disconnects;
     assert_eq!(
         disconnects.get("transport_error"),
@@ -338,7 +342,7 @@ async fn a_frame_with_a_reserved_opcode_ends_the_connection_and_streaming_resume
     )
     .await;
     rig.reconnected(1).await;
-    fresh_ticks(&mut ticks, rig.client.server_time().unix, 3).await;
+    fresh_ticks(&mut ticks, rig.client.server_time().unix(), 3).await;
     rig.shut_down_cleanly(vec![ticks]).await;
 }
 
@@ -351,7 +355,7 @@ async fn a_garbled_event_is_dropped_and_counted_without_losing_the_connection() 
         Corruption::flip_bits(r#"451-["updateStream""#, 4, 0x20),
     )
     .await;
-    fresh_ticks(&mut ticks, rig.client.server_time().unix, 5).await;
+    fresh_ticks(&mut ticks, rig.client.server_time().unix(), 5).await;
     assert!(
         rig.client.malformed_frames() >= 1,
         "the bad frame was counted"
@@ -371,7 +375,7 @@ async fn a_frame_cut_in_the_middle_ends_the_connection_and_streaming_resumes() {
     let mut ticks = corrupt_a_tick_frame(&rig, Corruption::truncate("updateStream", 5)).await;
     assert_eq!(rig.proxy.stats().cut, 1);
     rig.reconnected(1).await;
-    fresh_ticks(&mut ticks, rig.client.server_time().unix, 3).await;
+    fresh_ticks(&mut ticks, rig.client.server_time().unix(), 3).await;
     rig.shut_down_cleanly(vec![ticks]).await;
 }
 
@@ -426,7 +430,7 @@ async fn after_an_oversized_frame_the_client_reconnects_and_streaming_resumes() 
         .await
         .expect("the header was injected");
     rig.reconnected(1).await;
-    fresh_ticks(&mut ticks, rig.client.server_time().unix, 3).await;
+    fresh_ticks(&mut ticks, rig.client.server_time().unix(), 3).await;
     let disconnects = rig.client.statistics().disconnects;
     assert_eq!(
         disconnects.get("transport_error"),
@@ -457,7 +461,7 @@ async fn malformed_frames_of_every_kind_are_dropped_and_the_connection_kept() {
         client.malformed_frames() >= 3
     })
     .await;
-    fresh_ticks(&mut ticks, rig.client.server_time().unix, 5).await;
+    fresh_ticks(&mut ticks, rig.client.server_time().unix(), 5).await;
     let reply = within(
         "a round trip",
         rig.client.raw().send_and_wait(
@@ -528,7 +532,7 @@ async fn a_burst_while_one_consumer_stalls_costs_only_that_streams_excess() {
     assert!(seen > 16, "the reader kept reading: {seen} ticks");
     assert_eq!(reader.dropped(), 0, "a reader that keeps up loses nothing");
     // The stalled consumer resumes: its buffer first, then live ticks.
-    let stale = fresh_ticks(&mut stalled, rig.client.server_time().unix, 3).await;
+    let stale = fresh_ticks(&mut stalled, rig.client.server_time().unix(), 3).await;
     // Its buffer, plus at most the one tick the module may still be holding for it (a
     // full stream gets up to 100 ms of backpressure before it counts as stalled).
     assert!(stale <= 17, "at most a buffer's worth is kept: {stale}");
@@ -587,7 +591,7 @@ async fn on_a_half_open_link_calls_fail_with_typed_errors_within_their_timeouts(
     rig.proxy.set_stalled(false);
     // The server gave up on the silent client meanwhile; the client reconnects.
     rig.reconnected(1).await;
-    fresh_ticks(&mut ticks, rig.client.server_time().unix, 3).await;
+    fresh_ticks(&mut ticks, rig.client.server_time().unix(), 3).await;
     rig.shut_down_cleanly(vec![ticks]).await;
 }
 

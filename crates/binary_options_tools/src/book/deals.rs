@@ -1,13 +1,14 @@
 //! [`DealBook`]: opened and closed deals as the platform reported them, and the balance
 //! reports seen since (the deals module fills it, the client and the trades module read it).
 
+use std::borrow::Borrow;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::types::Deal;
+use crate::types::{Deal, DealId};
 
 /// Closed deals kept in memory (the oldest are forgotten first).
 pub const CLOSED_DEALS_KEPT: usize = 1000;
@@ -22,9 +23,9 @@ pub const BALANCE_REQUEST_WAIT: Duration = Duration::from_secs(5);
 
 #[derive(Default)]
 pub(crate) struct Book {
-    pub(crate) opened: HashMap<String, Deal>,
-    pub(crate) closed: HashMap<String, Deal>,
-    pub(crate) closed_order: VecDeque<String>,
+    pub(crate) opened: HashMap<DealId, Deal>,
+    pub(crate) closed: HashMap<DealId, Deal>,
+    pub(crate) closed_order: VecDeque<DealId>,
     /// How many full opened-deal lists arrived (to know a list is fresh).
     pub(crate) opened_lists: u64,
     /// Balance reports applied so far.
@@ -37,10 +38,10 @@ pub(crate) struct Book {
 pub(crate) struct Marks {
     /// For each known deal, `balance_reports` when it was first seen open or closed: a
     /// report numbered higher came after that event.
-    pub(crate) stamps: HashMap<String, u64>,
+    pub(crate) stamps: HashMap<DealId, u64>,
     /// Deals a bot has forgotten, kept out of later lists (bounded, oldest dropped).
-    pub(crate) forgotten: HashSet<String>,
-    pub(crate) forgotten_order: VecDeque<String>,
+    pub(crate) forgotten: HashSet<DealId>,
+    pub(crate) forgotten_order: VecDeque<DealId>,
 }
 
 impl Book {
@@ -48,19 +49,19 @@ impl Book {
         self.marks.get_or_insert_with(Box::default)
     }
 
-    pub(crate) fn is_forgotten(&self, id: &str) -> bool {
+    pub(crate) fn is_forgotten(&self, id: &DealId) -> bool {
         self.marks
             .as_ref()
             .is_some_and(|m| m.forgotten.contains(id))
     }
 
     /// Stamps deal `id` with the current report count, unless it already has a stamp.
-    pub(crate) fn stamp_once(&mut self, id: &str) {
+    pub(crate) fn stamp_once(&mut self, id: &DealId) {
         let now = self.balance_reports;
-        self.marks().stamps.entry(id.to_owned()).or_insert(now);
+        self.marks().stamps.entry(id.clone()).or_insert(now);
     }
 
-    pub(crate) fn unstamp(&mut self, id: &str) {
+    pub(crate) fn unstamp(&mut self, id: &DealId) {
         if let Some(marks) = self.marks.as_mut() {
             marks.stamps.remove(id);
         }
@@ -127,13 +128,13 @@ impl DealBook {
     pub(crate) fn replace_opened(&self, deals: Vec<Deal>) {
         {
             let mut book = self.lock();
-            let opened: HashMap<String, Deal> = deals
+            let opened: HashMap<DealId, Deal> = deals
                 .into_iter()
                 .filter(|d| !d.is_closed() && !book.is_forgotten(&d.id))
                 .map(|d| (d.id.clone(), d))
                 .collect();
             book.opened = opened;
-            let ids: Vec<String> = book.opened.keys().cloned().collect();
+            let ids: Vec<DealId> = book.opened.keys().cloned().collect();
             for id in &ids {
                 book.stamp_once(id);
             }
@@ -162,7 +163,7 @@ impl DealBook {
     }
 
     /// Whether a balance report came after deal `id`'s last event (`None`: deal unknown).
-    pub(crate) fn balance_follows(&self, id: &str) -> Option<bool> {
+    pub(crate) fn balance_follows(&self, id: &DealId) -> Option<bool> {
         let book = self.lock();
         let stamp = book.marks.as_ref()?.stamps.get(id)?;
         Some(book.balance_reports > *stamp)
@@ -178,12 +179,12 @@ impl DealBook {
     pub fn forget_closed<I, S>(&self, ids: I) -> usize
     where
         I: IntoIterator<Item = S>,
-        S: AsRef<str>,
+        S: Borrow<DealId>,
     {
         let mut book = self.lock();
         let mut forgotten = 0;
         for id in ids {
-            let id = id.as_ref();
+            let id = id.borrow();
             if book.closed.remove(id).is_some() {
                 book.unstamp(id);
                 Self::remember_forgotten(&mut book, id);
@@ -205,7 +206,7 @@ impl DealBook {
     /// [`forget_closed`](Self::forget_closed): they will not come back).
     pub fn take_closed(&self) -> Vec<Deal> {
         let mut book = self.lock();
-        let ids: Vec<String> = book.closed_order.drain(..).collect();
+        let ids: Vec<DealId> = book.closed_order.drain(..).collect();
         let mut deals = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(deal) = book.closed.remove(&id) {
@@ -217,10 +218,10 @@ impl DealBook {
         deals
     }
 
-    pub(crate) fn remember_forgotten(book: &mut Book, id: &str) {
+    pub(crate) fn remember_forgotten(book: &mut Book, id: &DealId) {
         let marks = book.marks();
-        if marks.forgotten.insert(id.to_owned()) {
-            marks.forgotten_order.push_back(id.to_owned());
+        if marks.forgotten.insert(id.clone()) {
+            marks.forgotten_order.push_back(id.clone());
             while marks.forgotten_order.len() > FORGOTTEN_DEALS_KEPT {
                 if let Some(old) = marks.forgotten_order.pop_front() {
                     marks.forgotten.remove(&old);
@@ -250,19 +251,19 @@ impl DealBook {
     }
 
     /// A closed deal.
-    pub fn closed(&self, id: &str) -> Option<Deal> {
+    pub fn closed(&self, id: &DealId) -> Option<Deal> {
         self.lock().closed.get(id).cloned()
     }
 
     /// An open deal.
-    pub fn opened(&self, id: &str) -> Option<Deal> {
+    pub fn opened(&self, id: &DealId) -> Option<Deal> {
         self.lock().opened.get(id).cloned()
     }
 
     /// Every open deal.
     pub fn opened_list(&self) -> Vec<Deal> {
         let mut deals: Vec<Deal> = self.lock().opened.values().cloned().collect();
-        deals.sort_by_key(|d| d.open_timestamp);
+        deals.sort_by_key(|d| d.opened_at);
         deals
     }
 

@@ -6,6 +6,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use core_pre::runtime::{SystemTime, UNIX_EPOCH};
 use core_pre::{ConnectionWatch, PendingRequests};
 use rust_decimal::Decimal;
 
@@ -16,10 +17,10 @@ use crate::types::Action;
 /// What makes a pending order open its deal.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum PendingTrigger {
-    /// At this server time, as time since the unix epoch (`openType` 0). Sub-second parts
-    /// are rounded up to the next whole second; it must be in the future. Build it from
-    /// the server clock, e.g. `client.server_time().since_epoch() + Duration::from_secs(30)`.
-    AtTime(Duration),
+    /// At this server time (`openType` 0). Sub-second parts are rounded up to the next
+    /// whole second; it must be in the future. Build it from the server clock, e.g.
+    /// `client.server_time().now + Duration::from_secs(30)`.
+    AtTime(SystemTime),
     /// When the price reaches this level, from either side (`openType` 1). It must be
     /// positive and finite.
     AtPrice(f64),
@@ -43,8 +44,9 @@ impl PendingTrigger {
     }
 }
 
-/// Whole unix seconds of a time, rounded up.
-pub(crate) fn whole_seconds(at: Duration) -> u64 {
+/// Whole unix seconds of a time, rounded up (0 before the epoch).
+pub(crate) fn whole_seconds(at: SystemTime) -> u64 {
+    let at = at.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
     at.as_secs() + u64::from(at.subsec_nanos() > 0)
 }
 

@@ -40,7 +40,7 @@ use crate::events::{event_rule, parse_payload};
 use crate::modules::account::parse_balance;
 use crate::socketio::encode_event;
 use crate::state::PocketOptionState;
-use crate::types::{Deal, DealResult};
+use crate::types::{Deal, DealId, DealResult, unix_secs};
 
 /// The deals of a deal event (`successopenOrder` aside): a bare array of Deals, or an
 /// object carrying them under `deals` (`successcloseOrder`).
@@ -85,7 +85,7 @@ impl DealsHandle {
     /// Waits up to `timeout` for deal `id` to close, and returns its result, once the
     /// balance after it is known (see the module docs: at most [`BALANCE_FOLLOW_WAIT`] +
     /// [`BALANCE_REQUEST_WAIT`] more; [`DealResult::balance`] is `None` if it never came).
-    pub async fn result(&self, id: &str, timeout: Duration) -> Result<DealResult, Error> {
+    pub async fn result(&self, id: &DealId, timeout: Duration) -> Result<DealResult, Error> {
         let book = &self.state.deals;
         let mut changes = book.watch();
         // The book is re-read at each of its changes (its lock is never held while the
@@ -114,7 +114,7 @@ impl DealsHandle {
     /// The balance once the platform has reported it after deal `id`'s last event (its
     /// opening, or its close once closed); `None` if no report came within the bounds of
     /// the module docs.
-    pub async fn balance_after(&self, id: &str) -> Option<Decimal> {
+    pub async fn balance_after(&self, id: &DealId) -> Option<Decimal> {
         let book = &self.state.deals;
         let mut changes = book.watch();
         // The deal event may still be on its way to this module (the trades module
@@ -145,7 +145,7 @@ impl DealsHandle {
             Err(WaitError::Closed) => None,
             Err(WaitError::Elapsed) => {
                 tracing::warn!(
-                    deal = id,
+                    deal = id.as_str(),
                     "the platform did not report the balance after a deal; the balance may not include it yet"
                 );
                 None
@@ -196,9 +196,7 @@ impl Module<PocketOptionState> for DealsModule {
                     })
                 }
                 Some("successopenOrder") => parse_payload::<Deal>(text).map(|d| {
-                    if d.open_timestamp > 0 {
-                        self.ctx.state.clock.observe(d.open_timestamp as f64);
-                    }
+                    self.ctx.state.clock.observe(unix_secs(d.opened_at));
                     book.on_opened(d)
                 }),
                 Some("updateOpenedDeals") => deals_in(text).map(|d| book.replace_opened(d)),
@@ -253,7 +251,7 @@ mod tests {
             .into_iter()
             .map(|d| {
                 let r = DealResult::from_closed(d);
-                (r.deal.id.clone(), r.outcome, r.profit)
+                (r.deal.id.to_string(), r.outcome, r.profit)
             })
             .collect()
     }
@@ -382,15 +380,15 @@ mod tests {
         let mut open = closed_deal("d1", 1.0, 0.92, Some(json!(370)));
         open["closePrice"] = json!(0);
         book.replace_opened(deals_in(&frame("updateOpenedDeals", &json!([open]))).unwrap());
-        assert!(book.opened("d1").is_some());
+        assert!(book.opened(&DealId::from("d1")).is_some());
         let won = closed_deal("d1", 1.0, 0.92, Some(json!(370)));
         let text = frame(
             "successcloseOrder",
             &json!({"profit": 1.92, "deals": [won]}),
         );
         book.on_closed(deals_in(&text).unwrap());
-        assert!(book.opened("d1").is_none());
-        let result = DealResult::from_closed(book.closed("d1").unwrap());
+        assert!(book.opened(&DealId::from("d1")).is_none());
+        let result = DealResult::from_closed(book.closed(&DealId::from("d1")).unwrap());
         assert_eq!((result.outcome, result.profit), (Outcome::Win, dec("0.92")));
     }
 }

@@ -347,6 +347,7 @@ impl PendingHandle {
 mod tests {
     use super::*;
     use crate::book::pending::PendingBook;
+    use core_pre::runtime::UNIX_EPOCH;
 
     #[test]
     fn pending_frames_follow_the_fact_sheet() {
@@ -355,7 +356,7 @@ mod tests {
             Action::Put,
             Decimal::new(250, 2),
             Duration::from_secs(60),
-            PendingTrigger::AtTime(Duration::from_millis(1_732_288_888_200)),
+            PendingTrigger::AtTime(UNIX_EPOCH + Duration::from_millis(1_732_288_888_200)),
         )
         .with_min_payout(80);
         assert_eq!(
@@ -379,12 +380,12 @@ mod tests {
     fn triggers_are_checked_against_the_server_clock() {
         let now = 1_000.0;
         assert!(
-            PendingTrigger::AtTime(Duration::from_secs(1_001))
+            PendingTrigger::AtTime(UNIX_EPOCH + Duration::from_secs(1_001))
                 .validate(now)
                 .is_ok()
         );
         assert!(
-            PendingTrigger::AtTime(Duration::from_millis(999_500))
+            PendingTrigger::AtTime(UNIX_EPOCH + Duration::from_millis(999_500))
                 .validate(now)
                 .is_err(),
             "rounded up to 1000, not after now"

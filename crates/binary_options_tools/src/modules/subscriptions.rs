@@ -606,7 +606,7 @@ impl Stream for SubscriptionStream {
             this.timer = None;
             return Poll::Pending;
         };
-        let due_in = deadline + CANDLE_GRACE - this.state.clock.now().unix;
+        let due_in = deadline + CANDLE_GRACE - this.state.clock.now().unix();
         if due_in <= 0.0 {
             this.timer = None;
             return Poll::Ready(this.aggregator.flush());

@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Once};
 use std::time::Duration;
 
 use binary_options_tools::{
-    Action, Decimal, Error, PocketOption, Ssid, SubscriptionKind, Timeouts,
+    Action, DealId, Decimal, Error, PocketOption, Ssid, SubscriptionKind, Timeouts,
 };
 use core_pre::{ConnectionState, CoreError, ReconnectPolicy};
 use futures::StreamExt;
@@ -358,13 +358,15 @@ async fn trade_lane(
                 {
                     lock(&tally.orders).opened += 1;
                     let mut books = lock(&tally.books);
-                    if !books.confirmed.insert(key(&deal.id)) {
+                    if !books.confirmed.insert(key(deal.id.as_str())) {
                         books.confirmed_twice += 1;
                     }
                 }
                 match bounded(limits.result, client.result(&deal.id)).await {
                     Some(Ok(result)) => {
-                        lock(&tally.books).results.insert(key(&result.deal.id));
+                        lock(&tally.books)
+                            .results
+                            .insert(key(result.deal.id.as_str()));
                     }
                     // The settlement looks for it in the client's deal book at the end.
                     Some(Err(error)) => tally.error("result", &error),
@@ -481,7 +483,7 @@ struct LedgerBooks {
     /// Deals placed by a request that had already placed one.
     executed_twice: u64,
     /// Placed deals without a known result: key → (deal id, account).
-    pending: HashMap<u64, (String, u64)>,
+    pending: HashMap<u64, (DealId, u64)>,
 }
 
 /// How often the ledger copies the simulator's books: far less time than the simulator
@@ -522,7 +524,7 @@ impl Ledger {
                 }
             }
             if !tally_books.results.contains(&id) {
-                books.pending.insert(id, (deal.id, deal.uid));
+                books.pending.insert(id, (DealId::from(deal.id), deal.uid));
             }
         }
         books.pending.retain(|id, (deal, uid)| {
@@ -968,7 +970,7 @@ async fn reconcile(
             .iter()
             .filter(|(_, request)| books.requests.contains(&key(request)))
             .count() as u64;
-        let pending: Vec<(u64, String, u64)> = books
+        let pending: Vec<(u64, DealId, u64)> = books
             .pending
             .iter()
             .filter(|(id, _)| !results.contains(*id))
