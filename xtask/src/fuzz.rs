@@ -26,6 +26,7 @@ pub(crate) const TARGETS: &[&str] = &[
     "ssid_parse",
     "jsonrpc_decode",
     "signature_verify",
+    "tick_rows",
 ];
 
 /// The cargo-fuzz release installed into `target/tools`.
@@ -472,6 +473,16 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
                 hostile(&format!("02{}", &GENERATOR_KEY[2..66]), DOC_SIGNATURE, ""),
             ]
         }
+        "tick_rows" => [
+            TICK,
+            r##"[["EURUSD_otc",1732288888.123,1.05123], ["#AAPL_otc", 1732288888124, 190.5]]"##,
+            "[]",
+            r#"[["A\"B",-0,1e2]]"#,
+            r#" [ ["A" , -0.5e-3 , 2E+2 ] ] "#,
+        ]
+        .iter()
+        .map(|s| text(s))
+        .collect(),
         _ => Vec::new(),
     }
 }

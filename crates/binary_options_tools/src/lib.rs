@@ -14,7 +14,7 @@
 //!   users see of them: [`DealsHandle`] (the [`DealBook`]), [`RawHandle`], the streams, and
 //!   the limits ([`MAX_ASSETS`], [`MAX_TICKS`], [`CLOSED_DEALS_KEPT`], …).
 //! * The pure layers, shared with the project's simulator: the Engine.IO/Socket.IO codec
-//!   ([`engineio`], [`socketio`], [`Reassembler`]) and the SSID parser ([`Ssid`]).
+//!   ([`engineio`], [`socketio`], [`Reassembler`], the tick payload parser [`ticks`]) and the SSID parser ([`Ssid`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), binary_options_tools::Error> {
@@ -57,6 +57,7 @@ mod server_time;
 pub mod socketio;
 mod ssid;
 mod state;
+pub mod ticks;
 mod types;
 
 pub use book::deals::{

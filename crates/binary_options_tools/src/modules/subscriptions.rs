@@ -19,7 +19,6 @@
 //! [`SubscriptionStream::dropped`]) until it reads again — never anyone else's ticks,
 //! never the connection.
 
-use std::borrow::Cow;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,7 +29,7 @@ use core_pre::rule::Rule;
 use core_pre::runtime::{self, BoxFuture};
 use core_pre::{BoxError, CallbackContext, Module, ModuleContext, Outbound};
 use futures::Stream;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tokio::sync::mpsc;
 
 pub(crate) use crate::book::subscriptions::SubscriptionRegistry;
@@ -39,6 +38,7 @@ use crate::error::{CodecError, Error};
 use crate::events::{event_rule, parse_payload, payload_of};
 use crate::socketio::encode_event_json;
 use crate::state::PocketOptionState;
+use crate::ticks::{self, TickRow};
 use crate::types::{Candle, Tick};
 
 /// Ticks buffered per stream; when full, the stream gets up to the stall timeout (100 ms)
@@ -159,9 +159,6 @@ pub(crate) async fn resubscribe(ctx: CallbackContext<PocketOptionState>) -> Resu
     Ok(())
 }
 
-#[derive(Deserialize)]
-struct TickRow<'a>(#[serde(borrow)] Cow<'a, str>, f64, f64);
-
 /// Fans `updateStream` ticks out to the streams and feeds the server clock.
 pub(crate) struct SubscriptionsModule {
     ctx: ModuleContext<PocketOptionState>,
@@ -256,7 +253,7 @@ impl Module<PocketOptionState> for SubscriptionsModule {
                 };
                 let seen = match payload_of(text, "updateStream") {
                     // The usual shape, parsed by hand without allocating.
-                    Some(payload) if parse_ticks(payload, &mut rows) => registry.dispatch(
+                    Some(payload) if ticks::parse_rows(payload, &mut rows) => registry.dispatch(
                         rows.iter()
                             .map(|(symbol, time, price)| (&payload[symbol.clone()], *time, *price)),
                         &mut blocked,
@@ -288,76 +285,6 @@ impl Module<PocketOptionState> for SubscriptionsModule {
             runtime::yield_now().await;
         }
     }
-}
-
-/// Parses the usual tick payload, `[["EURUSD_otc",1732288888.123,1.05123],…]`, into
-/// (symbol range, time, price) rows without allocating (beyond `rows`, reused). Returns
-/// false for anything it does not recognise (escapes, extra fields…): the caller then uses
-/// the general JSON parser.
-fn parse_ticks(payload: &str, rows: &mut Vec<(std::ops::Range<usize>, f64, f64)>) -> bool {
-    fn skip_ws(b: &[u8], i: &mut usize) {
-        while b.get(*i).is_some_and(u8::is_ascii_whitespace) {
-            *i += 1;
-        }
-    }
-    fn expect(b: &[u8], i: &mut usize, byte: u8) -> Option<()> {
-        skip_ws(b, i);
-        (b.get(*i) == Some(&byte)).then(|| *i += 1)
-    }
-    fn number(s: &str, i: &mut usize) -> Option<f64> {
-        let b = s.as_bytes();
-        skip_ws(b, i);
-        let start = *i;
-        while b
-            .get(*i)
-            .is_some_and(|c| c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.' | b'e' | b'E'))
-        {
-            *i += 1;
-        }
-        s.get(start..*i)?
-            .parse()
-            .ok()
-            .filter(|n: &f64| n.is_finite())
-    }
-    fn parse(s: &str, rows: &mut Vec<(std::ops::Range<usize>, f64, f64)>) -> Option<()> {
-        let b = s.as_bytes();
-        let mut i = 0;
-        expect(b, &mut i, b'[')?;
-        skip_ws(b, &mut i);
-        if b.get(i) == Some(&b']') {
-            i += 1;
-        } else {
-            loop {
-                expect(b, &mut i, b'[')?;
-                expect(b, &mut i, b'"')?;
-                let start = i;
-                let len = b[start..].iter().position(|&c| c == b'"' || c == b'\\')?;
-                if b[start + len] != b'"' {
-                    return None;
-                }
-                i = start + len + 1;
-                expect(b, &mut i, b',')?;
-                let time = number(s, &mut i)?;
-                expect(b, &mut i, b',')?;
-                let price = number(s, &mut i)?;
-                expect(b, &mut i, b']')?;
-                rows.push((start..start + len, time, price));
-                skip_ws(b, &mut i);
-                match b.get(i) {
-                    Some(b',') => i += 1,
-                    Some(b']') => {
-                        i += 1;
-                        break;
-                    }
-                    _ => return None,
-                }
-            }
-        }
-        skip_ws(b, &mut i);
-        (i == b.len()).then_some(())
-    }
-    rows.clear();
-    parse(payload, rows).is_some()
 }
 
 /// Removes a stream's subscriber when the stream is dropped.
@@ -635,30 +562,6 @@ mod tests {
             asset: Arc::from("X"),
             time,
             price,
-        }
-    }
-
-    #[test]
-    fn tick_payloads_parse_by_hand_and_odd_ones_fall_back() {
-        let mut rows = Vec::new();
-        let payload =
-            r##"[["EURUSD_otc",1732288888.123,1.05123], ["#AAPL_otc", 1732288888124, 190.5]]"##;
-        assert!(parse_ticks(payload, &mut rows));
-        assert_eq!(rows.len(), 2);
-        assert_eq!(&payload[rows[0].0.clone()], "EURUSD_otc");
-        assert_eq!((rows[0].1, rows[0].2), (1732288888.123, 1.05123));
-        assert_eq!(&payload[rows[1].0.clone()], "#AAPL_otc");
-        assert!(parse_ticks("[]", &mut rows) && rows.is_empty());
-        for odd in [
-            r#"[["A\"B",1,2]]"#,
-            r#"[["A",1,2,null]]"#,
-            r#"[["A",1,"2"]]"#,
-            r#"[["A",1,2]"#,
-            r#"[["A",1,2]] x"#,
-            r#"{"a":1}"#,
-            "",
-        ] {
-            assert!(!parse_ticks(odd, &mut rows), "{odd}");
         }
     }
 
