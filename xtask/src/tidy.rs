@@ -36,6 +36,9 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("binary_options_tools", &["core-pre", "client_ws"]),
     // The simulator shares the pure codec with the client, and nothing else.
     ("pocketoption_sim", &["binary_options_tools"]),
+    // The WebSocket server: core-pre's Message; client_ws for the secp256k1 verification
+    // (and the signing helpers of its scheme).
+    ("server", &["core-pre", "client_ws"]),
 ];
 
 /// Crates that may be used only by tools and tests, never by a library at run time.
