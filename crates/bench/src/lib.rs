@@ -12,6 +12,9 @@
 //! * [`latency`]: bare send + receive vs `RawHandle::send_and_wait`.
 //! * [`memory`]: RSS growth of a stalled module, RSS per idle connection.
 //! * [`reconnect`]: from a server-side drop to the stream delivering again.
+//! * [`serving`]: the `server` crate against a bare tokio-tungstenite server: broadcast
+//!   throughput, broadcast latency beside a stalled peer, echo round trips, RSS per idle
+//!   session.
 //! * [`report`]: the figures, the table and `report.json`.
 //!
 //! The suite itself (`benches/suite.rs`, which also measures ezsockets) runs with
@@ -24,6 +27,7 @@ pub mod reconnect;
 pub mod report;
 pub mod server;
 mod server_thread;
+pub mod serving;
 pub mod throughput;
 pub mod ticks;
 pub mod wire;

@@ -91,7 +91,7 @@ pub struct Growth {
 }
 
 impl Growth {
-    fn measure_from(before: Rss, units: u64) -> Result<Growth, BenchError> {
+    pub(crate) fn measure_from(before: Rss, units: u64) -> Result<Growth, BenchError> {
         let after = rss()?;
         Ok(Growth {
             before_kib: before.current_kib,
@@ -192,7 +192,7 @@ pub async fn bare_discard(url: &str, frames: u64, limit: Duration) -> Result<Gro
 }
 
 /// How long idle connections sit before the memory is read, so lazy buffers settle.
-const IDLE_SETTLE: Duration = Duration::from_millis(300);
+pub(crate) const IDLE_SETTLE: Duration = Duration::from_millis(300);
 /// Connections opened at once.
 const CONNECT_BATCH: usize = 50;
 
@@ -239,6 +239,17 @@ async fn connect_pocketoption(url: &str) -> Result<binary_options_tools::PocketO
 /// Framework overhead alone: `count` plain core-pre clients (client_ws transport, no
 /// modules) connected to the same simulator, idle.
 pub async fn idle_core(url: &str, count: usize) -> Result<Growth, BenchError> {
+    idle_core_holding(url, count, |_| async {}).await
+}
+
+/// [`idle_core`], keeping the clients connected until `hold` (given the growth) returns:
+/// the load generator of the server's idle-RSS figure, which measures the server while
+/// the clients are still there.
+pub async fn idle_core_holding<H, F>(url: &str, count: usize, hold: H) -> Result<Growth, BenchError>
+where
+    H: FnOnce(Growth) -> F,
+    F: std::future::Future<Output = ()>,
+{
     let open = || async move {
         let (client, runner) = ClientBuilder::new(WsConnector::new(WsConfig::new(url))).build();
         let runner = runner.spawn();
@@ -257,6 +268,7 @@ pub async fn idle_core(url: &str, count: usize) -> Result<Growth, BenchError> {
     }
     tokio::time::sleep(IDLE_SETTLE).await;
     let growth = Growth::measure_from(before, count as u64)?;
+    hold(growth).await;
     for (client, runner) in clients.into_iter().chain(std::iter::once(warm)) {
         let _ = client.shutdown().await;
         let _ = within("an idle client's runner to stop", CONNECT_WAIT, runner).await;

@@ -30,7 +30,9 @@ use bench::memory::{self, Growth};
 use bench::report::{self, Figure};
 use bench::throughput::{InboxUse, bare_flood, routed_flood};
 use bench::ticks::{bare_pairs, pocketoption_ticks};
-use bench::{BenchError, BenchServer, Blast, ServerConfig, ServerThread, Throughput};
+use bench::{
+    BenchError, BenchServer, Blast, ServerConfig, ServerThread, Throughput, serving, within,
+};
 use clap::builder::PossibleValuesParser;
 use clap::{Arg, ArgAction, CommandFactory, FromArgMatches, Parser};
 use pocketoption_sim::Simulator;
@@ -52,6 +54,14 @@ struct Sizes {
     reconnects: usize,
     /// Repetitions of each throughput measurement (the median is reported).
     reps: usize,
+    /// Idle sessions held by the server (and core-pre clients in one process).
+    server_idle: usize,
+    /// Sessions and 1 KiB messages of the broadcast flood.
+    broadcast_sessions: usize,
+    broadcast_messages: usize,
+    /// Readers and paced messages of the isolation figure.
+    isolation_readers: usize,
+    isolation_messages: usize,
 }
 
 const FULL: Sizes = Sizes {
@@ -63,6 +73,11 @@ const FULL: Sizes = Sizes {
     idle: 1_000,
     reconnects: 5,
     reps: 3,
+    server_idle: 10_000,
+    broadcast_sessions: 1_000,
+    broadcast_messages: 200,
+    isolation_readers: 999,
+    isolation_messages: 500,
 };
 
 const QUICK: Sizes = Sizes {
@@ -74,6 +89,11 @@ const QUICK: Sizes = Sizes {
     idle: 200,
     reconnects: 3,
     reps: 1,
+    server_idle: 2_000,
+    broadcast_sessions: 1_000,
+    broadcast_messages: 50,
+    isolation_readers: 999,
+    isolation_messages: 200,
 };
 
 const SMOKE: Sizes = Sizes {
@@ -85,6 +105,11 @@ const SMOKE: Sizes = Sizes {
     idle: 10,
     reconnects: 1,
     reps: 1,
+    server_idle: 20,
+    broadcast_sessions: 10,
+    broadcast_messages: 10,
+    isolation_readers: 9,
+    isolation_messages: 20,
 };
 
 /// A flood of any size must finish within this (a million frames take about a second).
@@ -312,7 +337,14 @@ fn kb(kib: f64) -> f64 {
 }
 
 /// The groups of figures, in the order they run (`--only` picks some, for profiling).
-const GROUPS: &[&str] = &["throughput", "ticks", "rtt", "memory", "reconnect"];
+const GROUPS: &[&str] = &[
+    "throughput",
+    "ticks",
+    "rtt",
+    "memory",
+    "reconnect",
+    "server",
+];
 
 /// The clients `--profile` can run alone.
 const PROFILES: &[&str] = &["bare", "routed", "ezsockets", "pairs", "ticks", "rtt"];
@@ -360,11 +392,12 @@ struct Servers {
     po: BenchServer,
     sim: Simulator,
     // Last: dropping it stops the runtime the servers above run on.
-    _thread: ServerThread,
+    thread: ServerThread,
 }
 
 async fn suite(args: &Args) -> Result<(), BenchError> {
     let sizes = args.sizes;
+    serving::raise_fd_limit();
     let out = args.out.clone().unwrap_or_else(|| {
         target_dir().join("bench").join(if args.smoke {
             "smoke.json"
@@ -399,7 +432,7 @@ async fn suite(args: &Args) -> Result<(), BenchError> {
                     .start(),
             )
             .await??,
-        _thread: thread,
+        thread,
     };
 
     if let Some(kind) = &args.profile {
@@ -420,7 +453,8 @@ async fn suite(args: &Args) -> Result<(), BenchError> {
             "ticks" => ticks(&servers, sizes).await?,
             "rtt" => round_trips(&servers, sizes).await?,
             "memory" => memory_figures(&servers, sizes).await?,
-            _ => reconnect(&servers, sizes).await?,
+            "reconnect" => reconnect(&servers, sizes).await?,
+            _ => server_figures(&servers, sizes).await?,
         };
         for figure in &more {
             eprintln!(
@@ -609,6 +643,218 @@ async fn reconnect(servers: &Servers, sizes: Sizes) -> Result<Vec<Figure>, Bench
     ])
 }
 
+/// Group 6, the server crate: broadcast throughput, isolation from a stalled peer, echo
+/// round trips (interleaved with the bare server's), RSS per idle session (child processes).
+async fn server_figures(servers: &Servers, sizes: Sizes) -> Result<Vec<Figure>, BenchError> {
+    let thread = &servers.thread;
+    let (n, m) = (sizes.broadcast_sessions, sizes.broadcast_messages);
+    let (mut ours, mut bare) = (vec![], vec![]);
+    for rep in 0..sizes.reps {
+        eprintln!("   broadcast round {} of {}", rep + 1, sizes.reps);
+        bare.push(serving::broadcast_flood(thread, serving::Side::Bare, n, m).await?);
+        ours.push(serving::broadcast_flood(thread, serving::Side::Ours, n, m).await?);
+    }
+    let ours = fps(&median_by(ours, fps));
+    let bare = fps(&median_by(bare, fps));
+
+    let (readers, paced) = (sizes.isolation_readers, sizes.isolation_messages);
+    let interval = Duration::from_millis(2);
+    let (mut calm, mut stalled) = (vec![], vec![]);
+    for rep in 0..sizes.reps {
+        eprintln!("   isolation round {} of {}", rep + 1, sizes.reps);
+        calm.push(serving::broadcast_latency(thread, readers, paced, interval, false).await?);
+        stalled.push(serving::broadcast_latency(thread, readers, paced, interval, true).await?);
+    }
+    let calm = median_by(calm, |s| us(s.p99));
+    let stalled = median_by(stalled, |s| us(s.p99));
+
+    let (echo, bare_echo) =
+        serving::echo_round_trips(thread, sizes.warmup, sizes.rounds, 1_000).await?;
+
+    let idle = sizes.server_idle as u64;
+    let (ours_idle, clients) = run_server_child("server-ours", idle).await?;
+    let (bare_idle, _) = run_server_child("server-bare", idle).await?;
+    let (ours_kb, bare_kb) = (kb(ours_idle.per_unit_kib()), kb(bare_idle.per_unit_kib()));
+    Ok(vec![
+        Figure::new(
+            "server_broadcast",
+            ours,
+            "deliveries/s",
+            bare,
+            "bare fan-out loop",
+        )
+        .with_target(
+            format!("≥ 0.7 × bare ({m} × 1 KiB to {n} sessions)"),
+            ours >= 0.7 * bare,
+        ),
+        Figure::new(
+            "server_isolation",
+            us(stalled.p99),
+            "us",
+            us(calm.p99),
+            "p99 with no session stalled",
+        )
+        .with_target(
+            format!("p99 ≤ 1.5 × with one of {} sessions stalled", readers + 1),
+            us(stalled.p99) <= 1.5 * us(calm.p99),
+        ),
+        Figure::new(
+            "server_echo_rtt_p50",
+            us(echo.p50),
+            "us",
+            us(bare_echo.p50),
+            "bare echo loop",
+        ),
+        Figure::new(
+            "server_echo_rtt_p99",
+            us(echo.p99),
+            "us",
+            us(bare_echo.p99),
+            "bare echo loop",
+        )
+        .with_target("≤ 1.3 × bare", us(echo.p99) <= 1.3 * us(bare_echo.p99)),
+        Figure::new(
+            "server_idle_rss",
+            ours_kb,
+            "KB",
+            bare_kb,
+            "bare accept loop holding as many",
+        )
+        .with_target(
+            format!("≤ 1.2 × bare per session ({idle} sessions)"),
+            ours_kb <= 1.2 * bare_kb,
+        ),
+        Figure::new(
+            "idle_core_clients_rss",
+            kb(clients.per_unit_kib()),
+            "KB",
+            bare_kb,
+            "bare server side of a session",
+        )
+        .with_target(
+            format!("≤ 32 KB per client ({idle} core-pre clients in one process)"),
+            kb(clients.per_unit_kib()) <= 32.0,
+        ),
+    ])
+}
+
+/// Runs the server side of the idle figure (`server-ours` or `server-bare`) and a
+/// process of `sessions` idle core-pre clients against it; returns the server's and the
+/// clients' growth.
+async fn run_server_child(kind: &str, sessions: u64) -> Result<(Growth, Growth), BenchError> {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let exe = std::env::current_exe()?;
+    let failed = |reason: String| BenchError::Child {
+        kind: kind.to_owned(),
+        reason,
+    };
+    let spawn = |args: [&str; 4]| {
+        tokio::process::Command::new(&exe)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+    };
+    let n = sessions.to_string();
+    let mut server = spawn(["--child", kind, "-", &n])?;
+    let mut server_out = BufReader::new(
+        server
+            .stdout
+            .take()
+            .ok_or_else(|| failed("no stdout".into()))?,
+    )
+    .lines();
+    let url = within(
+        "the server child's URL",
+        CHILD_LIMIT,
+        line_after(&mut server_out, "url "),
+    )
+    .await?
+    .map_err(failed)?;
+    let mut clients = spawn(["--child", "clients-core", &url, &n])?;
+    let mut clients_out = BufReader::new(
+        clients
+            .stdout
+            .take()
+            .ok_or_else(|| failed("no stdout".into()))?,
+    )
+    .lines();
+    let client_growth = within(
+        "the clients' memory",
+        CHILD_LIMIT,
+        line_after(&mut clients_out, "growth "),
+    )
+    .await?
+    .map_err(failed)?;
+    let server_growth = within(
+        "the server's memory",
+        CHILD_LIMIT,
+        line_after(&mut server_out, "growth "),
+    )
+    .await?
+    .map_err(failed)?;
+    // Closing their stdin ends both.
+    drop(clients.stdin.take());
+    drop(server.stdin.take());
+    let _ = within("the clients to exit", CHILD_LIMIT, clients.wait()).await;
+    let _ = within("the server to exit", CHILD_LIMIT, server.wait()).await;
+    Ok((
+        parse_growth(&server_growth).map_err(failed)?,
+        parse_growth(&client_growth).map_err(failed)?,
+    ))
+}
+
+type ChildLines = tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>;
+
+/// The rest of the child's next output line that starts with `prefix`.
+async fn line_after(lines: &mut ChildLines, prefix: &'static str) -> Result<String, String> {
+    loop {
+        match lines.next_line().await {
+            Ok(Some(line)) => {
+                if let Some(rest) = line.strip_prefix(prefix) {
+                    return Ok(rest.to_owned());
+                }
+            }
+            Ok(None) => return Err(format!("ended before its `{prefix}` line")),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+fn parse_growth(line: &str) -> Result<Growth, String> {
+    let numbers: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    match numbers[..] {
+        [before_kib, peak_kib, after_kib, units] => Ok(Growth {
+            before_kib,
+            peak_kib,
+            after_kib,
+            units,
+        }),
+        _ => Err(format!("bad result line {line:?}")),
+    }
+}
+
+/// Waits until this process's stdin is closed (the parent's signal that it may end).
+async fn stdin_closed() {
+    use tokio::io::AsyncReadExt;
+    let mut stdin = tokio::io::stdin();
+    let mut buf = [0u8; 64];
+    while matches!(stdin.read(&mut buf).await, Ok(n) if n > 0) {}
+}
+
+fn print_growth(growth: &Growth) {
+    use std::io::Write;
+    println!(
+        "growth {} {} {} {}",
+        growth.before_kib, growth.peak_kib, growth.after_kib, growth.units
+    );
+    let _ = std::io::stdout().flush();
+}
+
 fn rtt_figures(ours: &LatencySummary, bare: &LatencySummary) -> Vec<Figure> {
     let base = "bare send + receive";
     let p50 = us(ours.p50);
@@ -651,26 +897,16 @@ async fn run_child(kind: &str, url: &str, units: u64) -> Result<Growth, BenchErr
         .lines()
         .find_map(|l| l.strip_prefix("growth "))
         .ok_or_else(|| failed(format!("no result line in {stdout:?}")))?;
-    let numbers: Vec<u64> = line
-        .split_whitespace()
-        .filter_map(|n| n.parse().ok())
-        .collect();
-    match numbers[..] {
-        [before_kib, peak_kib, after_kib, units] => Ok(Growth {
-            before_kib,
-            peak_kib,
-            after_kib,
-            units,
-        }),
-        _ => Err(failed(format!("bad result line {line:?}"))),
-    }
+    parse_growth(line).map_err(failed)
 }
 
 /// The child side: `KIND URL N`; prints `growth BEFORE PEAK AFTER UNITS` (KiB).
 async fn child(job: &[String]) -> Result<(), BenchError> {
-    let bad = || BenchError::Child {
+    let bad = || {
+        BenchError::Child {
         kind: job.join(" "),
-        reason: "usage: --child stalled|bare-discard|idle-po|idle-core|idle-bare URL N".into(),
+        reason: "usage: --child stalled|bare-discard|idle-po|idle-core|idle-bare|server-ours|server-bare|clients-core URL N".into(),
+    }
     };
     let [kind, url, n] = job else {
         return Err(bad());
@@ -682,11 +918,35 @@ async fn child(job: &[String]) -> Result<(), BenchError> {
         "idle-po" => memory::idle_pocketoption(url, n as usize).await?,
         "idle-bare" => memory::idle_bare(url, n as usize).await?,
         "idle-core" => memory::idle_core(url, n as usize).await?,
+        "server-ours" | "server-bare" => {
+            let side = if kind == "server-ours" {
+                serving::Side::Ours
+            } else {
+                serving::Side::Bare
+            };
+            serving::raise_fd_limit();
+            let (hub, growth) = serving::idle_sessions(side, n as usize, |url| {
+                use std::io::Write;
+                println!("url {url}");
+                let _ = std::io::stdout().flush();
+            })
+            .await?;
+            print_growth(&growth);
+            stdin_closed().await;
+            hub.stop().await;
+            return Ok(());
+        }
+        "clients-core" => {
+            serving::raise_fd_limit();
+            memory::idle_core_holding(url, n as usize, async |growth| {
+                print_growth(&growth);
+                stdin_closed().await;
+            })
+            .await?;
+            return Ok(());
+        }
         _ => return Err(bad()),
     };
-    println!(
-        "growth {} {} {} {}",
-        growth.before_kib, growth.peak_kib, growth.after_kib, growth.units
-    );
+    print_growth(&growth);
     Ok(())
 }
