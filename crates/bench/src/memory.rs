@@ -279,6 +279,15 @@ where
 /// The baseline: `count` bare tokio-tungstenite connections to the same simulator, each
 /// with a task waiting for its next frame.
 pub async fn idle_bare(url: &str, count: usize) -> Result<Growth, BenchError> {
+    idle_bare_holding(url, count, |_| async {}).await
+}
+
+/// [`idle_bare`], keeping the connections open until `hold` (given the growth) returns.
+pub async fn idle_bare_holding<H, F>(url: &str, count: usize, hold: H) -> Result<Growth, BenchError>
+where
+    H: FnOnce(Growth) -> F,
+    F: std::future::Future<Output = ()>,
+{
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let open = |stopped: tokio::sync::watch::Receiver<bool>| async move {
         let mut ws = bare_connect(url).await?;
@@ -306,6 +315,7 @@ pub async fn idle_bare(url: &str, count: usize) -> Result<Growth, BenchError> {
     }
     tokio::time::sleep(IDLE_SETTLE).await;
     let growth = Growth::measure_from(before, count as u64)?;
+    hold(growth).await;
     let _ = stop.send(true);
     for task in tasks.into_iter().chain(std::iter::once(warm)) {
         let _ = within("an idle connection to close", CONNECT_WAIT, task).await;

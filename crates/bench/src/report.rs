@@ -19,6 +19,10 @@ pub const REQUIRED: &[&str] = &[
     "stalled_rss_growth",
     "idle_client_rss",
     "reconnect_delay",
+    "server_broadcast",
+    "server_isolation",
+    "server_echo_rtt_p99",
+    "server_idle_rss",
 ];
 
 /// One measured figure and its baseline from the same run.

@@ -24,6 +24,7 @@ use server::{Server, SessionId};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::error::{BenchError, within};
@@ -36,6 +37,8 @@ pub const BROADCAST_BYTES: usize = 1024;
 const RUN_LIMIT: Duration = Duration::from_secs(120);
 /// Connections opened at once.
 const CONNECT_BATCH: usize = 100;
+/// The bare servers' read buffer: the same as the `server` crate's default.
+const BARE_READ_BUFFER: usize = server::DEFAULT_READ_BUFFER_SIZE;
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -169,7 +172,12 @@ impl BareHub {
                 let registry = registry.clone();
                 tokio::spawn(async move {
                     let _ = tcp.set_nodelay(true);
-                    let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
+                    // The server's read buffer (4 KiB), not tungstenite's 128 KiB default:
+                    // the idle figure compares the frameworks, not their buffer sizes.
+                    let config = WebSocketConfig::default().read_buffer_size(BARE_READ_BUFFER);
+                    let Ok(mut ws) =
+                        tokio_tungstenite::accept_async_with_config(tcp, Some(config)).await
+                    else {
                         return;
                     };
                     let (tx, mut rx) = mpsc::channel::<WsMessage>(queue.max(1));
@@ -183,7 +191,15 @@ impl BareHub {
                                 Some(Ok(WsMessage::Close(_))) | Some(Err(_)) | None => break,
                                 Some(Ok(_)) => {}
                             },
-                            Some(m) = rx.recv() => if ws.send(m).await.is_err() { break },
+                            Some(m) = rx.recv() => {
+                                // Everything queued, then one flush: what a careful
+                                // hand-written fan-out does.
+                                let mut fed = ws.feed(m).await;
+                                while let (Ok(()), Ok(m)) = (&fed, rx.try_recv()) {
+                                    fed = ws.feed(m).await;
+                                }
+                                if fed.is_err() || ws.flush().await.is_err() { break }
+                            }
                         }
                     }
                 });

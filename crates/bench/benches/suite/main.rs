@@ -77,7 +77,7 @@ const FULL: Sizes = Sizes {
     broadcast_sessions: 1_000,
     broadcast_messages: 200,
     isolation_readers: 999,
-    isolation_messages: 500,
+    isolation_messages: 250,
 };
 
 const QUICK: Sizes = Sizes {
@@ -93,7 +93,7 @@ const QUICK: Sizes = Sizes {
     broadcast_sessions: 1_000,
     broadcast_messages: 50,
     isolation_readers: 999,
-    isolation_messages: 200,
+    isolation_messages: 100,
 };
 
 const SMOKE: Sizes = Sizes {
@@ -658,7 +658,10 @@ async fn server_figures(servers: &Servers, sizes: Sizes) -> Result<Vec<Figure>, 
     let bare = fps(&median_by(bare, fps));
 
     let (readers, paced) = (sizes.isolation_readers, sizes.isolation_messages);
-    let interval = Duration::from_millis(2);
+    // Paced well below saturation (25,000 deliveries/s, whatever the readers): the figure
+    // is delivery latency, not queueing in an overloaded machine (a fan-out to 1,000
+    // sessions costs tens of milliseconds of wake-ups on two cores, clients included).
+    let interval = Duration::from_micros(40 * readers as u64).max(Duration::from_millis(1));
     let (mut calm, mut stalled) = (vec![], vec![]);
     for rep in 0..sizes.reps {
         eprintln!("   isolation round {} of {}", rep + 1, sizes.reps);
@@ -672,8 +675,8 @@ async fn server_figures(servers: &Servers, sizes: Sizes) -> Result<Vec<Figure>, 
         serving::echo_round_trips(thread, sizes.warmup, sizes.rounds, 1_000).await?;
 
     let idle = sizes.server_idle as u64;
-    let (ours_idle, clients) = run_server_child("server-ours", idle).await?;
-    let (bare_idle, _) = run_server_child("server-bare", idle).await?;
+    let (ours_idle, clients) = run_server_child("server-ours", "clients-core", idle).await?;
+    let (bare_idle, bare_clients) = run_server_child("server-bare", "clients-bare", idle).await?;
     let (ours_kb, bare_kb) = (kb(ours_idle.per_unit_kib()), kb(bare_idle.per_unit_kib()));
     Ok(vec![
         Figure::new(
@@ -728,8 +731,8 @@ async fn server_figures(servers: &Servers, sizes: Sizes) -> Result<Vec<Figure>, 
             "idle_core_clients_rss",
             kb(clients.per_unit_kib()),
             "KB",
-            bare_kb,
-            "bare server side of a session",
+            kb(bare_clients.per_unit_kib()),
+            "bare tokio-tungstenite client connection",
         )
         .with_target(
             format!("≤ 32 KB per client ({idle} core-pre clients in one process)"),
@@ -739,9 +742,13 @@ async fn server_figures(servers: &Servers, sizes: Sizes) -> Result<Vec<Figure>, 
 }
 
 /// Runs the server side of the idle figure (`server-ours` or `server-bare`) and a
-/// process of `sessions` idle core-pre clients against it; returns the server's and the
-/// clients' growth.
-async fn run_server_child(kind: &str, sessions: u64) -> Result<(Growth, Growth), BenchError> {
+/// process of `sessions` idle clients (`clients-core` or `clients-bare`) against it;
+/// returns the server's and the clients' growth.
+async fn run_server_child(
+    kind: &str,
+    clients_kind: &str,
+    sessions: u64,
+) -> Result<(Growth, Growth), BenchError> {
     use tokio::io::{AsyncBufReadExt, BufReader};
     let exe = std::env::current_exe()?;
     let failed = |reason: String| BenchError::Child {
@@ -772,7 +779,7 @@ async fn run_server_child(kind: &str, sessions: u64) -> Result<(Growth, Growth),
     )
     .await?
     .map_err(failed)?;
-    let mut clients = spawn(["--child", "clients-core", &url, &n])?;
+    let mut clients = spawn(["--child", clients_kind, &url, &n])?;
     let mut clients_out = BufReader::new(
         clients
             .stdout
@@ -905,7 +912,7 @@ async fn child(job: &[String]) -> Result<(), BenchError> {
     let bad = || {
         BenchError::Child {
         kind: job.join(" "),
-        reason: "usage: --child stalled|bare-discard|idle-po|idle-core|idle-bare|server-ours|server-bare|clients-core URL N".into(),
+        reason: "usage: --child stalled|bare-discard|idle-po|idle-core|idle-bare|server-ours|server-bare|clients-core|clients-bare URL N".into(),
     }
     };
     let [kind, url, n] = job else {
@@ -939,6 +946,15 @@ async fn child(job: &[String]) -> Result<(), BenchError> {
         "clients-core" => {
             serving::raise_fd_limit();
             memory::idle_core_holding(url, n as usize, async |growth| {
+                print_growth(&growth);
+                stdin_closed().await;
+            })
+            .await?;
+            return Ok(());
+        }
+        "clients-bare" => {
+            serving::raise_fd_limit();
+            memory::idle_bare_holding(url, n as usize, async |growth| {
                 print_growth(&growth);
                 stdin_closed().await;
             })
