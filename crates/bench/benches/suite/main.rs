@@ -161,6 +161,14 @@ struct Cli {
     /// Internal: measure one memory figure in this process (the suite starts these).
     #[arg(long, num_args = 3, value_names = ["KIND", "URL", "N"], hide = true)]
     child: Option<Vec<String>>,
+    /// Internal (`cargo xtask bench --instructions`): serve floods of N1 and N2 frames and
+    /// tick pairs from this process, print their URLs, and stop when stdin closes.
+    #[arg(long, num_args = 2, value_names = ["N1", "N2"], hide = true)]
+    serve: Option<Vec<u64>>,
+    /// Internal (`cargo xtask bench --instructions`): run one path once (N frames, tick
+    /// pairs or round trips) against URL, for callgrind to count.
+    #[arg(long, num_args = 3, value_names = ["PATH", "URL", "N"], hide = true)]
+    count: Option<Vec<String>>,
     /// Test-name filters cargo may pass on: ignored.
     #[arg(id = "filters", value_name = "FILTER", hide = true)]
     _filters: Vec<String>,
@@ -223,6 +231,8 @@ struct Args {
     /// `--profile KIND`: run only one client, five times, for a profiler.
     profile: Option<String>,
     child: Option<Vec<String>>,
+    serve: Option<Vec<u64>>,
+    count: Option<Vec<String>>,
 }
 
 /// Parses the flags, exiting with clap's help (code 0) or error (code 2).
@@ -234,7 +244,12 @@ fn parse_args() -> Args {
     let mut command = Cli::command().args(switches).args(options);
     let matches = command.get_matches_mut();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut command).exit());
-    let idle = !cli.bench && !cli.quick && !cli.smoke && cli.child.is_none();
+    let idle = !cli.bench
+        && !cli.quick
+        && !cli.smoke
+        && cli.child.is_none()
+        && cli.serve.is_none()
+        && cli.count.is_none();
     let smoke = cli.smoke || (!cli.bench && !cli.quick);
     let sizes = if smoke {
         SMOKE
@@ -251,6 +266,8 @@ fn parse_args() -> Args {
         only: cli.only,
         profile: cli.profile,
         child: cli.child,
+        serve: cli.serve,
+        count: cli.count,
     }
 }
 
@@ -272,9 +289,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = match &args.child {
-        Some(job) => runtime.block_on(child(job)),
-        None => runtime.block_on(suite(&args)),
+    let result = match (&args.child, &args.serve, &args.count) {
+        (Some(job), _, _) => runtime.block_on(child(job)),
+        (_, Some(sizes), _) => runtime.block_on(serve(sizes)),
+        (_, _, Some(job)) => runtime.block_on(count(job)),
+        _ => runtime.block_on(suite(&args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -348,6 +367,74 @@ const GROUPS: &[&str] = &[
 
 /// The clients `--profile` can run alone.
 const PROFILES: &[&str] = &["bare", "routed", "ezsockets", "pairs", "ticks", "rtt"];
+
+/// The paths `--count` runs, as `cargo xtask bench --instructions` names them: ours and
+/// its baseline for each of the routed, tick and round-trip paths.
+const COUNT_PATHS: &[&str] = &["routed", "bare", "ticks", "pairs", "rtt", "rtt-bare"];
+
+/// `--serve N1 N2`: the flood and tick servers of `--count`, for N1 and N2 units, in
+/// this process (so callgrind, counting the client's process, never counts them).
+/// Prints `url KIND N URL` lines, then serves until stdin closes.
+async fn serve(sizes: &[u64]) -> Result<(), BenchError> {
+    use std::io::Write;
+    let mut servers = Vec::new();
+    for &n in sizes {
+        let flood = BenchServer::start(ServerConfig {
+            flood: Some(Arc::new(Blast::text_frames(n as usize))),
+            ..ServerConfig::default()
+        })
+        .await?;
+        let po = BenchServer::start(ServerConfig {
+            ticks: Some(Arc::new(Blast::tick_pairs(n as usize))),
+            pocketoption_open: true,
+            ..ServerConfig::default()
+        })
+        .await?;
+        println!("url flood {n} {}", flood.url());
+        println!("url po {n} {}", po.url());
+        println!("url socketio {n} {}", po.socketio_url());
+        servers.push((flood, po));
+    }
+    println!("ready");
+    let _ = std::io::stdout().flush();
+    stdin_closed().await;
+    drop(servers);
+    Ok(())
+}
+
+/// `--count PATH URL N`: one run of a path, nothing else (see [`COUNT_PATHS`]).
+async fn count(job: &[String]) -> Result<(), BenchError> {
+    let bad = || BenchError::Child {
+        kind: job.join(" "),
+        reason: format!("usage: --count {} URL N", COUNT_PATHS.join("|")),
+    };
+    let [path, url, n] = job else {
+        return Err(bad());
+    };
+    let n: u64 = n.parse().map_err(|_| bad())?;
+    match path.as_str() {
+        "routed" => drop(routed_flood(url, n, InboxUse::Batched, FLOOD_LIMIT).await?),
+        "bare" => drop(bare_flood(url, n, FLOOD_LIMIT).await?),
+        "ticks" => drop(pocketoption_ticks(url, n, FLOOD_LIMIT).await?),
+        "pairs" => drop(bare_pairs(url, n, FLOOD_LIMIT).await?),
+        "rtt" => {
+            let mut raw = bench::latency::RawRoundTrips::connect(url).await?;
+            for i in 0..n as usize {
+                raw.round_trip(i).await?;
+            }
+            raw.close().await?;
+        }
+        "rtt-bare" => {
+            let mut bare = bench::latency::BareRoundTrips::connect(url).await?;
+            for i in 0..n as usize {
+                bare.round_trip(i).await?;
+            }
+            bare.close().await;
+        }
+        _ => return Err(bad()),
+    }
+    Ok(())
+}
 
 /// Runs one client five times (`--profile KIND`), so a profiler sees only it.
 async fn profile(servers: &Servers, sizes: Sizes, kind: &str) -> Result<(), BenchError> {
