@@ -16,7 +16,6 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use crate::builder::ServerBuilder;
 use crate::error::ServerError;
 use crate::events::ServerStatus;
 use crate::id::SessionId;
@@ -72,11 +71,6 @@ impl fmt::Debug for Server {
 }
 
 impl Server {
-    /// A builder with every default (see [`ServerBuilder`]).
-    pub fn builder() -> ServerBuilder {
-        ServerBuilder::new()
-    }
-
     pub(crate) fn new(shared: Arc<Shared>, listener: JoinHandle<ShutdownReport>) -> Self {
         Server {
             inner: Arc::new(Inner {
