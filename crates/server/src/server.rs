@@ -239,9 +239,16 @@ impl Server {
         self.shared().registry.get(id).map(|s| s.stats())
     }
 
-    /// Asks session `id` to close with `code` (1000, or 3000–4999 for application reasons)
-    /// and a short reason; queued messages are written first. Returns without waiting.
+    /// Asks session `id` to close with `code` (1000, or 3000–4999 for application reasons;
+    /// 1001–1003 and 1007–1014 are accepted too) and a short reason (cut to 123 bytes);
+    /// queued messages are written first. Returns without waiting.
     pub fn close_session(&self, id: SessionId, code: u16, reason: &str) -> Result<(), ServerError> {
+        let sendable = matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999);
+        if !sendable {
+            return Err(ServerError::InvalidMessage(
+                "a close code a peer may receive: 1000, 1001-1003, 1007-1014 or 3000-4999",
+            ));
+        }
         let session = self
             .shared()
             .registry

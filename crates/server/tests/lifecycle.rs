@@ -190,3 +190,24 @@ async fn sending_after_shutdown_names_the_session_as_gone() {
     ));
     assert_eq!(server.broadcast("x").unwrap().queued, 0);
 }
+
+#[tokio::test]
+async fn the_application_closes_a_session_with_its_own_code_after_the_queued_messages() {
+    let (server, mut inbox) = Server::builder().start().await.unwrap();
+    let mut peer = client(&server, "/").await;
+    let id = connected(&mut inbox.events).await;
+    assert!(matches!(
+        server.close_session(id, 1006, "not sendable"),
+        Err(ServerError::InvalidMessage(_))
+    ));
+    server.send_to(id, "goodbye").unwrap();
+    server.close_session(id, 4321, "kicked").unwrap();
+    assert_eq!(next_data(&mut peer).await, WsMessage::text("goodbye"));
+    assert_eq!(close_code(&mut peer).await, Some(4321));
+    let ended = disconnected(&mut inbox.events).await;
+    assert_eq!(
+        (ended.reason, ended.code, ended.clean),
+        (DisconnectReason::ClosedByServer, Some(4321), true)
+    );
+    server.shutdown(SHUTDOWN).await.unwrap();
+}
