@@ -270,7 +270,8 @@ impl Server {
 
     /// Shuts down: stops accepting at once, closes every session with 1001 (queued messages
     /// written first), waits up to `deadline` for them to close, aborts what remains, and
-    /// reports. Every task of the server has finished when it returns.
+    /// reports. Every task of the server has finished when it returns. (A deadline over a
+    /// year counts as a year.)
     ///
     /// Only the first call does the work; later calls (from clones) return
     /// [`ServerError::ShuttingDown`].
@@ -282,6 +283,7 @@ impl Server {
             .unwrap_or_else(PoisonError::into_inner)
             .take()
             .ok_or(ServerError::ShuttingDown)?;
+        let deadline = deadline.min(crate::config::MAX_DURATION);
         self.shared().shutdown.trigger(Instant::now() + deadline);
         // The listener aborts its tasks at the deadline, so it returns soon after; a panic
         // in it is reported as an empty report.
