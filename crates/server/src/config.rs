@@ -322,6 +322,15 @@ mod tests {
                 .to_string()
                 .contains("max_frame_size")
         );
+        let config = ServerConfig {
+            first_message_timeout: Some(Duration::MAX),
+            ..ServerConfig::default()
+        };
+        let error = config.validate().unwrap_err().to_string();
+        assert!(
+            error.contains("first_message_timeout") && error.contains("year"),
+            "{error}"
+        );
     }
 
     #[test]
