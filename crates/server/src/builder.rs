@@ -74,6 +74,13 @@ impl fmt::Debug for ServerBuilder {
     }
 }
 
+impl Server {
+    /// A builder with every default (see [`ServerBuilder`]).
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::new()
+    }
+}
+
 impl ServerBuilder {
     /// Every default; listens on `127.0.0.1:0` (a free port on loopback) until told
     /// otherwise.

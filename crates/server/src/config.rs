@@ -49,6 +49,10 @@ pub const DEFAULT_INBOUND_CAPACITY: usize = 1_024;
 /// Default capacity of the event stream: 1,024 events.
 pub const DEFAULT_EVENT_CAPACITY: usize = 1_024;
 
+/// The longest duration any setting accepts: a year (longer ones are surely mistakes, and
+/// would overflow clock arithmetic).
+pub(crate) const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// What happens when a message is sent to a session whose outbound queue is full.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -192,6 +196,25 @@ impl ServerConfig {
                 return invalid(format!("{name} is zero; give a positive duration"));
             }
         }
+        let longest = [
+            ("handshake_timeout", self.handshake_timeout),
+            ("ping_interval", self.ping_interval),
+            ("idle_timeout", self.idle_timeout),
+            ("send_deadline", self.send_deadline),
+            ("close_timeout", self.close_timeout),
+            ("retry_after", self.retry_after),
+            (
+                "first_message_timeout",
+                self.first_message_timeout.unwrap_or_default(),
+            ),
+        ];
+        for (name, value) in longest {
+            if value > MAX_DURATION {
+                return invalid(format!(
+                    "{name} is longer than a year; give a shorter duration"
+                ));
+            }
+        }
         if self.first_message_timeout.is_some_and(|t| t.is_zero()) {
             return invalid(
                 "first_message_timeout is zero; give a positive duration, or None to disable it"
@@ -298,6 +321,15 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("max_frame_size")
+        );
+        let config = ServerConfig {
+            first_message_timeout: Some(Duration::MAX),
+            ..ServerConfig::default()
+        };
+        let error = config.validate().unwrap_err().to_string();
+        assert!(
+            error.contains("first_message_timeout") && error.contains("year"),
+            "{error}"
         );
     }
 

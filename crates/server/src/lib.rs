@@ -32,7 +32,7 @@
 //!
 //! ## How it is built
 //!
-//! One accept loop ([`listener`](self) in the sources) owns the listening socket and a
+//! One accept loop (`listener.rs` in the sources) owns the listening socket and a
 //! task per connection. A connection's task runs the handshake (TLS, upgrade, the admission
 //! checks: shutdown, connection cap → 503, origin → 403, authenticator, duplicate
 //! identity), then the session loop, which alone owns the socket: it writes what the

@@ -16,7 +16,6 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use crate::builder::ServerBuilder;
 use crate::error::ServerError;
 use crate::events::ServerStatus;
 use crate::id::SessionId;
@@ -72,11 +71,6 @@ impl fmt::Debug for Server {
 }
 
 impl Server {
-    /// A builder with every default (see [`ServerBuilder`]).
-    pub fn builder() -> ServerBuilder {
-        ServerBuilder::new()
-    }
-
     pub(crate) fn new(shared: Arc<Shared>, listener: JoinHandle<ShutdownReport>) -> Self {
         Server {
             inner: Arc::new(Inner {
@@ -245,9 +239,16 @@ impl Server {
         self.shared().registry.get(id).map(|s| s.stats())
     }
 
-    /// Asks session `id` to close with `code` (1000, or 3000–4999 for application reasons)
-    /// and a short reason; queued messages are written first. Returns without waiting.
+    /// Asks session `id` to close with `code` (1000, or 3000–4999 for application reasons;
+    /// 1001–1003 and 1007–1014 are accepted too) and a short reason (cut to 123 bytes);
+    /// queued messages are written first. Returns without waiting.
     pub fn close_session(&self, id: SessionId, code: u16, reason: &str) -> Result<(), ServerError> {
+        let sendable = matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999);
+        if !sendable {
+            return Err(ServerError::InvalidMessage(
+                "a close code a peer may receive: 1000, 1001-1003, 1007-1014 or 3000-4999",
+            ));
+        }
         let session = self
             .shared()
             .registry
@@ -269,7 +270,8 @@ impl Server {
 
     /// Shuts down: stops accepting at once, closes every session with 1001 (queued messages
     /// written first), waits up to `deadline` for them to close, aborts what remains, and
-    /// reports. Every task of the server has finished when it returns.
+    /// reports. Every task of the server has finished when it returns. (A deadline over a
+    /// year counts as a year.)
     ///
     /// Only the first call does the work; later calls (from clones) return
     /// [`ServerError::ShuttingDown`].
@@ -281,6 +283,7 @@ impl Server {
             .unwrap_or_else(PoisonError::into_inner)
             .take()
             .ok_or(ServerError::ShuttingDown)?;
+        let deadline = deadline.min(crate::config::MAX_DURATION);
         self.shared().shutdown.trigger(Instant::now() + deadline);
         // The listener aborts its tasks at the deadline, so it returns soon after; a panic
         // in it is reported as an empty report.

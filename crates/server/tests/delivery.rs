@@ -180,11 +180,8 @@ async fn a_session_whose_writes_miss_the_send_deadline_is_closed_with_1013() {
     .await;
     assert_eq!(ended.reason, DisconnectReason::SlowConsumer);
     assert_eq!(ended.code, Some(1013));
-    let metrics = server.metrics();
-    assert!(
-        metrics.send_timeouts >= 1 || metrics.dropped >= 1,
-        "{metrics:?}"
-    );
+    // The session's writer was stuck on the socket: its write missed the deadline.
+    assert_eq!(server.metrics().send_timeouts, 1);
     server.shutdown(SHUTDOWN).await.unwrap();
 }
 

@@ -98,9 +98,11 @@ impl Secp256k1Auth {
         }
     }
 
-    /// How far the challenge's time may be from the server's clock (default 60 s).
+    /// How far the challenge's time may be from the server's clock (default 60 s; kept
+    /// between 1 s and a day).
     pub fn with_max_skew(mut self, skew: Duration) -> Self {
-        self.max_skew = skew.max(Duration::from_secs(1));
+        // Between a second and a day: a longer window only keeps replays possible longer.
+        self.max_skew = skew.clamp(Duration::from_secs(1), Duration::from_secs(86_400));
         self
     }
 
@@ -167,7 +169,7 @@ impl Secp256k1Auth {
                 return Err(Reject::forbidden("this key may not connect"));
             }
         }
-        self.remember(&address, challenge, time + skew, now)?;
+        self.remember(&address, challenge, time.saturating_add(skew), now)?;
         let pubkey = pubkey.trim();
         let pubkey = pubkey
             .strip_prefix("0x")

@@ -46,12 +46,15 @@ pub(crate) async fn next_data(client: &mut Client) -> WsMessage {
     }
 }
 
-/// Reads until the server's close frame; returns its code (`None` if the connection ended
-/// without one).
+/// Reads until the server's close frame and answers it (reading on flushes the reply
+/// tungstenite queued); returns its code (`None` if the connection ended without one).
 pub(crate) async fn close_code(client: &mut Client) -> Option<u16> {
     loop {
         match within(client.next()).await {
-            Some(Ok(WsMessage::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+            Some(Ok(WsMessage::Close(frame))) => {
+                while let Some(Ok(_)) = within(client.next()).await {}
+                return frame.map(|f| u16::from(f.code));
+            }
             Some(Ok(_)) => {}
             _ => return None,
         }
@@ -61,9 +64,8 @@ pub(crate) async fn close_code(client: &mut Client) -> Option<u16> {
 /// The id of the next session that connects.
 pub(crate) async fn connected(events: &mut Events) -> SessionId {
     loop {
-        match within(events.recv()).await.expect("events ended") {
-            ServerEvent::Connected(info) => return info.id,
-            _ => {}
+        if let ServerEvent::Connected(info) = within(events.recv()).await.expect("events ended") {
+            return info.id;
         }
     }
 }
@@ -71,9 +73,9 @@ pub(crate) async fn connected(events: &mut Events) -> SessionId {
 /// The next session end.
 pub(crate) async fn disconnected(events: &mut Events) -> Disconnected {
     loop {
-        match within(events.recv()).await.expect("events ended") {
-            ServerEvent::Disconnected(ended) => return ended,
-            _ => {}
+        if let ServerEvent::Disconnected(ended) = within(events.recv()).await.expect("events ended")
+        {
+            return ended;
         }
     }
 }
