@@ -41,8 +41,8 @@ async fn run() -> Result<(), Box<dyn Error>> {
 
     // Who a session is comes from its upgrade request: here the `name` query parameter.
     let (server, inbox) = Server::builder()
-        .listen(listen.clone().unwrap_or_else(|| "127.0.0.1:0".into()))
-        .authenticate(
+        .with_address(listen.clone().unwrap_or_else(|| "127.0.0.1:0".into()))
+        .with_authenticator(
             |request: &UpgradeRequest| match request.query_param("name") {
                 Some(name) if !name.trim().is_empty() && name.len() <= 32 => {
                     Ok(Identity::new(name.trim()))
@@ -52,7 +52,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
                 )),
             },
         )
-        .ping_interval(Duration::from_secs(15))
+        .with_ping_interval(Duration::from_secs(15))
         .start()
         .await?;
     println!("chat server at {}", server.url());

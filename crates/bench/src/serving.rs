@@ -66,10 +66,10 @@ impl Hub {
         match side {
             Side::Ours => {
                 let (server, mut inbox) = Server::builder()
-                    .listen("127.0.0.1:0")
-                    .max_connections(20_000)
-                    .max_pending_handshakes(1_000)
-                    .queue_capacity(queue)
+                    .with_address("127.0.0.1:0")
+                    .with_max_connections(20_000)
+                    .with_max_pending_handshakes(1_000)
+                    .with_queue_capacity(queue)
                     .start()
                     .await
                     .map_err(|e| BenchError::Protocol(format!("the server did not start: {e}")))?;

@@ -281,7 +281,7 @@ impl Reject {
 /// ```
 /// use server::{Identity, Reject, Server, UpgradeRequest};
 ///
-/// let builder = Server::builder().authenticate(|request: &UpgradeRequest| {
+/// let builder = Server::builder().with_authenticator(|request: &UpgradeRequest| {
 ///     match request.query_param("user") {
 ///         Some(user) if !user.is_empty() => Ok(Identity::new(user)),
 ///         _ => Err(Reject::unauthorized("add ?user=NAME")),

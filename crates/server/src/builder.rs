@@ -35,10 +35,10 @@ enum Listen {
 /// use server::{OverflowPolicy, Server};
 ///
 /// let (server, mut inbox) = Server::builder()
-///     .listen("127.0.0.1:9000")
-///     .max_connections(5_000)
-///     .ping_interval(Duration::from_secs(15))
-///     .overflow_policy(OverflowPolicy::DropOldest)
+///     .with_address("127.0.0.1:9000")
+///     .with_max_connections(5_000)
+///     .with_ping_interval(Duration::from_secs(15))
+///     .with_overflow_policy(OverflowPolicy::DropOldest)
 ///     .start()
 ///     .await?;
 /// while let Some((session, message)) = inbox.messages.recv().await {
@@ -94,48 +94,48 @@ impl ServerBuilder {
     }
 
     /// Listens on `address` (`host:port`; port 0 picks a free one).
-    pub fn listen(mut self, address: impl Into<String>) -> Self {
+    pub fn with_address(mut self, address: impl Into<String>) -> Self {
         self.listen = Listen::Address(address.into());
         self
     }
 
     /// Accepts on a listener the caller already bound (socket activation, a port chosen
     /// elsewhere).
-    pub fn listener(mut self, listener: TcpListener) -> Self {
+    pub fn with_listener(mut self, listener: TcpListener) -> Self {
         self.listen = Listen::Listener(listener);
         self
     }
 
     /// Sessions at most at once (default [`DEFAULT_MAX_CONNECTIONS`](crate::DEFAULT_MAX_CONNECTIONS));
     /// the next upgrade is answered `503 Service Unavailable` with `Retry-After`.
-    pub fn max_connections(mut self, max: usize) -> Self {
+    pub fn with_max_connections(mut self, max: usize) -> Self {
         self.config.max_connections = max;
         self
     }
 
     /// Connections at most in their handshake at once (default
     /// [`DEFAULT_MAX_PENDING_HANDSHAKES`](crate::DEFAULT_MAX_PENDING_HANDSHAKES)); accepting pauses beyond it.
-    pub fn max_pending_handshakes(mut self, max: usize) -> Self {
+    pub fn with_max_pending_handshakes(mut self, max: usize) -> Self {
         self.config.max_pending_handshakes = max;
         self
     }
 
     /// The `Retry-After` sent with a 503 (default 1 s; whole seconds).
-    pub fn retry_after(mut self, after: Duration) -> Self {
+    pub fn with_retry_after(mut self, after: Duration) -> Self {
         self.config.retry_after = after;
         self
     }
 
     /// Time for TCP accept → TLS → upgrade (default [`DEFAULT_HANDSHAKE_TIMEOUT`](crate::DEFAULT_HANDSHAKE_TIMEOUT), 10 s); a
     /// connection that has not upgraded by then is dropped and counted.
-    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+    pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
         self.config.handshake_timeout = timeout;
         self
     }
 
     /// Time for a session's first data message (default none); a session silent that long
     /// is closed with 1008.
-    pub fn first_message_timeout(mut self, timeout: Option<Duration>) -> Self {
+    pub fn with_first_message_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.config.first_message_timeout = timeout;
         self
     }
@@ -144,7 +144,7 @@ impl ServerBuilder {
     /// is closed with 1009; a send of more is refused with
     /// [`ServerError::MessageTooLarge`] and the connection kept. Lowers the frame limit to
     /// match when needed.
-    pub fn max_message_size(mut self, bytes: usize) -> Self {
+    pub fn with_max_message_size(mut self, bytes: usize) -> Self {
         self.config.max_message_size = bytes;
         self.config.max_frame_size = self.config.max_frame_size.min(bytes);
         self
@@ -152,96 +152,96 @@ impl ServerBuilder {
 
     /// The largest inbound frame (default 1 MiB, at most the message limit); a larger one
     /// closes the session with 1009.
-    pub fn max_frame_size(mut self, bytes: usize) -> Self {
+    pub fn with_max_frame_size(mut self, bytes: usize) -> Self {
         self.config.max_frame_size = bytes;
         self
     }
 
     /// Socket read buffer per session (default 4 KiB, at least 512 bytes).
-    pub fn read_buffer_size(mut self, bytes: usize) -> Self {
+    pub fn with_read_buffer_size(mut self, bytes: usize) -> Self {
         self.config.read_buffer_size = bytes;
         self
     }
 
     /// Ping a session quiet for `interval` (default 20 s).
-    pub fn ping_interval(mut self, interval: Duration) -> Self {
+    pub fn with_ping_interval(mut self, interval: Duration) -> Self {
         self.config.ping_interval = interval;
         self
     }
 
     /// Close a session silent for ping interval + `timeout` (default 20 s): a half-open peer
     /// is detected within that window of its last frame.
-    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+    pub fn with_idle_timeout(mut self, timeout: Duration) -> Self {
         self.config.idle_timeout = timeout;
         self
     }
 
     /// Messages each session's outbound queue holds (default 1,024).
-    pub fn queue_capacity(mut self, capacity: usize) -> Self {
+    pub fn with_queue_capacity(mut self, capacity: usize) -> Self {
         self.config.queue_capacity = capacity;
         self
     }
 
     /// What a full queue does (default [`OverflowPolicy::Disconnect`]).
-    pub fn overflow_policy(mut self, policy: OverflowPolicy) -> Self {
+    pub fn with_overflow_policy(mut self, policy: OverflowPolicy) -> Self {
         self.config.overflow = policy;
         self
     }
 
     /// The deadline of one socket write, and of a full queue under
     /// [`OverflowPolicy::Disconnect`] (default 10 s); missing it closes the session with 1013.
-    pub fn send_deadline(mut self, deadline: Duration) -> Self {
+    pub fn with_send_deadline(mut self, deadline: Duration) -> Self {
         self.config.send_deadline = deadline;
         self
     }
 
     /// How long a close the server starts waits for the peer's reply outside shutdown
     /// (default 2 s).
-    pub fn close_timeout(mut self, timeout: Duration) -> Self {
+    pub fn with_close_timeout(mut self, timeout: Duration) -> Self {
         self.config.close_timeout = timeout;
         self
     }
 
     /// Which `Origin` headers may connect (default any).
-    pub fn origin_policy(mut self, policy: OriginPolicy) -> Self {
+    pub fn with_origin_policy(mut self, policy: OriginPolicy) -> Self {
         self.config.origin = policy;
         self
     }
 
     /// Only these origins may connect (requests without `Origin`, from native clients,
     /// still may; see [`OriginPolicy::AllowList`] to require one).
-    pub fn allowed_origins<I, S>(self, origins: I) -> Self
+    pub fn with_allowed_origins<I, S>(self, origins: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.origin_policy(OriginPolicy::AllowList {
+        self.with_origin_policy(OriginPolicy::AllowList {
             origins: origins.into_iter().map(Into::into).collect(),
             require: false,
         })
     }
 
     /// What a second session with a live identity does (default both live).
-    pub fn duplicate_identity(mut self, policy: DuplicateIdentity) -> Self {
+    pub fn with_duplicate_identity(mut self, policy: DuplicateIdentity) -> Self {
         self.config.duplicate_identity = policy;
         self
     }
 
     /// Capacity of the inbound message stream (default 1,024).
-    pub fn inbound_capacity(mut self, capacity: usize) -> Self {
+    pub fn with_inbound_capacity(mut self, capacity: usize) -> Self {
         self.config.inbound_capacity = capacity;
         self
     }
 
     /// Capacity of the event stream (default 1,024).
-    pub fn event_capacity(mut self, capacity: usize) -> Self {
+    pub fn with_event_capacity(mut self, capacity: usize) -> Self {
         self.config.event_capacity = capacity;
         self
     }
 
     /// Serves TLS (`wss://`) with a certificate chain and private key in PEM (checked at
     /// [`start`](Self::start)).
-    pub fn tls_pem(
+    pub fn with_tls_pem(
         mut self,
         cert_chain_pem: impl Into<Vec<u8>>,
         private_key_pem: impl Into<Vec<u8>>,
@@ -251,7 +251,7 @@ impl ServerBuilder {
     }
 
     /// Decides each upgrade's identity (or refuses it); see [`Authenticator`].
-    pub fn authenticate(mut self, authenticator: impl Authenticator) -> Self {
+    pub fn with_authenticator(mut self, authenticator: impl Authenticator) -> Self {
         self.authenticator = Some(Arc::new(authenticator));
         self
     }

@@ -18,7 +18,7 @@ pub const DEFAULT_MAX_PENDING_HANDSHAKES: usize = 1_024;
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default wait for a session's first data message: none. Listen-only clients are
 /// legitimate (dashboards, tickers), and the ping/idle check already removes dead ones;
-/// set one with [`ServerBuilder::first_message_timeout`](crate::ServerBuilder::first_message_timeout)
+/// set one with [`ServerBuilder::with_first_message_timeout`](crate::ServerBuilder::with_first_message_timeout)
 /// when clients must speak first (e.g. a login message).
 pub const DEFAULT_FIRST_MESSAGE_TIMEOUT: Option<Duration> = None;
 /// Default limit on one inbound message: 1 MiB.

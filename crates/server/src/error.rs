@@ -50,7 +50,7 @@ pub enum ServerError {
     /// The message is larger than the configured limit; nothing was sent and every
     /// connection stays open.
     #[error(
-        "a {size}-byte message exceeds the {max}-byte limit; split it or raise ServerBuilder::max_message_size"
+        "a {size}-byte message exceeds the {max}-byte limit; split it or raise ServerBuilder::with_max_message_size"
     )]
     MessageTooLarge {
         /// The message's payload size.

@@ -10,7 +10,7 @@
 //! use std::time::Duration;
 //! use server::{Server, ServerEvent};
 //!
-//! let (server, mut inbox) = Server::builder().listen("127.0.0.1:9000").start().await?;
+//! let (server, mut inbox) = Server::builder().with_address("127.0.0.1:9000").start().await?;
 //! loop {
 //!     tokio::select! {
 //!         Some((session, message)) = inbox.messages.recv() => {

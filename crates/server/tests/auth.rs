@@ -31,7 +31,11 @@ async fn token_auth_accepts_known_tokens_from_header_or_query_and_refuses_others
     let auth = TokenAuth::new()
         .with_token("alice-token", Identity::new("alice"))
         .with_token("bob-token", Identity::new("bob"));
-    let (server, mut inbox) = Server::builder().authenticate(auth).start().await.unwrap();
+    let (server, mut inbox) = Server::builder()
+        .with_authenticator(auth)
+        .start()
+        .await
+        .unwrap();
 
     let mut request = server.url().into_client_request().unwrap();
     request
@@ -73,7 +77,7 @@ async fn token_auth_accepts_known_tokens_from_header_or_query_and_refuses_others
 #[tokio::test]
 async fn a_secp256k1_signed_challenge_authenticates_as_the_keys_address_once() {
     let (server, mut inbox) = Server::builder()
-        .authenticate(Secp256k1Auth::new("chat"))
+        .with_authenticator(Secp256k1Auth::new("chat"))
         .start()
         .await
         .unwrap();
@@ -125,7 +129,7 @@ async fn a_secp256k1_signed_challenge_authenticates_as_the_keys_address_once() {
 #[tokio::test]
 async fn a_core_pre_client_with_a_signed_connector_authenticates_again_on_every_reconnect() {
     let (server, mut inbox) = Server::builder()
-        .authenticate(Secp256k1Auth::new("chat"))
+        .with_authenticator(Secp256k1Auth::new("chat"))
         .start()
         .await
         .unwrap();
@@ -167,8 +171,8 @@ async fn a_core_pre_client_with_a_signed_connector_authenticates_again_on_every_
 async fn a_second_session_of_an_identity_replaces_the_first_when_configured() {
     let auth = TokenAuth::new().with_token("alice-token", Identity::new("alice"));
     let (server, mut inbox) = Server::builder()
-        .authenticate(auth)
-        .duplicate_identity(DuplicateIdentity::ReplaceOld)
+        .with_authenticator(auth)
+        .with_duplicate_identity(DuplicateIdentity::ReplaceOld)
         .start()
         .await
         .unwrap();
@@ -196,8 +200,8 @@ async fn a_second_session_of_an_identity_replaces_the_first_when_configured() {
 async fn a_second_session_of_an_identity_is_refused_with_409_when_the_first_wins() {
     let auth = TokenAuth::new().with_token("alice-token", Identity::new("alice"));
     let (server, mut inbox) = Server::builder()
-        .authenticate(auth)
-        .duplicate_identity(DuplicateIdentity::RejectNew)
+        .with_authenticator(auth)
+        .with_duplicate_identity(DuplicateIdentity::RejectNew)
         .start()
         .await
         .unwrap();
@@ -217,7 +221,7 @@ async fn a_second_session_of_an_identity_is_refused_with_409_when_the_first_wins
 #[tokio::test]
 async fn origins_outside_the_allow_list_get_403_and_native_clients_without_one_pass() {
     let (server, _inbox) = Server::builder()
-        .allowed_origins(["https://app.example"])
+        .with_allowed_origins(["https://app.example"])
         .start()
         .await
         .unwrap();

@@ -42,8 +42,8 @@ async fn a_peer_that_stops_reading_does_not_delay_a_broadcast_to_1000_others() {
     const READERS: usize = 1000;
     let (server, mut inbox) = Server::builder()
         // Long enough that the stalled session stays stalled for the whole test.
-        .send_deadline(Duration::from_secs(60))
-        .queue_capacity(4096)
+        .with_send_deadline(Duration::from_secs(60))
+        .with_queue_capacity(4096)
         .start()
         .await
         .unwrap();
@@ -160,8 +160,8 @@ async fn rooms_reach_their_members_except_whom_the_sender_leaves_out() {
 #[tokio::test]
 async fn a_session_whose_writes_miss_the_send_deadline_is_closed_with_1013() {
     let (server, mut inbox) = Server::builder()
-        .send_deadline(Duration::from_millis(300))
-        .queue_capacity(8)
+        .with_send_deadline(Duration::from_millis(300))
+        .with_queue_capacity(8)
         .start()
         .await
         .unwrap();
@@ -188,9 +188,9 @@ async fn a_session_whose_writes_miss_the_send_deadline_is_closed_with_1013() {
 #[tokio::test]
 async fn the_reject_policy_refuses_into_a_full_queue_and_keeps_the_session() {
     let (server, mut inbox) = Server::builder()
-        .overflow_policy(OverflowPolicy::Reject)
-        .send_deadline(Duration::from_secs(60))
-        .queue_capacity(4)
+        .with_overflow_policy(OverflowPolicy::Reject)
+        .with_send_deadline(Duration::from_secs(60))
+        .with_queue_capacity(4)
         .start()
         .await
         .unwrap();
@@ -210,9 +210,9 @@ async fn the_reject_policy_refuses_into_a_full_queue_and_keeps_the_session() {
 #[tokio::test]
 async fn the_drop_oldest_policy_keeps_the_newest_and_counts_what_it_dropped() {
     let (server, mut inbox) = Server::builder()
-        .overflow_policy(OverflowPolicy::DropOldest)
-        .send_deadline(Duration::from_secs(60))
-        .queue_capacity(4)
+        .with_overflow_policy(OverflowPolicy::DropOldest)
+        .with_send_deadline(Duration::from_secs(60))
+        .with_queue_capacity(4)
         .start()
         .await
         .unwrap();
@@ -229,9 +229,9 @@ async fn the_drop_oldest_policy_keeps_the_newest_and_counts_what_it_dropped() {
 #[tokio::test]
 async fn an_unread_message_stream_holds_back_reading_but_not_sending_and_loses_nothing() {
     let (server, mut inbox) = Server::builder()
-        .inbound_capacity(1)
-        .ping_interval(Duration::from_millis(100))
-        .idle_timeout(Duration::from_millis(100))
+        .with_inbound_capacity(1)
+        .with_ping_interval(Duration::from_millis(100))
+        .with_idle_timeout(Duration::from_millis(100))
         .start()
         .await
         .unwrap();
@@ -256,7 +256,11 @@ async fn an_unread_message_stream_holds_back_reading_but_not_sending_and_loses_n
 
 #[tokio::test]
 async fn unread_events_are_dropped_and_counted_without_stalling_anything() {
-    let (server, inbox) = Server::builder().event_capacity(2).start().await.unwrap();
+    let (server, inbox) = Server::builder()
+        .with_event_capacity(2)
+        .start()
+        .await
+        .unwrap();
     let mut peers = Vec::new();
     for _ in 0..10 {
         peers.push(client(&server, "/").await);

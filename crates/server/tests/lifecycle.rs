@@ -118,7 +118,7 @@ async fn a_core_pre_client_reconnects_after_the_server_restarts() {
 
     // A new server on the same address; the client finds it by itself.
     let (second, mut second_inbox) = Server::builder()
-        .listen(address.to_string())
+        .with_address(address.to_string())
         .start()
         .await
         .unwrap();
@@ -139,7 +139,7 @@ async fn tls_with_an_rcgen_certificate_serves_wss_and_refuses_plain_ws() {
     let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
     let cert_pem = certified.cert.pem();
     let (server, mut inbox) = Server::builder()
-        .tls_pem(cert_pem.clone(), certified.signing_key.serialize_pem())
+        .with_tls_pem(cert_pem.clone(), certified.signing_key.serialize_pem())
         .start()
         .await
         .unwrap();

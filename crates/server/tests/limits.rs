@@ -16,8 +16,8 @@ use support::*;
 #[tokio::test]
 async fn the_connection_beyond_the_cap_gets_503_with_retry_after_and_succeeds_after_one_leaves() {
     let (server, mut inbox) = Server::builder()
-        .max_connections(2)
-        .retry_after(Duration::from_secs(3))
+        .with_max_connections(2)
+        .with_retry_after(Duration::from_secs(3))
         .start()
         .await
         .unwrap();
@@ -47,7 +47,7 @@ async fn the_connection_beyond_the_cap_gets_503_with_retry_after_and_succeeds_af
 #[tokio::test]
 async fn a_connection_that_never_upgrades_is_dropped_after_the_handshake_timeout() {
     let (server, _inbox) = Server::builder()
-        .handshake_timeout(Duration::from_millis(300))
+        .with_handshake_timeout(Duration::from_millis(300))
         .start()
         .await
         .unwrap();
@@ -73,7 +73,7 @@ async fn a_connection_that_never_upgrades_is_dropped_after_the_handshake_timeout
 #[tokio::test]
 async fn a_session_silent_past_the_first_message_timeout_is_closed_with_1008_and_a_talker_stays() {
     let (server, mut inbox) = Server::builder()
-        .first_message_timeout(Some(Duration::from_millis(300)))
+        .with_first_message_timeout(Some(Duration::from_millis(300)))
         .start()
         .await
         .unwrap();
@@ -101,8 +101,8 @@ async fn a_half_open_peer_is_detected_within_ping_interval_plus_idle_timeout() {
     let ping = Duration::from_millis(200);
     let idle = Duration::from_millis(300);
     let (server, mut inbox) = Server::builder()
-        .ping_interval(ping)
-        .idle_timeout(idle)
+        .with_ping_interval(ping)
+        .with_idle_timeout(idle)
         .start()
         .await
         .unwrap();
@@ -149,7 +149,7 @@ async fn a_half_open_peer_is_detected_within_ping_interval_plus_idle_timeout() {
 #[tokio::test]
 async fn an_oversized_message_closes_the_session_with_1009_and_an_oversized_send_is_refused() {
     let (server, mut inbox) = Server::builder()
-        .max_message_size(1024)
+        .with_max_message_size(1024)
         .start()
         .await
         .unwrap();
@@ -265,27 +265,27 @@ async fn malformed_frames_close_the_session_with_1002_or_1007_and_others_are_una
 #[tokio::test]
 async fn bad_settings_fail_at_start_with_a_sentence_naming_them() {
     let error = Server::builder()
-        .queue_capacity(0)
+        .with_queue_capacity(0)
         .start()
         .await
         .unwrap_err();
     assert!(matches!(error, ServerError::InvalidConfig(_)));
     assert!(error.to_string().contains("queue_capacity"), "{error}");
     let error = Server::builder()
-        .allowed_origins(Vec::<String>::new())
+        .with_allowed_origins(Vec::<String>::new())
         .start()
         .await
         .unwrap_err();
     assert!(error.to_string().contains("origin"), "{error}");
     let error = Server::builder()
-        .tls_pem("nope", "nope")
+        .with_tls_pem("nope", "nope")
         .start()
         .await
         .unwrap_err();
     assert!(matches!(error, ServerError::Tls(_)), "{error}");
     let taken = Server::builder().start().await.unwrap().0;
     let error = Server::builder()
-        .listen(taken.local_addr().to_string())
+        .with_address(taken.local_addr().to_string())
         .start()
         .await
         .unwrap_err();
