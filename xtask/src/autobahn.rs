@@ -130,42 +130,13 @@ fn conformance(cases: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// Creates the virtual environment and installs kosoku, unless already done; returns the
-/// venv's `bin` directory.
+/// The venv with kosoku; returns its `bin` directory.
 fn ensure_kosoku() -> Result<PathBuf, String> {
-    let venv = target_dir().join("autobahn-venv");
-    let bin = venv.join("bin");
-    let installed = Command::new(bin.join("pip"))
-        .args(["show", "kosoku"])
-        .output()
-        .is_ok_and(|out| {
-            String::from_utf8_lossy(&out.stdout).contains(&format!("Version: {KOSOKU_VERSION}"))
-        });
-    if installed {
-        return Ok(bin);
-    }
-    if !cmd::on_path("python3") {
-        return Err("the Autobahn run needs python3 (3.10 or newer) with venv; \
-                    install python3 and python3-venv"
-            .into());
-    }
-    if !bin.join("python").exists() {
-        cmd::run(
-            "create the Autobahn virtual environment",
-            Command::new("python3").arg("-m").arg("venv").arg(&venv),
-        )
-        .map_err(|e| format!("{e}\n(on Debian/Ubuntu: apt-get install python3-venv)"))?;
-    }
-    cmd::run(
-        "install kosoku (the Autobahn fuzzing server)",
-        Command::new(bin.join("pip")).args([
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            &format!("kosoku=={KOSOKU_VERSION}"),
-        ]),
-    )?;
-    Ok(bin)
+    crate::venv::ensure(
+        "autobahn-venv",
+        &format!("kosoku=={KOSOKU_VERSION}"),
+        "the Autobahn run (kosoku, the fuzzing server)",
+    )
 }
 
 /// The running fuzzing server, its output collected by two reader threads. Dropping it

@@ -77,6 +77,7 @@ pub(crate) fn run(skip_browser: bool) -> Result<(), String> {
     crate::soak::smoke()?;
     crate::fuzz::smoke()?;
     crate::autobahn::smoke()?;
+    crate::peers::run()?;
 
     println!("\nci: time per step");
     for (step, seconds) in cmd::step_times() {

@@ -7,9 +7,11 @@ mod browser;
 mod ci;
 mod cmd;
 mod fuzz;
+mod peers;
 mod soak;
 mod tidy;
 mod tools;
+mod venv;
 
 use std::process::ExitCode;
 
@@ -74,6 +76,8 @@ enum Command {
         #[arg(long, value_delimiter = ',')]
         cases: Vec<String>,
     },
+    /// The server crate with a stock WebSocket client (Python `websockets`, in a venv).
+    Peers,
     /// Many clients streaming and trading while connections are cut.
     ///
     /// Options go to the soak binary: `--minutes N` or `--seconds N` (required),
@@ -98,6 +102,7 @@ fn main() -> ExitCode {
             build_only,
         } => fuzz::run(seconds, &targets, build_only),
         Command::Autobahn { cases } => autobahn::run(&cases),
+        Command::Peers => peers::run(),
         Command::Soak { args } => soak::run(&args),
     };
     match result {

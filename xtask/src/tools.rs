@@ -119,7 +119,7 @@ const TOOLS: &[Tool] = &[
     },
     Tool {
         name: "python3 + venv",
-        purpose: "Autobahn conformance (kosoku in a venv)",
+        purpose: "Autobahn conformance (kosoku) and the server's stock peer (websockets), in venvs",
         probe: Probe::PythonVenv,
         install: Install::Apt("python3-venv"),
         browser_only: false,
