@@ -57,14 +57,6 @@ fn parse_args() -> Args {
     Args::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut command).exit())
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_declarations_are_consistent() {
-        use clap::CommandFactory;
-        super::Args::command().debug_assert();
-    }
-}
 
 /// Reads stdin on a plain thread (a blocking read must not hold up the runtime's exit).
 fn stdin_lines() -> mpsc::Receiver<String> {
@@ -134,5 +126,14 @@ async fn main() -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_declarations_are_consistent() {
+        use clap::CommandFactory;
+        super::Args::command().debug_assert();
     }
 }
