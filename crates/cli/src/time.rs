@@ -219,13 +219,22 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 /// Unix seconds as RFC 3339 in UTC, with milliseconds when there are any
 /// (`2025-03-21T18:23:25Z`, `2025-03-21T18:23:25.370Z`).
 pub(crate) fn format_unix(unix: f64) -> String {
+    format_unix_with(unix, false)
+}
+
+/// Like [`format_unix`], always with milliseconds (rows that line up in a live stream).
+pub(crate) fn format_unix_millis(unix: f64) -> String {
+    format_unix_with(unix, true)
+}
+
+fn format_unix_with(unix: f64, always_millis: bool) -> String {
     let millis_total = (unix * 1000.0).round() as i64;
     let secs = millis_total.div_euclid(1000);
     let millis = millis_total.rem_euclid(1000);
     let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
     let of_day = secs.rem_euclid(86_400);
     let (h, m, s) = (of_day / 3600, of_day / 60 % 60, of_day % 60);
-    if millis == 0 {
+    if millis == 0 && !always_millis {
         format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z")
     } else {
         format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{millis:03}Z")
@@ -304,6 +313,7 @@ mod tests {
         assert_eq!(format_unix(0.0), "1970-01-01T00:00:00Z");
         assert_eq!(format_unix(1_742_581_405.0), "2025-03-21T18:23:25Z");
         assert_eq!(format_unix(1_709_164_800.25), "2024-02-29T00:00:00.250Z");
+        assert_eq!(format_unix_millis(0.0), "1970-01-01T00:00:00.000Z");
         for secs in [0.0, 951_782_400.0, 1_742_581_405.0, 4_102_444_800.0] {
             assert_eq!(parse_time(&format_unix(secs)).map(unix), Ok(secs));
         }

@@ -30,16 +30,21 @@ fn pocketoption(args: &[&str]) -> Command {
 /// Waits for `child` up to [`LIMIT`], killing it (and failing) if it takes longer.
 fn finish(mut child: Child, what: &str) -> Output {
     let started = Instant::now();
-    let mut stdout = child.stdout.take().expect("stdout is piped");
-    let mut stderr = child.stderr.take().expect("stderr is piped");
+    // A caller may have taken stdout to read it as it comes.
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
     let out = std::thread::spawn(move || {
         let mut text = Vec::new();
-        let _ = stdout.read_to_end(&mut text);
+        if let Some(mut stdout) = stdout {
+            let _ = stdout.read_to_end(&mut text);
+        }
         text
     });
     let err = std::thread::spawn(move || {
         let mut text = Vec::new();
-        let _ = stderr.read_to_end(&mut text);
+        if let Some(mut stderr) = stderr {
+            let _ = stderr.read_to_end(&mut text);
+        }
         text
     });
     let status = loop {
@@ -491,6 +496,35 @@ fn stream_duration_stops_by_itself() {
     let elapsed = started.elapsed();
     assert!(elapsed >= Duration::from_secs(2) && elapsed < Duration::from_secs(30));
     assert!(text(&output.stdout).lines().count() >= 2);
+}
+
+#[test]
+fn stream_ends_cleanly_on_ctrl_c() {
+    let mut child = pocketoption(&["stream", "EURUSD_otc", "--sim"])
+        .spawn()
+        .expect("the binary starts");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let first = rx.recv_timeout(Duration::from_secs(30));
+    // Ctrl-C is SIGINT.
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let output = finish(child, "stream until Ctrl-C");
+    let first = first.expect("a row before Ctrl-C");
+    assert!(first.contains("EURUSD_otc"), "{first}");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(output.stderr.is_empty(), "{}", text(&output.stderr));
 }
 
 #[test]

@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::connect::ConnectArgs;
 use crate::error::CliError;
 use crate::output::{self, JsonFlag};
-use crate::time::{format_unix, parse_duration, parse_positive_duration};
+use crate::time::{format_unix, format_unix_millis, parse_duration, parse_positive_duration};
 
 /// Print live rows of one to 4 assets (the platform streams at most 4 per connection)
 /// until Ctrl-C, --count rows or --duration. Each row is a candle of --kind: with `ticks`
@@ -163,7 +163,12 @@ impl StreamArgs {
                 c.ticks
             ));
         } else if ticks_only {
-            output::line(format!("{}  {}  {}", format_unix(c.time), c.asset, c.close));
+            output::line(format!(
+                "{}  {}  {}",
+                format_unix_millis(c.time),
+                c.asset,
+                c.close
+            ));
         } else {
             output::line(format!(
                 "{}  {}  open {}  high {}  low {}  close {}  ({} ticks)",
