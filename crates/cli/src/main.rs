@@ -46,32 +46,24 @@ pub(crate) struct Cli {
     command: Command,
 }
 
-/// The commands.
+/// The commands. Each `…Args` struct's doc comment is its help (the first line the summary
+/// in the list); the two command groups are described here.
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Check an SSID: what it is, or exactly what is wrong with it (never prints the token)
     #[command(subcommand)]
     Ssid(ssid::SsidCommand),
-    /// Try each server endpoint: connect time, authentication, round trip
     Doctor(doctor::DoctorArgs),
-    /// Print the account balance
     Balance(balance::BalanceArgs),
-    /// List the assets, highest payout first
     Assets(assets::AssetsArgs),
-    /// Print the platform's clock and its offset from this machine's
     ServerTime(server_time::ServerTimeArgs),
-    /// Fetch historical candles: a table, CSV, JSON, or a candlestick PNG
     Candles(candles::CandlesArgs),
-    /// Print live prices or candles of up to 4 assets until Ctrl-C
     Stream(stream::StreamArgs),
-    /// Open a trade (call or put), and with --wait follow it to its result
     Trade(trade::TradeArgs),
     /// Place or cancel pending orders (opened later, at a time or a price)
     #[command(subcommand)]
     Pending(pending::PendingCommand),
-    /// Run the PocketOption simulator in the foreground until Ctrl-C
     Sim(sim::SimArgs),
-    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions(completions::CompletionsArgs),
 }
 

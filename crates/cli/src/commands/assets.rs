@@ -6,7 +6,9 @@ use crate::connect::ConnectArgs;
 use crate::error::CliError;
 use crate::output::{self, JsonFlag};
 
-/// List the assets open for trading, highest payout first (then by symbol). `--json`
+/// List the assets, highest payout first
+///
+/// The assets open for trading (--closed: all), by payout then symbol. `--json`
 /// prints an array of objects with `symbol`, `name`, `kind`, `payout`, `is_otc`,
 /// `is_active` and `expiries` (seconds).
 #[derive(Debug, clap::Args)]

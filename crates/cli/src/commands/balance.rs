@@ -6,8 +6,9 @@ use crate::connect::ConnectArgs;
 use crate::error::CliError;
 use crate::output::{self, JsonFlag};
 
-/// Print the account balance (an exact decimal; `--json` writes it as a string so no
-/// digit is lost).
+/// Print the account balance
+///
+/// An exact decimal; `--json` writes it as a string so no digit is lost.
 #[derive(Debug, clap::Args)]
 pub(crate) struct BalanceArgs {
     #[command(flatten)]

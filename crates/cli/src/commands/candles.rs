@@ -13,8 +13,10 @@ use crate::error::CliError;
 use crate::output;
 use crate::time::{format_duration, format_unix, parse_positive_duration, parse_time};
 
-/// Fetch historical candles of ASSET: the COUNT candles of PERIOD ending at END (the last
-/// one contains END), oldest first.
+/// Fetch historical candles: a table, CSV, JSON, or a candlestick PNG
+///
+/// The --count candles of ASSET of --period ending at --end (the last one contains it),
+/// oldest first.
 ///
 /// Without --png the candles are printed (--format, a table by default); with --png FILE
 /// they are drawn as a candlestick chart (no text: green rising, red falling candles, the

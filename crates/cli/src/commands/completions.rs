@@ -6,7 +6,7 @@ use clap_complete::Shell;
 
 use crate::error::CliError;
 
-/// Print a shell completion script to stdout.
+/// Print a shell completion script (bash, zsh, fish, elvish, powershell)
 ///
 /// bash: `pocketoption completions bash > ~/.local/share/bash-completion/completions/pocketoption`;
 /// zsh: `pocketoption completions zsh > ~/.zfunc/_pocketoption` (with `~/.zfunc` in `fpath`);

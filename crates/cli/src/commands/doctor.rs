@@ -12,7 +12,9 @@ use crate::connect::ConnectArgs;
 use crate::error::{CliError, Code};
 use crate::output::{self, JsonFlag};
 
-/// Try each server endpoint in the client's order (the demo server, or every real-account
+/// Try each server endpoint: connect time, authentication, round trip
+///
+/// Tries each server endpoint in the client's order (the demo server, or every real-account
 /// region; only the simulator with --sim, only the URL with --url) and report, per
 /// endpoint: the TCP connect time, whether the session authenticated (and how long
 /// connecting and authenticating took), and the round trip of a balance request. Each

@@ -24,9 +24,11 @@ use crate::time::{format_duration, format_time, parse_positive_duration, parse_t
 /// `open` prints: `cancel` takes it.
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum PendingCommand {
-    /// Place a pending order: a trade the platform opens at a time (--at, --after) or when
-    /// the price reaches a level (--price). Prints its ticket; with --wait, also waits for
-    /// it to open and for the deal's result
+    /// Place a pending order: a trade opened later, at a time or a price
+    ///
+    /// The platform opens the trade at a time (--at, --after) or when the price reaches a
+    /// level (--price). Prints its ticket; with --wait, also waits for it to open and for
+    /// the deal's result.
     Open(OpenArgs),
     /// Cancel pending orders by ticket
     Cancel(CancelArgs),

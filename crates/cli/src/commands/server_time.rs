@@ -16,8 +16,10 @@ use crate::error::CliError;
 use crate::output::{self, JsonFlag};
 use crate::time::{format_time, unix};
 
-/// Print the platform's clock (estimated from tick timestamps, to the millisecond) and
-/// how far it is from this machine's clock.
+/// Print the platform's clock and its offset from this machine's
+///
+/// The platform has no clock request: the time is estimated from tick timestamps (to the
+/// millisecond), so the command subscribes to --asset and waits for a tick.
 #[derive(Debug, clap::Args)]
 pub(crate) struct ServerTimeArgs {
     /// The asset whose ticks carry the time

@@ -9,7 +9,9 @@ use crate::error::CliError;
 use crate::output;
 use crate::time::parse_positive_duration;
 
-/// Run the PocketOption simulator until Ctrl-C: prices from a seed, demo and real accounts,
+/// Run the PocketOption simulator in the foreground until Ctrl-C
+///
+/// Prices from a seed, demo and real accounts,
 /// trading, history, and faults on a schedule. Point any client at the URL it prints, e.g.
 /// `pocketoption balance --url URL`. (The `pocketoption_sim` binary takes the same flags
 /// and also reads fault commands on stdin.)

@@ -15,8 +15,10 @@ use crate::time::{format_duration, format_unix};
 /// SSID commands.
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum SsidCommand {
-    /// Parse an SSID and say what it is (demo or real, uid, platform, the user agent and IP a
-    /// real session was issued for) or exactly what is wrong with it. The session token is
+    /// Parse an SSID and say what it is, or exactly what is wrong with it
+    ///
+    /// What it is: demo or real, uid, platform, and the user agent and IP a real session
+    /// was issued for. The session token is
     /// never printed. Exit code 0 when it parses, 4 when it does not.
     Check(CheckArgs),
 }

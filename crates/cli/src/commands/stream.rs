@@ -13,8 +13,10 @@ use crate::error::CliError;
 use crate::output::{self, JsonFlag};
 use crate::time::{format_unix, format_unix_millis, parse_duration, parse_positive_duration};
 
-/// Print live rows of one to 4 assets (the platform streams at most 4 per connection)
-/// until Ctrl-C, --count rows or --duration. Each row is a candle of --kind: with `ticks`
+/// Print live prices or candles of up to 4 assets until Ctrl-C
+///
+/// One to 4 assets (the platform streams at most 4 per connection), until Ctrl-C, --count
+/// rows or --duration. Each row is a candle of --kind: with `ticks`
 /// one row per price (open = high = low = close).
 ///
 /// --csv prints `time,start,asset,open,high,low,close,ticks` rows (with a header) for

@@ -13,7 +13,9 @@ use crate::output::{self, JsonFlag};
 use crate::progress::Countdown;
 use crate::time::{format_duration, format_time, parse_positive_duration};
 
-/// Open a trade: a call (the price ends higher) or a put (lower) of AMOUNT on ASSET,
+/// Open a trade (call or put), and with --wait follow it to its result
+///
+/// A call (the price ends higher) or a put (lower) of AMOUNT on ASSET,
 /// expiring after EXPIRY. It is checked first (asset open, expiry allowed, amount within
 /// the limits and the balance), so most mistakes fail before anything is sent.
 ///
