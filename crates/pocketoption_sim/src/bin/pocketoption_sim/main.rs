@@ -57,7 +57,6 @@ fn parse_args() -> Args {
     Args::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut command).exit())
 }
 
-
 /// Reads stdin on a plain thread (a blocking read must not hold up the runtime's exit).
 fn stdin_lines() -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel(16);
