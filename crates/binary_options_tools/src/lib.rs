@@ -77,6 +77,7 @@ pub use modules::raw::{Matcher, RawHandle, RawStream};
 pub use modules::subscriptions::DEFAULT_STREAM_BUFFER;
 pub use modules::subscriptions::{SubscriptionKind, SubscriptionStream, compile_candles};
 pub use reassembler::Reassembler;
+pub use regions::{Region, platform_regions};
 pub use rust_decimal::Decimal;
 pub use server_time::ServerTime;
 pub use socketio::{Packet, PacketKind, event_name};

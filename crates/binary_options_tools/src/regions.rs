@@ -3,9 +3,10 @@
 //! The client only ever contacts the URLs you give it and the hosts listed here (no public
 //! fallbacks, no IP-lookup services), which matters on closed networks.
 
-/// One platform region.
+/// One platform region (see [`platform_regions`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Region {
+#[non_exhaustive]
+pub struct Region {
     /// A short name.
     pub name: &'static str,
     /// The host (under `po.market`).
@@ -16,7 +17,7 @@ pub(crate) struct Region {
 
 impl Region {
     /// The WebSocket URL of this region.
-    pub(crate) fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("wss://{}/socket.io/?EIO=4&transport=websocket", self.host)
     }
 }
@@ -117,6 +118,20 @@ pub(crate) const REAL: &[Region] = &[
         demo: false,
     },
 ];
+
+/// The documented regions for an account type, in the order the client tries them: the
+/// demo server for a demo account, every real-account region otherwise. For tools that
+/// check each one (the CLI's `doctor`).
+///
+/// ```
+/// let real = binary_options_tools::platform_regions(false);
+/// assert!(real.len() > 1);
+/// assert!(real[0].url().starts_with("wss://"));
+/// assert_eq!(binary_options_tools::platform_regions(true).len(), 1);
+/// ```
+pub fn platform_regions(demo: bool) -> Vec<Region> {
+    if demo { vec![DEMO] } else { REAL.to_vec() }
+}
 
 /// The URLs to try for an account: `user` first (in order), then the documented regions
 /// for the account type unless `user_only`.

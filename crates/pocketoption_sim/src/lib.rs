@@ -29,6 +29,8 @@
 //! 9. `simulator`: `clock`, `config`, `error`, `faults`, `lock`, `market`, `server`, `shared`,
 //!    `trading`.
 //! 10. `builder`: `config`, `error`, `market`, `server`, `simulator`.
+//! 11. `flags` (public: the command-line flags, shared by the simulator's binary and the
+//!     `pocketoption sim` command): `builder`, `config`, `faults`, `simulator`.
 //!
 //! ```no_run
 //! # #[tokio::main] async fn main() -> Result<(), pocketoption_sim::SimError> {
@@ -53,6 +55,7 @@ mod config;
 mod connection;
 mod error;
 mod faults;
+pub mod flags;
 mod lock;
 mod market;
 mod prng;

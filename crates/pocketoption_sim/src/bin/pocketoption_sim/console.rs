@@ -10,7 +10,7 @@ use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use pocketoption_sim::{AuthPolicy, MalformedFrame, Simulator};
 
-use crate::values::{millis, secs};
+use pocketoption_sim::flags::values::{millis, secs};
 
 /// One stdin line.
 #[derive(Debug, Parser)]

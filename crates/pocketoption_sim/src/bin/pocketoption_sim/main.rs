@@ -2,23 +2,39 @@
 //!
 //! Runs until Ctrl-C, logs every connection (filter with `RUST_LOG`), injects faults on a
 //! schedule given by flags, and takes commands on stdin (`help` lists them) so a person can
-//! poke a client by hand. The flags (`args`, `schedule`) and the stdin commands (`console`)
-//! are clap declarations, so `--help` and `help` are generated from them.
+//! poke a client by hand. The flags (the library's [`pocketoption_sim::flags`], shared with
+//! the `pocketoption sim` command of the CLI) and the stdin commands (`console`) are clap
+//! declarations, so `--help` and `help` are generated from them.
 //!
 //! Exit codes: 0 after Ctrl-C or `--help`; 2 for a bad flag (clap's error on stderr); 1 when
 //! the simulator cannot start (e.g. the address is taken) or stop.
 
-mod args;
 mod console;
-mod schedule;
-mod values;
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, FromArgMatches};
+use clap::{CommandFactory, FromArgMatches, Parser};
+use pocketoption_sim::flags::SimulatorFlags;
 use tokio::sync::mpsc;
 
-use crate::args::Args;
+// `main` appends the rest of the help (where clients connect, logging, the stdin commands)
+// as `after_help`: a long about would switch `--help` to the sparse long layout.
+/// pocketoption_sim: a PocketOption server simulator for tests and demos.
+#[derive(Debug, Parser)]
+#[command(
+    name = "pocketoption_sim",
+    long_about = None,
+    args_override_self = true,
+    allow_negative_numbers = true
+)]
+struct Args {
+    #[command(flatten)]
+    sim: SimulatorFlags,
+
+    /// Do not read commands from stdin
+    #[arg(long, help_heading = "Other")]
+    no_stdin: bool,
+}
 
 /// Prints a line; a closed stdout (a pipe whose reader left) is not worth a panic.
 fn say(line: &str) {
@@ -67,7 +83,7 @@ async fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
-    let sim = match args.builder().start().await {
+    let sim = match args.sim.builder().start().await {
         Ok(sim) => sim,
         Err(e) => {
             eprintln!("error: {e}");
@@ -78,7 +94,7 @@ async fn main() -> ExitCode {
         "PocketOption simulator on {} (Ctrl-C to stop; type `help` for commands)",
         sim.url()
     ));
-    args.faults.start(&sim);
+    args.sim.faults.start(&sim);
 
     let mut lines = (!args.no_stdin).then(stdin_lines);
     loop {
@@ -109,5 +125,14 @@ async fn main() -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_declarations_are_consistent() {
+        use clap::CommandFactory;
+        super::Args::command().debug_assert();
     }
 }

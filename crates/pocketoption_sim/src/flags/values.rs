@@ -6,23 +6,23 @@
 
 use std::time::Duration;
 
+use crate::faults::MalformedFrame;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
-use pocketoption_sim::MalformedFrame;
 
 /// A whole number of milliseconds.
-pub(crate) fn millis(raw: &str) -> Result<Duration, String> {
+pub fn millis(raw: &str) -> Result<Duration, String> {
     raw.parse()
         .map(Duration::from_millis)
         .map_err(|_| format!("`{raw}` is not a whole number of milliseconds"))
 }
 
 /// A positive, finite number of seconds (fractions allowed).
-pub(crate) fn positive_secs(raw: &str) -> Result<Duration, String> {
+pub fn positive_secs(raw: &str) -> Result<Duration, String> {
     seconds(raw, false)
 }
 
 /// A number of seconds that may be zero.
-pub(crate) fn secs(raw: &str) -> Result<Duration, String> {
+pub fn secs(raw: &str) -> Result<Duration, String> {
     seconds(raw, true)
 }
 
@@ -43,7 +43,7 @@ fn seconds(raw: &str, zero_ok: bool) -> Result<Duration, String> {
 }
 
 /// One malformed-frame kind by its name (`garbage-text`, …), the names listed in the help.
-pub(crate) fn malformed_kind() -> impl TypedValueParser<Value = MalformedFrame> {
+pub fn malformed_kind() -> impl TypedValueParser<Value = MalformedFrame> {
     PossibleValuesParser::new(MalformedFrame::ALL.map(MalformedFrame::name)).try_map(|name| {
         // The possible values above are exactly the names, so this finds one.
         MalformedFrame::from_name(&name).ok_or_else(|| format!("unknown malformed kind `{name}`"))

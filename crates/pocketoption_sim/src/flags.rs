@@ -1,47 +1,57 @@
-//! The command line: every flag, declared once with its help text, and how the flags
-//! become a [`SimulatorBuilder`].
+//! The simulator's command-line flags, declared once with their help text, and how they
+//! become a [`SimulatorBuilder`] and a fault schedule.
 //!
-//! clap generates `--help` and the error messages from these declarations; nothing else
+//! The `pocketoption_sim` binary flattens [`SimulatorFlags`] into its command line, and so
+//! does the `pocketoption sim` command of the CLI crate: one declaration, one `--help`.
+//! clap generates the help and the error messages from these declarations; nothing else
 //! lists the flags.
+//!
+//! ```
+//! use clap::Parser;
+//! use pocketoption_sim::flags::SimulatorFlags;
+//!
+//! #[derive(Parser)]
+//! struct Cli {
+//!     #[command(flatten)]
+//!     sim: SimulatorFlags,
+//! }
+//!
+//! let cli = Cli::parse_from(["sim", "--seed", "7", "--drop-every-secs", "30"]);
+//! assert_eq!(cli.sim.seed(), 7);
+//! let _builder = cli.sim.builder(); // then `.start().await?` and `cli.sim.faults.start(&sim)`
+//! ```
+
+pub mod schedule;
+pub mod values;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
-use pocketoption_sim::{
-    AuthPolicy, CloseOrderForm, Delivery, HistoryItems, Simulator, SimulatorBuilder,
-};
+use clap::ValueEnum;
 
-use crate::schedule::FaultSchedule;
-use crate::values::millis;
+use crate::builder::SimulatorBuilder;
+use crate::config::{AuthPolicy, CloseOrderForm, Delivery, HistoryItems};
+use crate::simulator::Simulator;
 
-// `main` appends the rest of the help (where clients connect, logging, the stdin commands)
-// as `after_help`: a long about would switch `--help` to the sparse long layout.
-/// pocketoption_sim: a PocketOption server simulator for tests and demos.
-#[derive(Debug, Parser)]
-#[command(
-    name = "pocketoption_sim",
-    long_about = None,
-    args_override_self = true,
-    allow_negative_numbers = true
-)]
-pub(crate) struct Args {
+pub use self::schedule::FaultSchedule;
+use self::values::millis;
+
+/// Every flag of the simulator: server, auth and fault schedule (three help headings).
+#[derive(Debug, Clone, clap::Args)]
+pub struct SimulatorFlags {
     #[command(flatten)]
     server: ServerArgs,
 
     #[command(flatten)]
     auth: AuthArgs,
 
+    /// The faults to inject at launch or on a schedule ([`FaultSchedule::start`]).
     #[command(flatten)]
     pub faults: FaultSchedule,
-
-    /// Do not read commands from stdin
-    #[arg(long, help_heading = "Other")]
-    pub no_stdin: bool,
 }
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 #[command(next_help_heading = "Server")]
 struct ServerArgs {
     /// Address to listen on (127.0.0.1:0 = any free port, printed in the banner)
@@ -93,7 +103,7 @@ struct ServerArgs {
     delivery_for: Vec<(String, DeliveryArg)>,
 }
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 #[command(next_help_heading = "Auth")]
 struct AuthArgs {
     /// Accept only this session (repeatable) [default: accept all]
@@ -166,9 +176,19 @@ fn event_delivery(raw: &str) -> Result<(String, DeliveryArg), String> {
     Ok((event.to_owned(), mode))
 }
 
-impl Args {
+impl SimulatorFlags {
+    /// The address to listen on (`--addr`).
+    pub fn addr(&self) -> SocketAddr {
+        self.server.addr
+    }
+
+    /// The seed of the price paths and ids (`--seed`).
+    pub fn seed(&self) -> u64 {
+        self.server.seed
+    }
+
     /// The builder these flags describe.
-    pub(crate) fn builder(&self) -> SimulatorBuilder {
+    pub fn builder(&self) -> SimulatorBuilder {
         let s = &self.server;
         let mut builder = Simulator::builder()
             .with_addr(s.addr)
@@ -225,9 +245,24 @@ mod tests {
         assert!(event_delivery("updateStream=three").is_err());
     }
 
+    #[derive(Debug, clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        sim: SimulatorFlags,
+    }
+
     #[test]
     fn the_declarations_are_consistent() {
         use clap::CommandFactory;
-        Args::command().debug_assert();
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn flags_reach_the_accessors() {
+        use clap::Parser;
+        let cli = Cli::try_parse_from(["sim", "--addr", "127.0.0.1:0", "--seed", "9"]).unwrap();
+        assert_eq!(cli.sim.seed(), 9);
+        assert_eq!(cli.sim.addr().port(), 0);
+        assert!(Cli::try_parse_from(["sim", "--seed", "x"]).is_err());
     }
 }

@@ -8,14 +8,14 @@
 use std::future::Future;
 use std::time::Duration;
 
-use pocketoption_sim::{MalformedFrame, Simulator};
-
-use crate::values::{malformed_kind, millis, positive_secs};
+use super::values::{malformed_kind, millis, positive_secs};
+use crate::faults::MalformedFrame;
+use crate::simulator::Simulator;
 
 /// Faults injected at launch or on a schedule.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 #[command(next_help_heading = "Faults (schedules start counting at launch)")]
-pub(crate) struct FaultSchedule {
+pub struct FaultSchedule {
     /// Delay every reply to a client request by MS
     #[arg(long = "reply-delay-ms", value_name = "MS", value_parser = millis)]
     reply_delay: Option<Duration>,
@@ -54,8 +54,9 @@ pub(crate) struct FaultSchedule {
 }
 
 impl FaultSchedule {
-    /// Applies the one-off faults and spawns a task per schedule.
-    pub(crate) fn start(&self, sim: &Simulator) {
+    /// Applies the one-off faults and spawns a task per schedule (on the current tokio
+    /// runtime; the tasks end with it).
+    pub fn start(&self, sim: &Simulator) {
         if let Some(delay) = self.reply_delay {
             sim.set_reply_delay(delay);
         }
