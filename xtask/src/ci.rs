@@ -74,6 +74,7 @@ pub(crate) fn run(skip_browser: bool) -> Result<(), String> {
         crate::browser::run()?;
     }
     crate::bench::smoke()?;
+    crate::instructions::smoke()?;
     crate::soak::smoke()?;
     crate::fuzz::smoke()?;
     crate::autobahn::smoke()?;

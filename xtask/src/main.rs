@@ -7,6 +7,7 @@ mod browser;
 mod ci;
 mod cmd;
 mod fuzz;
+mod instructions;
 mod peers;
 mod soak;
 mod tidy;
@@ -55,6 +56,20 @@ enum Command {
         /// Short sizes, for iterating.
         #[arg(long)]
         quick: bool,
+        /// Instructions per frame of the routed, tick and round-trip paths (callgrind)
+        /// instead of the timed suite.
+        #[arg(long)]
+        instructions: bool,
+        /// With --instructions: fail when one of our paths costs over 10 % more than the
+        /// committed baseline (crates/bench/instructions.json).
+        #[arg(long, requires = "instructions")]
+        check: bool,
+        /// With --instructions: write these counts as the baseline.
+        #[arg(long, requires = "instructions")]
+        record: bool,
+        /// With --instructions: the unoptimized suite (the profile CI checks).
+        #[arg(long, requires = "instructions")]
+        unoptimized: bool,
     },
     /// Every fuzz target (or those named) for N seconds each.
     ///
@@ -95,7 +110,22 @@ fn main() -> ExitCode {
         Command::Setup => tools::ensure(true),
         Command::Tidy => tidy::run(),
         Command::Browser => browser::run(),
-        Command::Bench { quick } => bench::run(quick),
+        Command::Bench {
+            instructions: true,
+            check,
+            record,
+            unoptimized,
+            ..
+        } => instructions::run(
+            if unoptimized {
+                instructions::SMOKE
+            } else {
+                instructions::FULL
+            },
+            check,
+            record,
+        ),
+        Command::Bench { quick, .. } => bench::run(quick),
         Command::Fuzz {
             seconds,
             targets,

@@ -92,6 +92,13 @@ const TOOLS: &[Tool] = &[
         browser_only: false,
     },
     Tool {
+        name: "valgrind",
+        purpose: "instruction counts of the hot paths (callgrind), judged against a baseline",
+        probe: Probe::Program(&["valgrind"]),
+        install: Install::Apt("valgrind"),
+        browser_only: false,
+    },
+    Tool {
         name: "lld",
         purpose: "links secp256k1's C code for wasm32",
         probe: Probe::Program(&["wasm-ld", "ld.lld"]),
