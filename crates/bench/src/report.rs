@@ -44,6 +44,9 @@ pub struct Figure {
     pub met: Option<bool>,
     /// What the baseline is.
     pub baseline_is: String,
+    /// The lowest and highest per-round ratio, when the figure is the median of several
+    /// interleaved rounds (ours and the baseline alternating).
+    pub ratio_spread: Option<(f64, f64)>,
 }
 
 impl Figure {
@@ -63,7 +66,24 @@ impl Figure {
             target: None,
             met: None,
             baseline_is: baseline_is.to_owned(),
+            ratio_spread: None,
         }
+    }
+
+    /// Records the spread of the per-round ratios (`ours[i] / baseline[i]`).
+    pub fn with_rounds(mut self, ours: &[f64], baseline: &[f64]) -> Figure {
+        let ratios: Vec<f64> = ours
+            .iter()
+            .zip(baseline)
+            .filter(|(_, b)| **b != 0.0)
+            .map(|(o, b)| o / b)
+            .collect();
+        if ratios.len() > 1 {
+            let low = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+            let high = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            self.ratio_spread = Some((low, high));
+        }
+        self
     }
 
     /// Sets the target and whether it holds.
@@ -91,6 +111,7 @@ impl Figure {
             "baseline_is": self.baseline_is,
             "target": self.target,
             "met": self.met,
+            "ratio_spread": self.ratio_spread.map(|(low, high)| json!([number(low), number(high)])),
         })
     }
 }
@@ -166,7 +187,7 @@ fn show(x: f64) -> String {
 /// The report as a Markdown table (printed, and pasted into the README).
 pub fn table(figures: &[Figure]) -> String {
     let mut out = String::new();
-    out.push_str("| figure | ours | baseline | ratio | target | met |\n");
+    out.push_str("| figure | ours | baseline | ratio (per-round spread) | target | met |\n");
     out.push_str("|---|---:|---:|---:|---|---|\n");
     for f in figures {
         let met = match f.met {
@@ -174,9 +195,13 @@ pub fn table(figures: &[Figure]) -> String {
             Some(false) => "**MISSED**",
             None => "",
         };
+        let spread = f
+            .ratio_spread
+            .map(|(low, high)| format!(" ({low:.2}–{high:.2})"))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "| `{}` | {} {} | {} ({}) | {:.2} | {} | {} |",
+            "| `{}` | {} {} | {} ({}) | {:.2}{spread} | {} | {} |",
             f.name,
             show(f.value),
             f.unit,

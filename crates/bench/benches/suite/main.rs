@@ -72,7 +72,7 @@ const FULL: Sizes = Sizes {
     warmup: 2_000,
     idle: 1_000,
     reconnects: 5,
-    reps: 3,
+    reps: 5,
     server_idle: 10_000,
     broadcast_sessions: 1_000,
     broadcast_messages: 200,
@@ -88,7 +88,7 @@ const QUICK: Sizes = Sizes {
     warmup: 500,
     idle: 200,
     reconnects: 3,
-    reps: 1,
+    reps: 3,
     server_idle: 2_000,
     broadcast_sessions: 1_000,
     broadcast_messages: 50,
@@ -143,6 +143,11 @@ struct Cli {
     /// CI smoke step). Also the sizes of a run with neither --bench nor --quick.
     #[arg(long)]
     smoke: bool,
+    /// Interleaved rounds per throughput and latency figure (ours and the baseline
+    /// alternating); the median is reported with the spread of the per-round ratios
+    /// [default: 5 in a full run, 3 with --quick, 1 with --smoke].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100))]
+    rounds: Option<u64>,
     /// Where to write the report [default: <target>/bench/report.json, or smoke.json for a
     /// smoke run].
     #[arg(long, value_name = "PATH")]
@@ -251,13 +256,16 @@ fn parse_args() -> Args {
         && cli.serve.is_none()
         && cli.count.is_none();
     let smoke = cli.smoke || (!cli.bench && !cli.quick);
-    let sizes = if smoke {
+    let mut sizes = if smoke {
         SMOKE
     } else if cli.quick {
         QUICK
     } else {
         FULL
     };
+    if let Some(rounds) = cli.rounds {
+        sizes.reps = rounds as usize;
+    }
     Args {
         idle,
         sizes,
@@ -580,6 +588,9 @@ async fn throughput(servers: &Servers, sizes: Sizes) -> Result<Vec<Figure>, Benc
         one_by_one.push(routed_flood(&url, sizes.frames, InboxUse::OneByOne, FLOOD_LIMIT).await?);
         ez.push(ezsockets_client::ezsockets_flood(&url, sizes.frames, FLOOD_LIMIT).await?);
     }
+    let rates = |runs: &[Throughput]| runs.iter().map(fps).collect::<Vec<f64>>();
+    let (bare_rounds, routed_rounds) = (rates(&bare), rates(&routed));
+    let (one_rounds, ez_rounds) = (rates(&one_by_one), rates(&ez));
     let bare = fps(&median_by(bare, fps));
     let routed = fps(&median_by(routed, fps));
     let one_by_one = fps(&median_by(one_by_one, fps));
@@ -592,6 +603,7 @@ async fn throughput(servers: &Servers, sizes: Sizes) -> Result<Vec<Figure>, Benc
             bare,
             "bare read loop",
         )
+        .with_rounds(&routed_rounds, &bare_rounds)
         .with_target("≥ 0.6 × bare", routed / bare >= 0.6),
         Figure::new(
             "routed_throughput_recv",
@@ -600,6 +612,7 @@ async fn throughput(servers: &Servers, sizes: Sizes) -> Result<Vec<Figure>, Benc
             bare,
             "bare read loop",
         )
+        .with_rounds(&one_rounds, &bare_rounds)
         .with_target(
             "≥ 0.6 × bare (module uses recv, not recv_many)",
             one_by_one / bare >= 0.6,
@@ -611,6 +624,7 @@ async fn throughput(servers: &Servers, sizes: Sizes) -> Result<Vec<Figure>, Benc
             bare,
             "bare read loop",
         )
+        .with_rounds(&ez_rounds, &bare_rounds)
         .with_target(
             format!(
                 "routed ≥ 2 × ezsockets (routed/ezsockets = {:.2})",
@@ -632,6 +646,8 @@ async fn ticks(servers: &Servers, sizes: Sizes) -> Result<Vec<Figure>, BenchErro
         dropped += delivery.dropped;
         ticks.push(delivery.delivered);
     }
+    let pair_rounds: Vec<f64> = pairs.iter().map(fps).collect();
+    let tick_rounds: Vec<f64> = ticks.iter().map(fps).collect();
     let pairs = fps(&median_by(pairs, fps));
     let ticks = fps(&median_by(ticks, fps));
     Ok(vec![
@@ -642,6 +658,7 @@ async fn ticks(servers: &Servers, sizes: Sizes) -> Result<Vec<Figure>, BenchErro
             pairs,
             "bare pair loop",
         )
+        .with_rounds(&tick_rounds, &pair_rounds)
         .with_target(
             format!(
                 "≥ 0.35 × bare, none dropped (dropped {dropped} of {})",
@@ -741,6 +758,10 @@ async fn server_figures(servers: &Servers, sizes: Sizes) -> Result<Vec<Figure>, 
         bare.push(serving::broadcast_flood(thread, serving::Side::Bare, n, m).await?);
         ours.push(serving::broadcast_flood(thread, serving::Side::Ours, n, m).await?);
     }
+    let (ours_rounds, bare_rounds): (Vec<f64>, Vec<f64>) = (
+        ours.iter().map(fps).collect(),
+        bare.iter().map(fps).collect(),
+    );
     let ours = fps(&median_by(ours, fps));
     let bare = fps(&median_by(bare, fps));
 
@@ -755,6 +776,8 @@ async fn server_figures(servers: &Servers, sizes: Sizes) -> Result<Vec<Figure>, 
         calm.push(serving::broadcast_latency(thread, readers, paced, interval, false).await?);
         stalled.push(serving::broadcast_latency(thread, readers, paced, interval, true).await?);
     }
+    let calm_rounds: Vec<f64> = calm.iter().map(|s| us(s.p99)).collect();
+    let stalled_rounds: Vec<f64> = stalled.iter().map(|s| us(s.p99)).collect();
     let calm = median_by(calm, |s| us(s.p99));
     let stalled = median_by(stalled, |s| us(s.p99));
 
@@ -773,6 +796,7 @@ async fn server_figures(servers: &Servers, sizes: Sizes) -> Result<Vec<Figure>, 
             bare,
             "bare fan-out loop",
         )
+        .with_rounds(&ours_rounds, &bare_rounds)
         .with_target(
             format!("≥ 0.7 × bare ({m} × 1 KiB to {n} sessions)"),
             ours >= 0.7 * bare,
@@ -784,6 +808,7 @@ async fn server_figures(servers: &Servers, sizes: Sizes) -> Result<Vec<Figure>, 
             us(calm.p99),
             "p99 with no session stalled",
         )
+        .with_rounds(&stalled_rounds, &calm_rounds)
         .with_target(
             format!("p99 ≤ 1.5 × with one of {} sessions stalled", readers + 1),
             us(stalled.p99) <= 1.5 * us(calm.p99),
