@@ -28,6 +28,13 @@ pub(crate) fn step_times() -> Vec<(String, f64)> {
     STEPS.lock().map(|steps| steps.clone()).unwrap_or_default()
 }
 
+/// Records a step that ran in-process (not through [`run`]) for the closing summary.
+pub(crate) fn record_step(step: &str, seconds: f64) {
+    if let Ok(mut steps) = STEPS.lock() {
+        steps.push((step.to_string(), seconds));
+    }
+}
+
 /// Runs `command`, echoing it; fails with the step name if it fails.
 pub(crate) fn run(step: &str, command: &mut Command) -> Result<(), String> {
     let shown = format!("{command:?}").replace('"', "");

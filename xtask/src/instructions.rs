@@ -180,7 +180,12 @@ pub(crate) fn run(profile: Profile, check: bool, record: bool) -> Result<(), Str
     } else {
         Ok(())
     };
-    println!("    instructions: {:.0}s", started.elapsed().as_secs_f64());
+    let took = started.elapsed().as_secs_f64();
+    cmd::record_step(
+        &format!("instructions (callgrind, {} profile)", profile.name),
+        took,
+    );
+    println!("    instructions: {took:.0}s");
     verdict
 }
 

@@ -1,5 +1,5 @@
 //! Secrets stay secret: session tokens, private keys and bearer tokens never appear in
-//! logs, `Debug`, `Display` or error messages.
+//! logs, `Debug`, `Display` or error messages, on the client side and on the server side.
 //!
 //! A capturing tracing subscriber records everything at TRACE level, for the whole
 //! process (clients, servers, proxy), while each test drives a full session through the
@@ -332,4 +332,83 @@ async fn no_private_key_or_token_reaches_logs_debug_or_errors_in_a_circle_sessio
         &logs,
         &shown,
     );
+}
+
+const SERVER_TOKEN: &str = "sEcReT-server-token-77c1";
+const GUESSED_TOKEN: &str = "sEcReT-guessed-token-0b2e";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_token_reaches_logs_debug_or_errors_on_the_server_side() {
+    use server::{Identity, Server, ServerEvent, TokenAuth};
+
+    let buffer = capture();
+    let mut shown: Vec<String> = Vec::new();
+    let auth = TokenAuth::new().with_token(SERVER_TOKEN, Identity::new("alice"));
+    shown.push(format!("{auth:?}"));
+    let builder = Server::builder()
+        .with_address("127.0.0.1:0")
+        .with_authenticator(auth);
+    shown.push(format!("{:?}", builder.config()));
+    let (server, mut inbox) = within("the server", builder.start()).await.unwrap();
+    let addr = server.local_addr();
+
+    // A core-pre client with the token in the Authorization header, one with it in the
+    // query (the browser way), and one with a wrong token.
+    let (client, runner) = core_pre::ClientBuilder::new(client_ws::WsConnector::new(
+        WsConfig::new(format!("ws://{addr}/")).with_bearer_token(SERVER_TOKEN),
+    ))
+    .build();
+    let runner = runner.spawn();
+    within("the header client", client.wait_connected(WAIT))
+        .await
+        .unwrap();
+    within("a message", client.send("hello")).await.unwrap();
+    let (mut by_query, _) = within(
+        "the query client",
+        tokio_tungstenite::connect_async(format!("ws://{addr}/?token={SERVER_TOKEN}")),
+    )
+    .await
+    .unwrap();
+    let refused = within(
+        "the refusal",
+        tokio_tungstenite::connect_async(format!("ws://{addr}/?token={GUESSED_TOKEN}")),
+    )
+    .await
+    .unwrap_err();
+    shown.push(format!("{refused} {refused:?}"));
+    let mut events = Vec::new();
+    while events.len() < 2 {
+        let event = within("the connect events", inbox.events.recv())
+            .await
+            .unwrap();
+        if matches!(event, ServerEvent::Connected(_)) {
+            events.push(event);
+        }
+    }
+    let (id, message) = within("the message", inbox.messages.recv()).await.unwrap();
+    shown.push(format!("{events:?} {id:?} {message:?}"));
+    for session in server.sessions() {
+        shown.push(format!("{session:?} {session:#?}"));
+    }
+    shown.push(format!("{server:?} {:?}", server.metrics()));
+    let _ = futures::SinkExt::close(&mut by_query).await;
+    within("the client's shutdown", client.shutdown())
+        .await
+        .unwrap();
+    drop(runner);
+    let report = within("the server's shutdown", server.shutdown(WAIT))
+        .await
+        .unwrap();
+    shown.push(format!("{report:?}"));
+
+    let logs = logs(&buffer);
+    assert!(
+        logs.contains("session started") && logs.contains("upgrade refused"),
+        "the capture is real: it holds the server's session and refusal lines"
+    );
+    assert!(
+        shown.iter().any(|s| s.contains("alice")),
+        "what was shown names the identity"
+    );
+    assert_nowhere(&[SERVER_TOKEN, GUESSED_TOKEN], &logs, &shown);
 }
