@@ -220,7 +220,20 @@ async fn load_history_period_is_served_from_the_streamed_path_and_echoes_index()
     }
     assert_eq!(pages[0]["index"], 173228888812_i64);
     assert_eq!(pages[1]["index"], 173228888899_i64);
-    assert_eq!(pages[0]["data"], pages[1]["data"]);
+    // Both answers agree on every second that was over before the requests; the second of
+    // the last streamed tick (and any later one) may have moved on between the two.
+    let last_second = streamed.last().unwrap().1.floor();
+    let settled = |page: &Value| -> Vec<Value> {
+        page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["time"].as_f64().unwrap() < last_second)
+            .cloned()
+            .collect()
+    };
+    assert!(settled(&pages[0]).len() >= 3, "{:?}", pages[0]);
+    assert_eq!(settled(&pages[0]), settled(&pages[1]));
     let data = pages[0]["data"].as_array().unwrap();
     assert!(data.len() >= 20, "{} candles", data.len());
     // Every streamed tick lies inside the 1 s candle that covers it; candles open on the grid.
