@@ -10,8 +10,8 @@
 //! connects. Errors are printed by `error::report` as `error: <sentence>` and its causes,
 //! with the exit codes listed in `error::EXIT_CODES` (and `--help`).
 //!
-//! Modules: `time`, `output`, `error` use nothing of the crate but `error`; `connect`
-//! uses `error` and `time`; `chart` and `progress` use nothing; `commands` uses them all.
+//! Modules: `time` and `error` use nothing of the crate but `error`; `output` and
+//! `connect` use `error` and `time`; `chart` and `progress` use nothing; `commands` uses them all.
 
 mod chart;
 mod commands;

@@ -7,6 +7,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use crate::error::CliError;
+use crate::time::format_unix;
 
 /// `--json`: machine-readable output.
 #[derive(Debug, Clone, Copy, clap::Args)]
@@ -74,6 +75,36 @@ pub(crate) fn table(headers: &[&str], rows: &[Vec<String>], right: &[usize]) -> 
         out.push_str(&render(row.iter().map(String::as_str).collect()));
     }
     out
+}
+
+/// One candle as JSON (`candles --format json`, `stream --json`).
+#[derive(Serialize)]
+pub(crate) struct CandleRow<'a> {
+    asset: &'a str,
+    /// Start of the candle, unix seconds.
+    time: f64,
+    /// Start of the candle, RFC 3339 UTC.
+    start: String,
+    open: f64,
+    high: f64,
+    low: f64,
+    close: f64,
+    ticks: u32,
+}
+
+impl<'a> From<&'a binary_options_tools::Candle> for CandleRow<'a> {
+    fn from(c: &'a binary_options_tools::Candle) -> Self {
+        CandleRow {
+            asset: &c.asset,
+            time: c.time,
+            start: format_unix(c.time),
+            open: c.open,
+            high: c.high,
+            low: c.low,
+            close: c.close,
+            ticks: c.ticks,
+        }
+    }
 }
 
 #[cfg(test)]

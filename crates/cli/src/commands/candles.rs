@@ -4,9 +4,6 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use binary_options_tools::Candle;
-use serde::Serialize;
-
 use crate::chart;
 use crate::connect::ConnectArgs;
 use crate::error::CliError;
@@ -69,36 +66,6 @@ enum Format {
     Json,
 }
 
-/// One candle in `--format json` (an array of these).
-#[derive(Serialize)]
-struct Row<'a> {
-    asset: &'a str,
-    /// Start of the candle, unix seconds.
-    time: f64,
-    /// Start of the candle, RFC 3339 UTC.
-    start: String,
-    open: f64,
-    high: f64,
-    low: f64,
-    close: f64,
-    ticks: u32,
-}
-
-impl<'a> From<&'a Candle> for Row<'a> {
-    fn from(c: &'a Candle) -> Self {
-        Row {
-            asset: &c.asset,
-            time: c.time,
-            start: format_unix(c.time),
-            open: c.open,
-            high: c.high,
-            low: c.low,
-            close: c.close,
-            ticks: c.ticks,
-        }
-    }
-}
-
 impl CandlesArgs {
     pub(crate) async fn run(self) -> Result<(), CliError> {
         let session = self.connect.connect().await?;
@@ -134,7 +101,8 @@ impl CandlesArgs {
         }
         match self.format.unwrap_or(Format::Table) {
             Format::Json => {
-                let rows: Vec<Row<'_>> = candles.iter().map(Row::from).collect();
+                let rows: Vec<output::CandleRow<'_>> =
+                    candles.iter().map(output::CandleRow::from).collect();
                 output::json(&rows)?;
             }
             Format::Csv => {

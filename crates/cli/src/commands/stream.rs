@@ -6,7 +6,6 @@ use std::time::Duration;
 use binary_options_tools::{Candle, MAX_ASSETS, SubscriptionKind};
 use futures::StreamExt;
 use futures::stream::SelectAll;
-use serde::Serialize;
 
 use crate::connect::ConnectArgs;
 use crate::error::CliError;
@@ -76,19 +75,6 @@ fn parse_kind(raw: &str) -> Result<SubscriptionKind, String> {
     Ok(kind)
 }
 
-/// One row in `--json`.
-#[derive(Serialize)]
-struct Row<'a> {
-    asset: &'a str,
-    time: f64,
-    start: String,
-    open: f64,
-    high: f64,
-    low: f64,
-    close: f64,
-    ticks: u32,
-}
-
 impl StreamArgs {
     pub(crate) async fn run(self) -> Result<(), CliError> {
         if self.assets.len() > MAX_ASSETS {
@@ -141,16 +127,7 @@ impl StreamArgs {
 
     fn print(&self, c: &Candle, ticks_only: bool) -> Result<(), CliError> {
         if self.output.json {
-            return output::json(&Row {
-                asset: &c.asset,
-                time: c.time,
-                start: format_unix(c.time),
-                open: c.open,
-                high: c.high,
-                low: c.low,
-                close: c.close,
-                ticks: c.ticks,
-            });
+            return output::json(&output::CandleRow::from(c));
         }
         if self.csv {
             output::line(format!(
