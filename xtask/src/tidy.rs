@@ -39,6 +39,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     // The WebSocket server: core-pre's Message; client_ws for the secp256k1 verification
     // (and the signing helpers of its scheme).
     ("server", &["core-pre", "client_ws"]),
+    // Subject messaging: the client on core-pre + client_ws, the hub on server.
+    ("messaging", &["core-pre", "client_ws", "server"]),
 ];
 
 /// Crates that may be used only by tools and tests, never by a library at run time.
@@ -76,6 +78,7 @@ const CFG_HOMES: &[&str] = &[
     "crates/core-pre/src/runtime/",
     "crates/client_ws/src/transport/mod.rs",
     "crates/client_ws/src/lib.rs",
+    "crates/messaging/src/lib.rs",
 ];
 
 /// Findings that are reported but tolerated until issue 11's cleanup removes them. Each is

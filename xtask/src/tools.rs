@@ -99,6 +99,13 @@ const TOOLS: &[Tool] = &[
         browser_only: false,
     },
     Tool {
+        name: "nats-server",
+        purpose: "the real NATS peer of the messaging tests and benchmarks (websocket listener)",
+        probe: Probe::Program(&["nats-server", "/usr/sbin/nats-server"]),
+        install: Install::Apt("nats-server"),
+        browser_only: false,
+    },
+    Tool {
         name: "lld",
         purpose: "links secp256k1's C code for wasm32",
         probe: Probe::Program(&["wasm-ld", "ld.lld"]),
