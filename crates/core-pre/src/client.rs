@@ -13,6 +13,7 @@ use crate::message::Message;
 use crate::router::{self, RouteStats, RouteStatsSnapshot};
 use crate::runtime::{self, TaskHandle};
 use crate::state::{AppState, ConnectionState, DisconnectReason};
+use crate::status::StatusEvents;
 use crate::supervisor::{ModuleHealth, ModuleStatus};
 
 /// What the builder hands a new client.
@@ -92,6 +93,15 @@ impl<S: AppState> Client<S> {
     /// A receiver that sees every change of connection state.
     pub fn watch_connection_state(&self) -> watch::Receiver<ConnectionState> {
         self.inner.parts.link.watch_state()
+    }
+
+    /// The connection's transitions as a stream: the current state first, then every
+    /// change (connecting, connected, reconnecting with attempt and delay, disconnected
+    /// with the reason, gave up, closed). Take as many as you like, whenever you like;
+    /// each observer has its own bounded cursor, and one that falls behind reads
+    /// [`StatusEvent::Lagged`](crate::StatusEvent::Lagged) instead of slowing anyone.
+    pub fn status_events(&self) -> StatusEvents {
+        self.inner.parts.link.status_events()
     }
 
     /// A watch of the connection, for [`PendingRequests`](crate::PendingRequests) and modules.

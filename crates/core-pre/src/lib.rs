@@ -13,8 +13,8 @@
 //! * [`ClientRunner`] is the background task: it connects, reads and routes every inbound
 //!   message, writes from a bounded queue, detects dead peers, reconnects with backoff,
 //!   and supervises modules.
-//! * [`Client`] is the cloneable handle: send, watch the connection state,
-//!   connect/disconnect/reconnect, shut down.
+//! * [`Client`] is the cloneable handle: send, watch the connection state (or follow its
+//!   transitions as [`StatusEvents`]), connect/disconnect/reconnect, shut down.
 //! * The [`router`] hands each message to every module whose [`Rule`] matches.
 //! * [`PendingRequests`] correlates requests with replies, with timeouts, failing every
 //!   waiter when its connection drops.
@@ -60,6 +60,7 @@ mod runner;
 pub mod runtime;
 mod state;
 mod statistics;
+mod status;
 mod supervisor;
 
 pub use builder::{ClientBuilder, Modules};
@@ -85,4 +86,5 @@ pub use runner::ClientRunner;
 pub use runtime::{BoxFuture, MaybeSend, MaybeSync};
 pub use state::{AppState, ConnectionEnd, ConnectionState, DisconnectReason};
 pub use statistics::{Statistics, StatisticsSnapshot};
+pub use status::{StatusEvent, StatusEvents};
 pub use supervisor::{ModuleStatus, RestartPolicy};

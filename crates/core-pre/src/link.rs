@@ -10,18 +10,21 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::error::{ConnectError, ConnectFailure, CoreError, CoreResult};
 use crate::message::Message;
 use crate::runtime::{self, Instant};
 use crate::state::{ConnectionState, DisconnectReason};
+use crate::status::{STATUS_CAPACITY, StatusEvents};
 
 /// Shared between the runner and every handle of one client.
 pub(crate) struct Link {
     closed: AtomicBool,
     up: AtomicBool,
     state_tx: watch::Sender<ConnectionState>,
+    /// Every change of `state_tx`, for the observers of `Client::status_events`.
+    status_tx: broadcast::Sender<ConnectionState>,
     epoch_tx: watch::Sender<u64>,
     shutdown_tx: watch::Sender<bool>,
     pub(crate) discarded_outbound: AtomicU64,
@@ -44,12 +47,14 @@ impl Link {
     pub(crate) fn new() -> Arc<Self> {
         let (state_tx, _) =
             watch::channel(ConnectionState::Disconnected(DisconnectReason::NotStarted));
+        let (status_tx, _) = broadcast::channel(STATUS_CAPACITY);
         let (epoch_tx, _) = watch::channel(0);
         let (shutdown_tx, _) = watch::channel(false);
         Arc::new(Link {
             closed: AtomicBool::new(false),
             up: AtomicBool::new(false),
             state_tx,
+            status_tx,
             epoch_tx,
             shutdown_tx,
             discarded_outbound: AtomicU64::new(0),
@@ -148,15 +153,33 @@ impl Link {
         self.state_tx.borrow().clone()
     }
 
+    /// Sets the state; a change also goes to the status observers, if there are any
+    /// (without them nothing is cloned or sent).
     pub(crate) fn set_state(&self, state: ConnectionState) {
+        let observed = self.status_tx.receiver_count() > 0;
+        let mut event = None;
         self.state_tx.send_if_modified(|current| {
             if *current == state {
                 false
             } else {
+                if observed {
+                    event = Some(state.clone());
+                }
                 *current = state;
                 true
             }
         });
+        if let Some(event) = event {
+            // An error only means the last observer left meanwhile.
+            let _ = self.status_tx.send(event);
+        }
+    }
+
+    /// The transitions from now on, starting with the current state.
+    pub(crate) fn status_events(&self) -> StatusEvents {
+        // Subscribe first: a change between the two is then seen twice and yielded once.
+        let rx = self.status_tx.subscribe();
+        StatusEvents::new(rx, self.state())
     }
 
     pub(crate) fn watch_state(&self) -> watch::Receiver<ConnectionState> {

@@ -30,6 +30,29 @@ use crate::state::AppState;
 /// assert_eq!(policy.delay_for(3), Duration::from_millis(400));
 /// assert_eq!(policy.delay_for(30), Duration::from_secs(5));
 /// ```
+///
+/// # In atomic_websocket's terms
+///
+/// | atomic_websocket | `ReconnectPolicy` |
+/// |---|---|
+/// | `retry_seconds: n` (a fixed interval) | [`ReconnectPolicy::fixed`]`(Duration::from_secs(n))`: every retry after `n` s, less up to 20 % jitter |
+/// | the doubling interval | [`ReconnectPolicy::doubling`]`(initial, cap)`: `initial`, `2×initial`, … up to `cap`, jittered |
+/// | `max_retry_count: r` (documented there, never implemented) | [`with_max_retries`](Self::with_max_retries)`(r)`: `r` retries after the first failure, then [`DisconnectReason::GaveUp`](crate::DisconnectReason::GaveUp) (the same as [`with_max_attempts`](Self::with_max_attempts)`(r + 1)`) |
+/// | no jitter (every client returns at the same instant) | [`with_jitter`](Self::with_jitter): 0.2 by default, `0.0` to turn it off |
+/// | (no equivalent) | [`with_stable_after`](Self::with_stable_after): a connection that lasted resets the count |
+///
+/// ```
+/// use core_pre::ReconnectPolicy;
+/// use std::time::Duration;
+///
+/// // retry_seconds = 5, max_retry_count = 3
+/// let policy = ReconnectPolicy::fixed(Duration::from_secs(5)).with_max_retries(3);
+/// assert_eq!(policy.max_attempts(), Some(4));
+/// for attempt in 1..=3 {
+///     let delay = policy.delay_for(attempt);
+///     assert!(delay <= Duration::from_secs(5) && delay >= Duration::from_secs(4));
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReconnectPolicy {
     initial_delay: Duration,
@@ -54,6 +77,35 @@ impl Default for ReconnectPolicy {
 }
 
 impl ReconnectPolicy {
+    /// Retries every `interval` (atomic_websocket's `retry_seconds`), less up to 20 % of
+    /// jitter so that clients dropped together do not return together. Other settings
+    /// are the defaults (no attempt limit).
+    pub fn fixed(interval: Duration) -> Self {
+        ReconnectPolicy {
+            initial_delay: interval,
+            max_delay: interval,
+            multiplier: 1.0,
+            ..ReconnectPolicy::default()
+        }
+    }
+
+    /// Retries after `initial`, then twice as long each time up to `cap`, each delay less
+    /// up to 20 % of jitter (atomic_websocket's doubling interval, with jitter and a cap).
+    pub fn doubling(initial: Duration, cap: Duration) -> Self {
+        ReconnectPolicy {
+            initial_delay: initial,
+            max_delay: cap.max(initial),
+            multiplier: 2.0,
+            ..ReconnectPolicy::default()
+        }
+    }
+
+    /// Gives up after `retries` retries following the first failure (atomic_websocket's
+    /// `max_retry_count`); the same as `with_max_attempts(retries + 1)`.
+    pub fn with_max_retries(self, retries: u32) -> Self {
+        self.with_max_attempts(retries.saturating_add(1))
+    }
+
     /// The delay before the first retry (default 500 ms).
     pub fn with_initial_delay(mut self, delay: Duration) -> Self {
         self.initial_delay = delay;
@@ -215,6 +267,26 @@ mod tests {
         let spread: std::collections::HashSet<u128> =
             (0..50).map(|_| policy.delay_for(2).as_micros()).collect();
         assert!(spread.len() > 10, "jitter should vary the delay");
+    }
+
+    #[test]
+    fn fixed_and_doubling_match_atomic_websockets_intervals() {
+        let fixed = ReconnectPolicy::fixed(Duration::from_secs(3)).with_jitter(0.0);
+        let delays: Vec<u64> = (1..=4).map(|n| fixed.delay_for(n).as_secs()).collect();
+        assert_eq!(delays, vec![3, 3, 3, 3]);
+        let doubling = ReconnectPolicy::doubling(Duration::from_secs(1), Duration::from_secs(6))
+            .with_jitter(0.0);
+        let delays: Vec<u64> = (1..=5).map(|n| doubling.delay_for(n).as_secs()).collect();
+        assert_eq!(delays, vec![1, 2, 4, 6, 6]);
+        // Jitter is on by default in both.
+        let jittered = ReconnectPolicy::fixed(Duration::from_secs(1));
+        assert_eq!(jittered.delay_with(1, 1.0), Duration::from_millis(800));
+        assert_eq!(
+            ReconnectPolicy::default()
+                .with_max_retries(2)
+                .max_attempts(),
+            Some(3)
+        );
     }
 
     #[test]
