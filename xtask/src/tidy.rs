@@ -41,6 +41,9 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("server", &["core-pre", "client_ws"]),
     // Subject messaging: the client on core-pre + client_ws, the hub on server.
     ("messaging", &["core-pre", "client_ws", "server"]),
+    // atomic_websocket's features: the client on core-pre + client_ws, the discovery
+    // responder beside a server (native only).
+    ("atomic_ws", &["core-pre", "client_ws", "server"]),
 ];
 
 /// Crates that may be used only by tools and tests, never by a library at run time.
@@ -79,6 +82,7 @@ const CFG_HOMES: &[&str] = &[
     "crates/client_ws/src/transport/mod.rs",
     "crates/client_ws/src/lib.rs",
     "crates/messaging/src/lib.rs",
+    "crates/atomic_ws/src/lib.rs",
 ];
 
 /// Findings that are reported but tolerated until issue 11's cleanup removes them. Each is
