@@ -99,6 +99,13 @@ const TOOLS: &[Tool] = &[
         browser_only: false,
     },
     Tool {
+        name: "ip",
+        purpose: "network namespaces and a veth pair for the LAN discovery test (examples' atomic_netns)",
+        probe: Probe::Program(&["ip", "/usr/sbin/ip", "/sbin/ip"]),
+        install: Install::Apt("iproute2"),
+        browser_only: false,
+    },
+    Tool {
         name: "nats-server",
         purpose: "the real NATS peer of the messaging tests and benchmarks (websocket listener)",
         probe: Probe::Program(&["nats-server", "/usr/sbin/nats-server"]),
