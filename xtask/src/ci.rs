@@ -7,7 +7,7 @@ use crate::cmd::{self, cargo, root};
 use crate::tools::{self, WASM_TARGET};
 
 /// Library crates that claim browser support: each must pass clippy and build for wasm32.
-const BROWSER_CRATES: &[&str] = &["core-pre", "client_ws", "binary_options_tools"];
+const BROWSER_CRATES: &[&str] = &["core-pre", "client_ws", "binary_options_tools", "atomic_ws"];
 
 /// The browser crates present in this checkout.
 fn browser_crates() -> Vec<&'static str> {
