@@ -20,18 +20,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use atomic_ws::compact;
+use atomic_ws::JsonFileStore;
+use atomic_ws::compact::{self, TypedReceiver};
 use atomic_ws::discovery::{self, Prober};
 use atomic_ws::endpoint::EndpointResolver;
-use atomic_ws::{AtomicError, JsonFileStore};
 use clap::Parser;
-use core_pre::{
-    CallbackContext, ClientBuilder, DisconnectReason, HandlerContext, Message, ReconnectPolicy,
-    StatusEvent,
-};
+use core_pre::{CallbackContext, ClientBuilder, DisconnectReason, ReconnectPolicy, StatusEvent};
 use examples::atomic_demo::{Confirmed, DEFAULT_SERVICE, Startup};
 use futures::StreamExt;
-use tokio::sync::mpsc;
 
 /// Finds an atomic_server, connects, announces itself and waits for the confirmation.
 #[derive(Debug, Parser)]
@@ -116,10 +112,9 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
     if let Some(retries) = args.max_retry_count {
         policy = policy.with_max_retries(retries);
     }
-    let (confirmed_tx, mut confirmed) = mpsc::channel::<Result<Confirmed, AtomicError>>(4);
     let name = args.name.clone();
     let connections = Arc::new(AtomicU32::new(0));
-    let (client, runner) = ClientBuilder::new(resolver)
+    let (client, runner, confirmed) = ClientBuilder::new(resolver)
         .with_reconnect_policy(policy)
         // Announce ourselves on every connection, before anything else is read.
         .on_connect(move |ctx: CallbackContext<()>| {
@@ -132,12 +127,7 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
                 Ok(())
             }
         })
-        .with_inline_handler(move |message: &Message, _: &HandlerContext<()>| {
-            if compact::category_of(message).is_some() {
-                let _ = confirmed_tx.try_send(compact::from_message::<Confirmed>(message));
-            }
-        })
-        .build();
+        .build_with(|modules| modules.add::<TypedReceiver<Confirmed>>());
     // Taken before the runner starts: every transition is printed.
     let mut status = client.status_events();
     let printer = tokio::spawn(async move {
@@ -167,7 +157,7 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
     }
 
     let left = deadline.saturating_duration_since(Instant::now());
-    match tokio::time::timeout(left, confirmed.recv()).await {
+    match confirmed.recv_timeout(left).await {
         Ok(Some(Ok(answer))) => println!(
             "confirmed by {:?}: {:?} is session {}",
             answer.server, answer.name, answer.session

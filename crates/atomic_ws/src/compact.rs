@@ -30,9 +30,15 @@
 //! assert_eq!(back, Startup { name: "kiosk-3".into(), version: 2 });
 //! ```
 
-use core_pre::{AppState, Client, Message};
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use core_pre::runtime::{self, MaybeSend, MaybeSync};
+use core_pre::{AppState, BoxError, Client, Inbox, Message, Module, ModuleContext, Rule};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tokio::sync::{Mutex, mpsc};
 
 use crate::error::AtomicError;
 
@@ -122,8 +128,117 @@ pub async fn send<S: AppState, T: Category + Serialize>(
     Ok(())
 }
 
-/// A core-pre [`Rule`](core_pre::Rule) that lets through the binary messages of
-/// `category`, for a module that handles one category.
-pub fn rule(category: u16) -> impl core_pre::Rule {
+/// A core-pre [`Rule`] that lets through the binary messages of `category`, for a module
+/// that handles one category.
+pub fn rule(category: u16) -> impl Rule {
     move |message: &Message| category_of(message) == Some(category)
+}
+
+/// How many decoded messages a [`TypedMessages`] handle holds before the module waits
+/// (and the router's slow-module policy applies).
+pub const TYPED_CAPACITY: usize = 64;
+
+/// A core-pre module that receives the messages of `T`'s category and decodes them; read
+/// them from its handle, [`TypedMessages`].
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use atomic_ws::compact::{Category, TypedReceiver};
+/// use client_ws::{WsConfig, WsConnector};
+/// use core_pre::ClientBuilder;
+/// use std::time::Duration;
+///
+/// #[derive(serde::Deserialize)]
+/// struct Confirmed { session: String }
+/// impl Category for Confirmed { const CATEGORY: u16 = 2; }
+///
+/// let connector = WsConnector::new(WsConfig::new("ws://127.0.0.1:9300/"));
+/// let (client, confirmations) =
+///     ClientBuilder::new(connector).spawn_with(|m| m.add::<TypedReceiver<Confirmed>>());
+/// if let Some(Ok(confirmed)) = confirmations.recv_timeout(Duration::from_secs(5)).await? {
+///     println!("session {}", confirmed.session);
+/// }
+/// # Ok(()) }
+/// ```
+pub struct TypedReceiver<T> {
+    inbox: Inbox,
+    tx: mpsc::Sender<Result<T, AtomicError>>,
+}
+
+/// The decoded messages of one category, in arrival order: a malformed one is an `Err`
+/// item (the stream goes on). Cheap to clone; clones share the queue.
+pub struct TypedMessages<T> {
+    rx: Arc<Mutex<mpsc::Receiver<Result<T, AtomicError>>>>,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for TypedMessages<T> {
+    fn clone(&self) -> Self {
+        TypedMessages {
+            rx: self.rx.clone(),
+            _type: PhantomData,
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for TypedMessages<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TypedMessages { .. }")
+    }
+}
+
+impl<T> TypedMessages<T> {
+    /// The next message; `None` once the client has shut down and every message was read.
+    pub async fn recv(&self) -> Option<Result<T, AtomicError>> {
+        self.rx.lock().await.recv().await
+    }
+
+    /// The next message, waiting at most `limit`; `Err` when the time ran out.
+    pub async fn recv_timeout(
+        &self,
+        limit: Duration,
+    ) -> Result<Option<Result<T, AtomicError>>, core_pre::CoreError> {
+        runtime::timeout(limit, self.recv())
+            .await
+            .map_err(|_| core_pre::CoreError::Timeout {
+                after: limit,
+                waiting_for: "a compact message of the expected category",
+            })
+    }
+}
+
+impl<S, T> Module<S> for TypedReceiver<T>
+where
+    S: AppState,
+    T: Category + DeserializeOwned + MaybeSend + MaybeSync + 'static,
+{
+    type Handle = TypedMessages<T>;
+    const NAME: &'static str = "compact_typed_receiver";
+
+    fn new(ctx: ModuleContext<S>) -> (Self, Self::Handle) {
+        let (tx, rx) = mpsc::channel(TYPED_CAPACITY);
+        let handle = TypedMessages {
+            rx: Arc::new(Mutex::new(rx)),
+            _type: PhantomData,
+        };
+        (
+            TypedReceiver {
+                inbox: ctx.inbox,
+                tx,
+            },
+            handle,
+        )
+    }
+
+    fn rule(_state: &Arc<S>) -> Box<dyn Rule> {
+        Box::new(rule(T::CATEGORY))
+    }
+
+    async fn run(&mut self) -> Result<(), BoxError> {
+        while let Some(message) = self.inbox.recv().await {
+            // Nobody reads any more (every handle dropped): the messages are dropped too.
+            let _ = self.tx.send(from_message::<T>(&message)).await;
+        }
+        Ok(())
+    }
 }

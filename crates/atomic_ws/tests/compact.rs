@@ -199,3 +199,45 @@ async fn typed_messages_travel_between_a_client_and_a_server() {
     client.shutdown().await.unwrap();
     server.shutdown(WAIT).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_typed_receiver_hands_out_its_category_decoded_and_reports_bad_frames() {
+    let (server, mut inbox) = server::Server::builder()
+        .with_address("127.0.0.1:0")
+        .start()
+        .await
+        .unwrap();
+    let (client, readings) = ClientBuilder::new(WsConnector::new(WsConfig::new(server.url())))
+        .spawn_with(|m| m.add::<compact::TypedReceiver<Reading>>());
+    client.wait_connected(WAIT).await.unwrap();
+    let id = match tokio::time::timeout(WAIT, inbox.events.recv())
+        .await
+        .unwrap()
+    {
+        Some(server::ServerEvent::Connected(info)) => info.id,
+        other => panic!("expected a connection, got {other:?}"),
+    };
+
+    let send = |message: Message| server.send_to(id, message).unwrap();
+    send(compact::to_message(&Reading::Door(true)).unwrap());
+    send(Message::binary(vec![0xBE, 0xEF, 9]));
+    send(compact::to_message(&startup()).unwrap());
+    send(Message::text("not compact"));
+    send(compact::to_message(&Reading::Nothing).unwrap());
+
+    let next = || async { readings.recv_timeout(WAIT).await.unwrap().unwrap() };
+    assert_eq!(next().await.unwrap(), Reading::Door(true));
+    assert!(matches!(next().await, Err(AtomicError::Codec(_))));
+    // The other category and the text frame never reach this handle.
+    assert_eq!(next().await.unwrap(), Reading::Nothing);
+    assert!(
+        readings
+            .recv_timeout(Duration::from_millis(200))
+            .await
+            .is_err(),
+        "nothing else"
+    );
+
+    client.shutdown().await.unwrap();
+    server.shutdown(WAIT).await.unwrap();
+}
