@@ -50,6 +50,21 @@ fn missing_rights() -> Option<String> {
         ));
     }
     let _ = Command::new("ip").args(["netns", "del", &probe]).output();
+    let (a, b) = (
+        format!("awp{}", std::process::id() % 100_000),
+        format!("awq{}", std::process::id() % 100_000),
+    );
+    let veth = Command::new("ip")
+        .args(["link", "add", &a, "type", "veth", "peer", "name", &b])
+        .output()
+        .ok()?;
+    if !veth.status.success() {
+        return Some(format!(
+            "veth pairs are refused here: {}",
+            String::from_utf8_lossy(&veth.stderr).trim()
+        ));
+    }
+    let _ = Command::new("ip").args(["link", "del", &a]).output();
     None
 }
 
