@@ -7,6 +7,7 @@
 //! cargo run -p examples --example atomic_client -- --once                 # discover, connect, confirm, exit
 //! cargo run -p examples --example atomic_client -- --once                 # again: uses the remembered endpoint
 //! cargo run -p examples --example atomic_client -- ws://10.0.0.5:9300/    # a configured address
+//! cargo run -p examples --example atomic_client -- --once --mdns          # discover over mDNS instead
 //! ```
 //!
 //! Exit codes: 0 once confirmed with `--once` (or after Ctrl-C); 1 with the reason when no
@@ -22,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use atomic_ws::JsonFileStore;
 use atomic_ws::compact::{self, TypedReceiver};
+use atomic_ws::discovery::mdns::MdnsBrowser;
 use atomic_ws::discovery::{self, Prober};
 use atomic_ws::endpoint::EndpointResolver;
 use clap::Parser;
@@ -49,6 +51,9 @@ struct Args {
     /// drop broadcasts; off by default).
     #[arg(long, default_value_t = 0)]
     sweep: usize,
+    /// Discover over mDNS/DNS-SD instead of the UDP probe.
+    #[arg(long)]
+    mdns: bool,
     /// The settings file (the remembered endpoint lives there).
     #[arg(long, default_value = "atomic_client_settings.json")]
     settings: PathBuf,
@@ -85,19 +90,28 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
     }
     let store = Arc::new(store);
 
-    let mut prober = Prober::new(&args.service)
-        .with_port(args.discovery_port)
-        .with_sweep(args.sweep);
-    if !args.probes.is_empty() {
-        prober = prober.with_targets(args.probes.iter().copied());
-    }
-    let mut resolver = EndpointResolver::new(store.clone()).with_discovery(prober);
+    let resolver = EndpointResolver::new(store.clone());
+    let mut resolver = if args.mdns {
+        resolver.with_discovery(MdnsBrowser::new(&args.service, Duration::from_secs(3)))
+    } else {
+        let mut prober = Prober::new(&args.service)
+            .with_port(args.discovery_port)
+            .with_sweep(args.sweep);
+        if !args.probes.is_empty() {
+            prober = prober.with_targets(args.probes.iter().copied());
+        }
+        resolver.with_discovery(prober)
+    };
     match (resolver.remembered().await?, &args.url) {
         (Some(remembered), _) => println!(
             "using the remembered endpoint {remembered} (from {})",
             args.settings.display()
         ),
         (None, Some(url)) => println!("using the configured endpoint {url}"),
+        (None, None) if args.mdns => println!(
+            "no address given: discovering service {:?} over mDNS",
+            args.service
+        ),
         (None, None) => println!(
             "no address given: discovering service {:?} on UDP port {}",
             args.service, args.discovery_port

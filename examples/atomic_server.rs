@@ -5,6 +5,7 @@
 //! ```text
 //! cargo run -p examples --example atomic_server                       # ws on 0.0.0.0:9300, discovery on UDP 9399
 //! cargo run -p examples --example atomic_server -- --listen 127.0.0.1:0 --service my-app
+//! cargo run -p examples --example atomic_server -- --mdns             # also advertise over mDNS/DNS-SD
 //! ```
 //!
 //! Run `atomic_client` (no address) on any host of the same network to see it discovered.
@@ -16,7 +17,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use atomic_ws::compact;
-use atomic_ws::discovery::{self, DiscoveryResponder};
+use atomic_ws::discovery::mdns::MdnsAdvertisement;
+use atomic_ws::discovery::{self, Announcement, DiscoveryResponder};
 use clap::Parser;
 use examples::atomic_demo::{Confirmed, DEFAULT_SERVICE, DEFAULT_WS_PORT, Startup};
 use server::{Inbox, Server, ServerEvent};
@@ -37,6 +39,9 @@ struct Args {
     /// This server's identity in discovery replies and confirmations.
     #[arg(long, default_value = "atomic-server")]
     identity: String,
+    /// Also advertise the server over mDNS/DNS-SD (`_atomic-ws._tcp.local.`).
+    #[arg(long)]
+    mdns: bool,
     /// Stop after this many seconds (default: run until Ctrl-C).
     #[arg(long)]
     for_secs: Option<u64>,
@@ -66,6 +71,17 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
         args.service,
         responder.local_addr()
     );
+    let mdns = if args.mdns {
+        let advertisement = MdnsAdvertisement::start(&Announcement {
+            service: args.service.clone(),
+            identity: args.identity.clone(),
+            url: server.url(),
+        })?;
+        println!("advertised over mDNS as {}", advertisement.fullname());
+        Some(advertisement)
+    } else {
+        None
+    };
     let confirm = tokio::spawn(confirm_startups(server.clone(), inbox, args.identity));
 
     match args.for_secs {
@@ -73,6 +89,7 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
         None => tokio::signal::ctrl_c().await?,
     }
     responder.shutdown().await;
+    drop(mdns);
     let report = server.shutdown(Duration::from_secs(5)).await?;
     println!(
         "shut down: {} sessions, {} closed cleanly",

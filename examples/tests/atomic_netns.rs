@@ -155,7 +155,7 @@ fn a_client_in_another_namespace_discovers_connects_and_is_confirmed() {
     let ns = Namespaces::create();
 
     let mut command = ns.exec(&ns.server, &server_bin);
-    command.args(["--identity", "netns-server", "--for-secs", "120"]);
+    command.args(["--identity", "netns-server", "--for-secs", "120", "--mdns"]);
     let _server = ServerProcess::start(command);
     let expected = format!("ws://{}:9300/", ns.server_ip);
 
@@ -185,4 +185,24 @@ fn a_client_in_another_namespace_discovers_connects_and_is_confirmed() {
     );
     assert!(text.contains("(remembered endpoint)"), "{text}");
     assert!(text.contains("confirmed"), "{text}");
+
+    println!("third run (a fresh settings file, discovery over mDNS):");
+    let mdns_settings = settings_file("netns_mdns");
+    let _cleanup_mdns = RemoveOnDrop(mdns_settings.clone());
+    let mut command = ns.exec(&ns.client, &client_bin);
+    command
+        .args(["--once", "--mdns", "--settings"])
+        .arg(&mdns_settings);
+    let third = run_bounded(command, Duration::from_secs(40));
+    let text = String::from_utf8_lossy(&third.stdout).into_owned();
+    assert!(third.status.success(), "the mDNS run failed:\n{text}");
+    assert!(
+        text.contains("discovering service \"atomic-demo\" over mDNS"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("connected to {expected} (discovered endpoint)")),
+        "{text}"
+    );
+    assert!(text.contains("confirmed by \"netns-server\""), "{text}");
 }

@@ -10,6 +10,8 @@
 //! unicast probes over the local subnets exists for networks that drop broadcasts, but
 //! only when asked for ([`Prober::with_sweep`]). The datagram format is in [`wire`].
 
+#[cfg(feature = "mdns")]
+pub mod mdns;
 pub mod wire;
 
 use std::collections::HashSet;
