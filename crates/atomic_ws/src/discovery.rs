@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use core_pre::runtime::BoxFuture;
 use tokio::net::UdpSocket;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::endpoint::Discover;
@@ -60,24 +61,7 @@ impl DiscoveryResponder {
     /// Binds `addr` (use `0.0.0.0:PORT` to hear broadcasts) and answers probes for
     /// `announcement.service`.
     pub async fn bind(addr: SocketAddr, announcement: Announcement) -> Result<Self, AtomicError> {
-        wire::check_fields(
-            &announcement.service,
-            &announcement.identity,
-            &announcement.url,
-        )
-        .map_err(AtomicError::Discovery)?;
-        let socket = UdpSocket::bind(addr).await.map_err(|e| {
-            AtomicError::Discovery(format!("could not bind the responder to {addr}: {e}"))
-        })?;
-        let local_addr = socket
-            .local_addr()
-            .map_err(|e| AtomicError::Discovery(e.to_string()))?;
-        tracing::info!(%local_addr, service = %announcement.service, "discovery responder listening");
-        let task = tokio::spawn(respond(socket, announcement));
-        Ok(DiscoveryResponder {
-            local_addr,
-            task: Some(task),
-        })
+        DiscoveryResponder::start(addr, announcement, None).await
     }
 
     /// Answers for a running [`server::Server`]: announces its URL under `service` and
@@ -93,17 +77,45 @@ impl DiscoveryResponder {
             identity: identity.into(),
             url: server.url(),
         };
-        let responder = DiscoveryResponder::bind(addr, announcement).await?;
-        let mut status = server.status();
-        let abort = responder.task.as_ref().map(JoinHandle::abort_handle);
-        tokio::spawn(async move {
-            // Ends when the server stops (or is gone); then the responder goes too.
-            let _ = status.wait_for(|s| s.phase != server::Phase::Running).await;
-            if let Some(abort) = abort {
-                abort.abort();
+        DiscoveryResponder::start(addr, announcement, Some(server.status())).await
+    }
+
+    async fn start(
+        addr: SocketAddr,
+        announcement: Announcement,
+        server: Option<watch::Receiver<server::ServerStatus>>,
+    ) -> Result<Self, AtomicError> {
+        wire::check_fields(
+            &announcement.service,
+            &announcement.identity,
+            &announcement.url,
+        )
+        .map_err(AtomicError::Discovery)?;
+        let socket = UdpSocket::bind(addr).await.map_err(|e| {
+            AtomicError::Discovery(format!("could not bind the responder to {addr}: {e}"))
+        })?;
+        let local_addr = socket
+            .local_addr()
+            .map_err(|e| AtomicError::Discovery(e.to_string()))?;
+        tracing::info!(%local_addr, service = %announcement.service, "discovery responder listening");
+        let task = tokio::spawn(async move {
+            let answering = respond(socket, announcement);
+            match server {
+                None => answering.await,
+                Some(mut status) => {
+                    // Until the server stops (or is gone).
+                    let stopped = status.wait_for(|s| s.phase != server::Phase::Running);
+                    tokio::select! {
+                        () = answering => {}
+                        _ = stopped => {}
+                    }
+                }
             }
         });
-        Ok(responder)
+        Ok(DiscoveryResponder {
+            local_addr,
+            task: Some(task),
+        })
     }
 
     /// The address the responder listens on.
