@@ -181,3 +181,40 @@ async fn bad_announcements_are_refused_at_bind() {
     .unwrap_err();
     assert!(error.to_string().contains("service name"), "{error}");
 }
+
+#[test]
+fn the_default_targets_are_this_host_and_broadcasts_and_a_sweep_is_bounded() {
+    use atomic_ws::discovery::{DEFAULT_PORT, MAX_SWEEP};
+    let plain = Prober::new("kiosk").targets().unwrap();
+    assert_eq!(plain[0], SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)));
+    assert!(plain.iter().all(|t| t.port() == DEFAULT_PORT));
+    // Without a sweep: this host plus one broadcast address per interface, no host list.
+    assert!(plain.len() <= 1 + 64, "{plain:?}");
+
+    let swept = Prober::new("kiosk")
+        .with_port(4000)
+        .with_sweep(10)
+        .targets()
+        .unwrap();
+    assert!(swept.iter().all(|t| t.port() == 4000));
+    assert!(swept.len() <= plain.len() + 10, "{} targets", swept.len());
+    let huge = Prober::new("kiosk")
+        .with_sweep(usize::MAX)
+        .targets()
+        .unwrap();
+    assert!(
+        huge.len() <= plain.len() + MAX_SWEEP,
+        "{} targets",
+        huge.len()
+    );
+    // Explicit targets replace all of it.
+    let only: SocketAddr = "10.9.8.7:1".parse().unwrap();
+    assert_eq!(
+        Prober::new("kiosk")
+            .with_sweep(10)
+            .with_targets([only])
+            .targets()
+            .unwrap(),
+        vec![only]
+    );
+}
