@@ -140,3 +140,50 @@ async fn a_client_without_observers_behaves_the_same() {
     );
     assert_eq!(within("the end", events.next()).await, None);
 }
+
+#[tokio::test]
+async fn a_slow_observer_reads_lagged_while_a_steady_one_sees_every_step() {
+    let server = WsServer::start().await;
+    server.set_refusing(true);
+    let policy = ReconnectPolicy::fixed(Duration::from_millis(1))
+        .with_jitter(0.0)
+        .with_max_retries(100);
+    let (client, runner) = ClientBuilder::new(server.connector())
+        .with_reconnect_policy(policy)
+        .build();
+    let mut slow = client.status_events();
+    let mut steady = client.status_events();
+    let reading = tokio::spawn(async move { read_until(&mut steady, "gave_up").await });
+    let _runner = runner.spawn();
+
+    let all = within("the steady observer", reading).await.unwrap();
+    let attempts: Vec<u32> = all
+        .iter()
+        .filter_map(|event| match event {
+            StatusEvent::Reconnecting { attempt, .. } => Some(*attempt),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(attempts, (1..=100).collect::<Vec<u32>>());
+    assert!(!all.iter().any(|e| matches!(e, StatusEvent::Lagged(_))));
+    assert!(matches!(
+        all.last(),
+        Some(StatusEvent::GaveUp { attempts: 101, .. })
+    ));
+
+    // The one that read nothing meanwhile did not hold anyone up: it skips, and is told.
+    let seen = read_until(&mut slow, "gave_up").await;
+    assert_eq!(
+        seen[0],
+        StatusEvent::Disconnected(DisconnectReason::NotStarted)
+    );
+    let StatusEvent::Lagged(missed) = seen[1] else {
+        panic!("expected Lagged second: {seen:?}");
+    };
+    // 102 transitions (connecting, 100 × reconnecting, gave up; the first item came from
+    // the watch); the channel keeps the last 64.
+    assert_eq!(missed, 102 - 64);
+    assert_eq!(seen.len(), 2 + 64);
+    assert_eq!(seen.last(), all.last());
+    client.shutdown().await.unwrap();
+}
