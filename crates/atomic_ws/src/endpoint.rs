@@ -216,13 +216,16 @@ impl EndpointResolver {
                     }
                 }
                 Source::Configured => match &self.configured {
-                    Some(url) => {
+                    // The same URL as the remembered one has had its turn already.
+                    Some(url)
+                        if cursor.remembered.as_ref().and_then(Option::as_ref) != Some(url) =>
+                    {
                         return Ok(ResolvedEndpoint {
                             url: url.clone(),
                             source: Source::Configured,
                         });
                     }
-                    None => cursor.move_to(Source::Discovered),
+                    _ => cursor.move_to(Source::Discovered),
                 },
                 Source::Discovered => {
                     let Some(discovery) = &self.discovery else {

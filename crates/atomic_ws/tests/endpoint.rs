@@ -161,3 +161,50 @@ async fn the_chain_reports_each_endpoint_it_tried() {
     assert!(error.to_string().contains("gave up"), "{error}");
     client.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_configured_url_equal_to_the_remembered_one_is_not_tried_twice() {
+    let (server, _inbox) = start_server().await;
+    let responder =
+        DiscoveryResponder::attach(&server, "kiosk", "hall-1", "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+    let dead = dead_url().await;
+    let store = Arc::new(MemoryStore::new());
+    store.set(LAST_ENDPOINT_KEY, &dead).await.unwrap();
+    let prober = Prober::new("kiosk")
+        .with_window(Duration::from_millis(300))
+        .with_targets([responder.local_addr()]);
+    let resolver = EndpointResolver::new(store)
+        .with_configured(dead.clone())
+        .with_discovery(prober)
+        .with_failures_per_source(1);
+    // Watch the attempts: each failure is recorded before the next one starts.
+    let mut watch = resolver.watch();
+    let (client, runner) = ClientBuilder::new(resolver)
+        .with_reconnect_policy(ReconnectPolicy::fixed(Duration::from_millis(200)).with_jitter(0.0))
+        .build();
+    let mut states = client.status_events();
+    let _runner = runner.spawn();
+    let mut failures = Vec::new();
+    tokio::time::timeout(WAIT, async {
+        while let Some(event) = futures::StreamExt::next(&mut states).await {
+            match event {
+                core_pre::StatusEvent::Reconnecting { last_error, .. } => {
+                    failures.push(last_error.to_string())
+                }
+                core_pre::StatusEvent::Connected => break,
+                _ => {}
+            }
+        }
+    })
+    .await
+    .unwrap();
+    // One failure (the remembered endpoint), then discovery connected.
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    let endpoint = watch.borrow_and_update().clone().unwrap();
+    assert_eq!(endpoint.source, Source::Discovered);
+    assert_eq!(endpoint.url, server.url());
+    client.shutdown().await.unwrap();
+    server.shutdown(WAIT).await.unwrap();
+}
