@@ -9,6 +9,7 @@
 //! [`BrokerMessage`], [`MessagingError`], the [`json`] envelope, and (native only) a
 //! [`testing::NatsServer`] harness that runs a local `nats-server` for tests and benchmarks.
 
+pub mod client;
 pub mod error;
 pub mod json;
 pub mod message;
@@ -17,6 +18,7 @@ pub mod subject;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 
+pub use client::{ClientConfig, Codec, MessagingClient, Subscription};
 pub use error::{ErrorCode, MessagingError};
 pub use message::BrokerMessage;
 pub use subject::{Pattern, Subject};
