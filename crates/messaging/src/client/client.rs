@@ -118,12 +118,12 @@ impl std::fmt::Debug for MessagingClient {
 }
 
 impl MessagingClient {
-    /// Starts a client and waits until it is connected (at most the connect timeout plus
-    /// a second). On failure the client is shut down and the error says why: wrong
+    /// Starts a client and waits until it is connected (at most one and a half connect
+    /// timeouts: a first attempt and part of a retry). On failure the client is shut down and the error says why: wrong
     /// credentials are [`MessagingError::AccessDenied`], anything else
     /// [`MessagingError::BrokerUnavailable`] with what the attempts ran into.
     pub async fn connect(config: ClientConfig) -> Result<Self, MessagingError> {
-        let wait = config.connect_timeout + Duration::from_secs(1);
+        let wait = config.connect_timeout + config.connect_timeout / 2;
         let client = Self::start(config)?;
         match client.inner.client.wait_connected(wait).await {
             Ok(()) => Ok(client),
@@ -165,8 +165,8 @@ impl MessagingClient {
             Ok(())
         })
         .with_reconnect_policy(config.reconnect.clone())
-        // The handshake is part of the attempt: the WebSocket's own limit plus as much again.
-        .with_connect_timeout(config.connect_timeout * 2)
+        // One limit for the whole attempt: WebSocket and handshake.
+        .with_connect_timeout(config.connect_timeout)
         .with_outbound_capacity(config.outbound_capacity)
         .with_read_timeout(Some(config.ping_interval * 3))
         .without_keep_alive()

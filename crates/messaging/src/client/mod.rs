@@ -19,4 +19,5 @@ pub use config::{
     ClientConfig, Codec, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_PENDING_REQUESTS,
     DEFAULT_PING_INTERVAL, DEFAULT_SUBSCRIPTION_CAPACITY,
 };
+pub use core_pre::{ConnectionState, ReconnectPolicy};
 pub use subscription::Subscription;
