@@ -14,6 +14,7 @@ pub mod error;
 pub mod json;
 pub mod message;
 pub mod nats;
+pub mod provider;
 pub mod subject;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
