@@ -46,7 +46,8 @@ impl Handler for Recorder {
         &self,
         link: &str,
         message: BrokerMessage,
-    ) -> core_pre::BoxFuture<'static, Result<Option<Bytes>, core_pre::BoxError>> {
+    ) -> messaging::provider::BoxFuture<'static, Result<Option<Bytes>, messaging::provider::BoxError>>
+    {
         let seen = self.seen.clone();
         let gate = self.gate.clone();
         let link = link.to_owned();

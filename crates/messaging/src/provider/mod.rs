@@ -11,6 +11,8 @@ mod config;
 mod provider;
 
 pub use config::{ConfigError, ConnectionConfig, SubscriptionSpec};
+/// What a [`Handler`] returns, re-exported so handlers need no other import.
+pub use core_pre::{BoxError, BoxFuture};
 pub use provider::{
     Handler, HandlerStats, MessagingProvider, NoHandler, ProviderError, SessionInfo,
 };

@@ -31,7 +31,7 @@ use crate::subject::Subject;
 /// struct Upper;
 /// impl Handler for Upper {
 ///     fn handle_message(&self, _link: &str, msg: BrokerMessage)
-///         -> core_pre::BoxFuture<'static, Result<Option<Bytes>, core_pre::BoxError>> {
+///         -> messaging::provider::BoxFuture<'static, Result<Option<Bytes>, messaging::provider::BoxError>> {
 ///         Box::pin(async move {
 ///             Ok(Some(Bytes::from(String::from_utf8_lossy(&msg.body).to_uppercase())))
 ///         })
