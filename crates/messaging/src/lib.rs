@@ -9,6 +9,16 @@
 //! [`BrokerMessage`], [`MessagingError`], the [`json`] envelope, and (native only) a
 //! [`testing::NatsServer`] harness that runs a local `nats-server` for tests and benchmarks.
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod cli;
+/// The command line is native only: in the browser its `main` fails at once.
+#[cfg(target_arch = "wasm32")]
+pub mod cli {
+    /// Returns failure: there is no command line in the browser.
+    pub fn main() -> std::process::ExitCode {
+        std::process::ExitCode::FAILURE
+    }
+}
 pub mod client;
 pub mod error;
 pub mod json;

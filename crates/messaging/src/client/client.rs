@@ -12,39 +12,13 @@ use core_pre::{
 use tokio::sync::watch;
 
 use super::config::{ClientConfig, Codec};
-use super::connector::{CREDENTIALS_REFUSED, MessagingConnector};
-use super::shared::Shared;
+use super::connector::MessagingConnector;
+use super::shared::{Shared, from_core};
 use super::subscription::Subscription;
 use crate::error::MessagingError;
 use crate::message::BrokerMessage;
 use crate::nats::{ConnectOptions, encode};
 use crate::subject::{Pattern, Subject, check_queue_group};
-
-/// A [`CoreError`] in this crate's words.
-pub(crate) fn from_core(error: CoreError) -> MessagingError {
-    match error {
-        CoreError::ClientClosed => MessagingError::Shutdown,
-        CoreError::NotConnected { .. } | CoreError::ConnectionLost => MessagingError::NotConnected,
-        CoreError::QueueFull => MessagingError::QuotaExceeded {
-            message: "the outbound queue is full".into(),
-        },
-        CoreError::Timeout { after, waiting_for } => MessagingError::QuotaExceeded {
-            message: format!("waited {after:?} for {waiting_for}"),
-        },
-        CoreError::TooManyPending(n) => MessagingError::QuotaExceeded {
-            message: format!("{n} requests already wait for replies"),
-        },
-        CoreError::Rejected { reason } if reason.starts_with(CREDENTIALS_REFUSED) => {
-            MessagingError::AccessDenied {
-                subject: String::new(),
-                message: reason.to_string(),
-            }
-        }
-        other => MessagingError::BrokerUnavailable {
-            message: other.to_string(),
-        },
-    }
-}
 
 /// What the current connection is, for [`MessagingClient::session`].
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -25,15 +25,11 @@ use core_pre::{
 };
 
 use super::config::Codec;
-use super::shared::{InboxPrefix, Shared};
+use super::shared::{CREDENTIALS_REFUSED, InboxPrefix, Shared};
 use crate::error::MessagingError;
 use crate::json::HubFrame;
 use crate::nats::{self, ConnectOptions, Decoder, Limits, ServerOp, encode};
 use crate::subject::{INBOX_PREFIX, random_token};
-
-/// The start of the reason of a connection refused for its credentials (so the client can
-/// report [`MessagingError::AccessDenied`]).
-pub(crate) const CREDENTIALS_REFUSED: &str = "the broker refused the credentials";
 
 /// Opens connections for a [`MessagingClient`](super::MessagingClient).
 pub(crate) struct MessagingConnector {

@@ -23,6 +23,38 @@ use crate::message::BrokerMessage;
 use crate::nats::{self, ServerOp, encode};
 use crate::subject::{Pattern, Subject};
 
+/// The start of the reason of a connection refused for its credentials (so the client can
+/// report [`MessagingError::AccessDenied`]).
+pub(crate) const CREDENTIALS_REFUSED: &str = "the broker refused the credentials";
+
+/// A [`core_pre::CoreError`] in this crate's words.
+pub(crate) fn from_core(error: core_pre::CoreError) -> MessagingError {
+    match error {
+        core_pre::CoreError::ClientClosed => MessagingError::Shutdown,
+        core_pre::CoreError::NotConnected { .. } | core_pre::CoreError::ConnectionLost => {
+            MessagingError::NotConnected
+        }
+        core_pre::CoreError::QueueFull => MessagingError::QuotaExceeded {
+            message: "the outbound queue is full".into(),
+        },
+        core_pre::CoreError::Timeout { after, waiting_for } => MessagingError::QuotaExceeded {
+            message: format!("waited {after:?} for {waiting_for}"),
+        },
+        core_pre::CoreError::TooManyPending(n) => MessagingError::QuotaExceeded {
+            message: format!("{n} requests already wait for replies"),
+        },
+        core_pre::CoreError::Rejected { reason } if reason.starts_with(CREDENTIALS_REFUSED) => {
+            MessagingError::AccessDenied {
+                subject: String::new(),
+                message: reason.to_string(),
+            }
+        }
+        other => MessagingError::BrokerUnavailable {
+            message: other.to_string(),
+        },
+    }
+}
+
 /// The sid of the wildcard inbox subscription every connection makes for replies.
 pub(crate) const INBOX_SID: u64 = 0;
 
@@ -306,9 +338,7 @@ impl Shared {
     ) -> Result<oneshot::Receiver<()>, MessagingError> {
         let (tx, rx) = oneshot::channel();
         let mut pongs = runtime::lock(&self.pongs);
-        outbound
-            .try_send(self.ping_frame())
-            .map_err(super::client::from_core)?;
+        outbound.try_send(self.ping_frame()).map_err(from_core)?;
         pongs.push_back(tx);
         Ok(rx)
     }

@@ -100,7 +100,7 @@ impl Subscription {
                 // Not connected: the server forgot it with the connection, and the next
                 // connection will not re-send it.
                 Err(core_pre::CoreError::NotConnected { .. }) => Ok(()),
-                Err(e) => Err(super::client::from_core(e)),
+                Err(e) => Err(super::shared::from_core(e)),
             },
             None => Ok(()),
         }
