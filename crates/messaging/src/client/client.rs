@@ -2,7 +2,10 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
+
+// `std::time::SystemTime` natively; the browser clock in wasm32 (std's panics there).
+use core_pre::runtime::SystemTime;
 
 use bytes::Bytes;
 use client_ws::WsConfig;

@@ -13,7 +13,8 @@
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
-use std::time::SystemTime;
+// `std::time::SystemTime` natively; the browser clock in wasm32 (std's panics there).
+use core_pre::runtime::SystemTime;
 
 use bytes::BytesMut;
 use futures::{SinkExt, Stream, StreamExt};

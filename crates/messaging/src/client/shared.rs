@@ -10,7 +10,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::SystemTime;
+// `std::time::SystemTime` natively; the browser clock in wasm32 (std's panics there).
+use core_pre::runtime::SystemTime;
 
 use bytes::{Bytes, BytesMut};
 use core_pre::{AppState, ConnectionWatch, Message, Outbound, PendingRequests, runtime};

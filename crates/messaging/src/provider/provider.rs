@@ -6,7 +6,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
+
+// `std::time::SystemTime` natively; the browser clock in wasm32 (std's panics there).
+use core_pre::runtime::SystemTime;
 
 use bytes::Bytes;
 use core_pre::{BoxError, BoxFuture, runtime};
