@@ -198,6 +198,54 @@ async fn binary_garbage_mid_stream_ends_the_connection_with_a_clear_error() {
     broken_after_handshake(b"\x00\xff\x13garbage", "not the NATS protocol").await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_errors_are_mapped_and_fail_the_request_they_concern() {
+    let url = serve(|mut ws, _| async move {
+        nats_handshake(&mut ws, 1000).await;
+        wait_for(&mut ws, b"PUB svc.locked").await;
+        let _ = ws
+            .send(WsMessage::Binary(Bytes::from_static(
+                b"-ERR 'Permissions Violation for Publish to \"svc.locked\"'\r\n",
+            )))
+            .await;
+        wait_for(&mut ws, b"PUB big").await;
+        let _ = ws
+            .send(WsMessage::Binary(Bytes::from_static(
+                b"-ERR 'Maximum Payload Violation'\r\n",
+            )))
+            .await;
+        tokio::time::sleep(Duration::from_secs(10)).await;
+    })
+    .await;
+    let client = MessagingClient::connect(nats_config(&url)).await.unwrap();
+    let started = Instant::now();
+    let err = client
+        .request("svc.locked", "x", Duration::from_secs(20))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, MessagingError::AccessDenied { subject, message } if subject == "svc.locked" && message.contains("Permissions Violation")),
+        "{err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+    client.publish("big", vec![1u8; 700]).await.unwrap();
+    tokio::time::timeout(WAIT, async {
+        while client.server_errors() < 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        client.last_error(),
+        Some(MessagingError::TooLarge {
+            size: 700,
+            max: 1000
+        })
+    );
+    client.shutdown().await;
+}
+
 // ----- a small json hub -----
 
 #[derive(Default)]

@@ -330,6 +330,41 @@ async fn a_restart_fails_pending_requests_at_once_and_restores_subscriptions() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconnect_fails_waiting_requests_and_late_replies_go_nowhere() {
+    let server = NatsServer::start().unwrap();
+    // A responder that answers each request 300 ms late, with the request's own body.
+    let responder = client(&server).await;
+    let mut service = responder.subscribe("svc.slow", None).await.unwrap();
+    responder.flush(WAIT).await.unwrap();
+    let answering = responder.clone();
+    tokio::spawn(async move {
+        while let Some(msg) = service.recv().await {
+            let answering = answering.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                let _ = answering.publish(msg.reply_to.unwrap(), msg.body).await;
+            });
+        }
+    });
+    let c = client(&server).await;
+    let first = {
+        let c = c.clone();
+        tokio::spawn(async move { c.request("svc.slow", "first", WAIT).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    c.reconnect().await.unwrap();
+    assert_eq!(
+        first.await.unwrap().unwrap_err(),
+        MessagingError::NotConnected,
+        "the drop fails the waiting request at once"
+    );
+    // The first reply arrives (late) at the old connection's inbox, which this connection
+    // does not subscribe: the next request gets its own reply.
+    let second = c.request("svc.slow", "second", WAIT).await.unwrap();
+    assert_eq!(body(&second), "second");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_subscription_drops_new_messages_and_counts_them() {
     let server = NatsServer::start().unwrap();
     let c = MessagingClient::connect(config(&server).with_subscription_capacity(4))
