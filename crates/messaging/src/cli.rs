@@ -11,7 +11,8 @@
 //!
 //! Exit codes: 0 success; 1 any other failure; 2 bad arguments; 3 broker unreachable or
 //! connection refused; 4 timeout; 5 no responders; 6 access denied (bad token,
-//! permissions); 7 message too large. Failures print one line, `error: <reason>`, on stderr.
+//! permissions); 7 message too large. A bad subject is refused before connecting (exit 2).
+//! Failures print one line, `error: <reason>`, on stderr.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -19,6 +20,7 @@ use std::time::Duration;
 
 use crate::client::{ClientConfig, Codec, MessagingClient};
 use crate::error::MessagingError;
+use crate::subject::{Pattern, Subject, check_queue_group};
 use clap::{Parser, Subcommand};
 
 /// Subject messaging from the command line: publish, subscribe, request, reply.
@@ -98,13 +100,33 @@ fn exit_code(error: &MessagingError) -> u8 {
         MessagingError::NoResponders { .. } => 5,
         MessagingError::AccessDenied { .. } => 6,
         MessagingError::TooLarge { .. } => 7,
+        MessagingError::SubjectInvalid { .. } => 2,
         _ => 1,
     }
 }
 
 const FLUSH: Duration = Duration::from_secs(5);
 
+/// Refuses a bad subject, pattern or queue name before connecting.
+fn check(command: &Command) -> Result<(), MessagingError> {
+    match command {
+        Command::Pub { subject, .. } | Command::Req { subject, .. } => {
+            Subject::new(subject).map(drop)
+        }
+        Command::Sub { pattern, queue, .. }
+        | Command::Reply {
+            subject: pattern,
+            queue,
+            ..
+        } => {
+            Pattern::new(pattern)?;
+            queue.as_deref().map_or(Ok(()), check_queue_group)
+        }
+    }
+}
+
 async fn run(cli: Cli) -> Result<(), MessagingError> {
+    check(&cli.command)?;
     let mut config = ClientConfig::new(cli.url, cli.codec)
         .with_connect_timeout(Duration::from_millis(cli.connect_timeout_ms.max(1)));
     if let Some(token) = cli.token {

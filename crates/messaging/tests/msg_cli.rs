@@ -165,9 +165,21 @@ fn failures_exit_non_zero_with_one_line() {
     assert!(stderr.starts_with("error: broker unavailable"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 
-    // Bad arguments.
+    // Bad arguments, refused before connecting (nothing listens on the URL now).
+    let started = Instant::now();
     let out = run(msg(&url, &["pub", "a.*", "x"]), Duration::from_secs(10));
-    assert_ne!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("concrete subject"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(
+        msg(&url, &["sub", "a", "--queue", "bad group"]),
+        Duration::from_secs(10),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(started.elapsed() < Duration::from_secs(2));
     let mut bad_codec = Command::new(MSG);
     bad_codec.args(["--url", &url, "--codec", "xml", "pub", "a", "b"]);
     let out = run(bad_codec, Duration::from_secs(10));
