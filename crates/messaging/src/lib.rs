@@ -8,6 +8,12 @@
 //! This crate holds, from the bottom: [`subject`] (validation and `*`/`>` matching),
 //! [`BrokerMessage`], [`MessagingError`], the [`json`] envelope, and (native only) a
 //! [`testing::NatsServer`] harness that runs a local `nats-server` for tests and benchmarks.
+//!
+//! The client side, above them: the [`nats`] protocol codec (pure, no I/O),
+//! [`MessagingClient`] ([`client`]: both codecs, natively and in the browser, on core-pre
+//! and client_ws), the [`provider`] facade (links configured from string maps merged over
+//! defaults, a handler with an in-flight cap, sessions) and the `msg` command line
+//! ([`cli`], native only). See the crate README for the guarantees and an example.
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cli;
