@@ -306,6 +306,15 @@ async fn hub_connection(mut ws: Ws, index: usize, log: Arc<Mutex<HubLog>>) {
                 if subject == "drop.me" {
                     return;
                 }
+                if subject == format!("_SESSION.session-{index}") {
+                    // The hub's implicit subscription, under a sid of its own.
+                    out.push(HubFrame::Msg {
+                        sid: "session".into(),
+                        subject: subject.clone(),
+                        body: body.clone(),
+                        reply_to: None,
+                    });
+                }
                 if subject == "say.garbage" {
                     let _ = ws.send(WsMessage::Text("{not json".into())).await;
                     continue;
@@ -479,6 +488,53 @@ async fn json_codec_resubscribes_before_publishing_after_a_drop() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_session_messages_follow_the_session_the_hub_assigned() {
+    let (url, log) = fake_hub().await;
+    let client = MessagingClient::connect(json_config(&url)).await.unwrap();
+    let mut session = client.subscribe_session().await.unwrap();
+    let mut witness = client.subscribe("w", None).await.unwrap();
+    client.publish("_SESSION.session-1", "one").await.unwrap();
+    let m = tokio::time::timeout(WAIT, session.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (m.subject.as_str(), &m.body[..]),
+        ("_SESSION.session-1", &b"one"[..])
+    );
+
+    client.publish("drop.me", "bye").await.unwrap();
+    tokio::time::timeout(WAIT, async {
+        while client.session().id != "session-2" || !client.is_connected() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("reconnected to a new session");
+    client.publish("_SESSION.session-2", "two").await.unwrap();
+    let m = tokio::time::timeout(WAIT, session.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&m.body[..], b"two");
+    // The implicit subscription is never sent to the hub (nor unsubscribed).
+    client.publish("w", "sync").await.unwrap();
+    tokio::time::timeout(WAIT, witness.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    drop(session);
+    client.flush(WAIT).await.unwrap();
+    let log = log.lock().unwrap();
+    for frame in log.connections.iter().flatten() {
+        if let ClientFrame::Sub { subject, .. } = frame {
+            assert!(!subject.starts_with("_SESSION"), "{frame:?}");
+        }
+        assert!(!matches!(frame, ClientFrame::Unsub { .. }), "{frame:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hub_that_sends_no_hello_is_a_clear_error() {
     let url = serve(|mut ws, _| async move {
         let _ = ws.send(WsMessage::Text("not json at all".into())).await;
@@ -491,4 +547,51 @@ async fn a_hub_that_sends_no_hello_is_a_clear_error() {
     .await
     .unwrap_err();
     assert!(err.to_string().contains("not the json envelope"), "{err}");
+}
+
+/// Forwards every message the provider hands it.
+struct Forward(tokio::sync::mpsc::UnboundedSender<messaging::BrokerMessage>);
+
+impl messaging::provider::Handler for Forward {
+    fn handle_message(
+        &self,
+        _link: &str,
+        message: messaging::BrokerMessage,
+    ) -> messaging::provider::BoxFuture<'static, Result<Option<Bytes>, messaging::provider::BoxError>>
+    {
+        let _ = self.0.send(message);
+        Box::pin(async { Ok(None) })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_json_link_lists_the_hubs_session_and_receives_what_is_sent_to_it() {
+    use messaging::provider::{ConnectionConfig, MessagingProvider};
+    use std::collections::HashMap;
+    let (url, _log) = fake_hub().await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let defaults = ConnectionConfig::from_map(&HashMap::from([
+        ("uri".to_string(), url),
+        ("codec".to_string(), "json".to_string()),
+    ]))
+    .unwrap();
+    let provider = MessagingProvider::new(defaults, Forward(tx));
+    provider
+        .receive_link_config_as_source("j", &HashMap::new())
+        .await
+        .unwrap();
+    let sessions = provider.list_sessions().await;
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].id, "session-1");
+    assert_eq!(sessions[0].metadata["codec"], "json");
+    provider.send_to_session("session-1", "hi").await.unwrap();
+    let m = tokio::time::timeout(WAIT, rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (m.subject.as_str(), &m.body[..]),
+        ("_SESSION.session-1", &b"hi"[..])
+    );
+    provider.shutdown().await;
 }

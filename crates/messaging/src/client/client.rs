@@ -340,6 +340,7 @@ impl MessagingClient {
             pattern.clone(),
             queue.map(str::to_owned),
             &outbound,
+            false,
         )?;
         let subscription = Subscription::new(
             new.sid,
@@ -355,6 +356,36 @@ impl MessagingClient {
             outbound.send(frame).await.map_err(from_core)?;
         }
         Ok(subscription)
+    }
+
+    /// The messages sent to this client's session (`_SESSION.<id>`, see
+    /// [`session`](Self::session)): with `nats` a subscription to the client's own session
+    /// subject; with `json` the hub's implicit one (nothing is sent), following the session
+    /// id the hub assigns on each connection.
+    pub async fn subscribe_session(&self) -> Result<Subscription, MessagingError> {
+        match self.inner.codec {
+            Codec::Nats => {
+                let subject = Subject::session(&self.inner.shared.own_session_id)?;
+                self.subscribe(subject.as_str(), None).await
+            }
+            Codec::Json => {
+                let pattern = Pattern::new(format!("{}>", crate::subject::SESSION_PREFIX))?;
+                let outbound = self.inner.client.outbound();
+                let new =
+                    self.inner
+                        .shared
+                        .add_subscription(pattern.clone(), None, &outbound, true)?;
+                Ok(Subscription::new(
+                    new.sid,
+                    pattern,
+                    None,
+                    new.rx,
+                    new.dropped,
+                    self.inner.shared.clone(),
+                    outbound,
+                ))
+            }
+        }
     }
 
     /// Sends a request and waits up to `timeout` for its reply.

@@ -67,6 +67,9 @@ pub(crate) struct SubEntry {
     pub(crate) dropped: Arc<AtomicU64>,
     /// The registry generation whose connection was sent this SUB (0: not sent yet).
     sent_in: u64,
+    /// The hub's implicit `_SESSION.<id>` subscription (`json`): never sent, never
+    /// unsubscribed; receives what the hub sends to this session.
+    implicit: bool,
 }
 
 /// Every live subscription, by sid.
@@ -236,6 +239,7 @@ impl Shared {
         pattern: Pattern,
         queue: Option<String>,
         outbound: &Outbound,
+        implicit: bool,
     ) -> Result<NewSubscription, MessagingError> {
         let (tx, rx) = mpsc::channel(self.subscription_capacity);
         let dropped = Arc::new(AtomicU64::new(0));
@@ -248,7 +252,14 @@ impl Shared {
         let frame = self.sub_frame(sid, pattern.as_str(), queue.as_deref());
         let mut sent_in = 0;
         let mut later = None;
-        match outbound.try_send(frame.clone()) {
+        let attempt = if implicit {
+            Err(core_pre::CoreError::NotConnected {
+                state: String::new(),
+            })
+        } else {
+            outbound.try_send(frame.clone())
+        };
+        match attempt {
             Ok(()) => sent_in = registry.generation,
             // Not connected: the connector (or the connect callback) sends it.
             Err(core_pre::CoreError::NotConnected { .. }) => {}
@@ -267,6 +278,7 @@ impl Shared {
                 tx,
                 dropped: dropped.clone(),
                 sent_in,
+                implicit,
             },
         );
         Ok(NewSubscription {
@@ -281,7 +293,7 @@ impl Shared {
     pub(crate) fn remove_subscription(&self, sid: u64) -> Option<Message> {
         let mut registry = runtime::lock(&self.registry);
         let entry = registry.entries.remove(&sid)?;
-        (entry.sent_in != 0 && !registry.closed).then(|| self.unsub_frame(sid))
+        (entry.sent_in != 0 && !entry.implicit && !registry.closed).then(|| self.unsub_frame(sid))
     }
 
     /// The connector's resubscription: a new generation, and the SUB frames of the inbox
@@ -294,7 +306,7 @@ impl Shared {
         let mut sids: Vec<u64> = registry.entries.keys().copied().collect();
         sids.sort_unstable();
         for sid in sids {
-            if let Some(entry) = registry.entries.get_mut(&sid) {
+            if let Some(entry) = registry.entries.get_mut(&sid).filter(|e| !e.implicit) {
                 frames.push(self.sub_frame(sid, entry.pattern.as_str(), entry.queue.as_deref()));
                 entry.sent_in = generation;
             }
@@ -310,7 +322,7 @@ impl Shared {
         let missed: Vec<u64> = registry
             .entries
             .iter()
-            .filter(|(_, e)| e.sent_in != generation)
+            .filter(|(_, e)| e.sent_in != generation && !e.implicit)
             .map(|(sid, _)| *sid)
             .collect();
         for sid in missed {
@@ -471,10 +483,22 @@ impl Shared {
                 subject,
                 body,
                 reply_to,
-            } => match sid.parse::<u64>() {
-                Ok(sid) => self.deliver(sid, &subject, reply_to.as_deref(), body, false),
-                Err(_) => tracing::debug!(sid, "message for a sid this client never uses"),
-            },
+            } => {
+                if self.is_own_session(&subject) {
+                    // The hub's implicit subscription, whatever sid it gave it.
+                    if let Some(message) = self.message(&subject, reply_to.as_deref(), body) {
+                        let registry = runtime::lock(&self.registry);
+                        for (sid, entry) in registry.entries.iter().filter(|(_, e)| e.implicit) {
+                            push(*sid, entry, message.clone());
+                        }
+                    }
+                    return;
+                }
+                match sid.parse::<u64>() {
+                    Ok(sid) => self.deliver(sid, &subject, reply_to.as_deref(), body, false),
+                    Err(_) => tracing::debug!(sid, "message for a sid this client never uses"),
+                }
+            }
             HubFrame::Pong => self.pong(),
             HubFrame::Hello {
                 session,
@@ -571,21 +595,16 @@ impl Shared {
             // Unsubscribed while the message was on its way.
             return;
         };
-        match entry.tx.try_send(message) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                let before = entry.dropped.fetch_add(1, Ordering::Relaxed);
-                if before == 0 {
-                    tracing::warn!(
-                        sid,
-                        pattern = entry.pattern.as_str(),
-                        "subscription queue full: dropping its new messages (counted)"
-                    );
-                }
-            }
-            // The subscription's owner is going away; its UNSUB follows.
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
-        }
+        push(sid, entry, message);
+    }
+
+    /// Whether `subject` is this connection's `_SESSION.<id>`.
+    fn is_own_session(&self, subject: &str) -> bool {
+        let session = runtime::lock(&self.session);
+        !session.id.is_empty()
+            && subject
+                .strip_prefix(crate::subject::SESSION_PREFIX)
+                .is_some_and(|id| id == session.id)
     }
 
     /// A [`BrokerMessage`] from wire strings (a subject the broker should never have sent
@@ -610,5 +629,25 @@ impl Shared {
             body,
             reply_to,
         })
+    }
+}
+
+/// Puts `message` into a subscription's queue: when it is full the message is dropped and
+/// counted for that subscription (logged once per overflow), and nobody waits.
+fn push(sid: u64, entry: &SubEntry, message: BrokerMessage) {
+    match entry.tx.try_send(message) {
+        Ok(()) => {}
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            let before = entry.dropped.fetch_add(1, Ordering::Relaxed);
+            if before == 0 {
+                tracing::warn!(
+                    sid,
+                    pattern = entry.pattern.as_str(),
+                    "subscription queue full: dropping its new messages (counted)"
+                );
+            }
+        }
+        // The subscription's owner is going away; its UNSUB follows.
+        Err(mpsc::error::TrySendError::Closed(_)) => {}
     }
 }

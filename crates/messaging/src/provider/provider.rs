@@ -16,7 +16,7 @@ use core_pre::{BoxError, BoxFuture, runtime};
 use tokio::sync::Semaphore;
 
 use super::config::{ConfigError, ConnectionConfig};
-use crate::client::{Codec, MessagingClient};
+use crate::client::MessagingClient;
 use crate::error::MessagingError;
 use crate::message::BrokerMessage;
 use crate::subject::Subject;
@@ -143,8 +143,9 @@ impl LinkEntry {
 ///   counted ([`handler_stats`](Self::handler_stats)); while it waits, the subscription's
 ///   own bounded queue takes the backlog (and drops, counted, when full).
 /// * With `enable_session_tracking`, a link's session is listed and reachable with
-///   [`send_to_session`](Self::send_to_session) (`nats` links subscribe `_SESSION.<id>`
-///   themselves; the hub does it for `json` links).
+///   [`send_to_session`](Self::send_to_session); what arrives for the session goes to the
+///   handler (`nats` links subscribe `_SESSION.<id>` themselves; the hub does it for
+///   `json` links).
 pub struct MessagingProvider {
     defaults: ConnectionConfig,
     handler: Arc<dyn Handler>,
@@ -219,9 +220,8 @@ impl MessagingProvider {
                     pumps.push(self.pump(link, sub, &client, &config, &slots));
                 }
             }
-            if config.enable_session_tracking && config.codec == Codec::Nats {
-                let subject = Subject::session(&client.session().id)?;
-                let sub = client.subscribe(subject.as_str(), None).await?;
+            if config.enable_session_tracking {
+                let sub = client.subscribe_session().await?;
                 pumps.push(self.pump(link, sub, &client, &config, &slots));
             }
             Ok::<(), MessagingError>(())
