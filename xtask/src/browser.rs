@@ -1,6 +1,7 @@
 //! Headless browser tests: client_ws's wasm tests run inside Chromium (driven by
 //! chromedriver through `wasm-bindgen-test-runner`) against the native reference server,
-//! then binary_options_tools's against the native PocketOption simulator.
+//! then binary_options_tools's against the native PocketOption simulator, then messaging's
+//! against a nats-server WebSocket listener.
 //!
 //! Steps:
 //! 1. find Chromium and chromedriver (missing: an error naming the packages on CI, a
@@ -13,7 +14,9 @@
 //! 4. run `cargo test -p client_ws --target wasm32-unknown-unknown --test browser` with a
 //!    generated `webdriver.json` (headless, no sandbox: CI runs as root; a fresh profile);
 //! 5. stop the server, whatever happened;
-//! 6. the same for the PocketOption client, with the simulator's URL in `PO_SIM_URL`.
+//! 6. the same for the PocketOption client, with the simulator's URL in `PO_SIM_URL`;
+//! 7. the same for the messaging client, against a `nats-server` with a WebSocket listener
+//!    on free loopback ports (its URL in `MESSAGING_TEST_NATS_WS`), stopped by pid.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -42,7 +45,9 @@ const CHROMIUM_ARGS: &[&str] = &[
 ];
 
 pub(crate) fn run() -> Result<(), String> {
-    println!("\n==> browser tests (client_ws and binary_options_tools in headless Chromium)");
+    println!(
+        "\n==> browser tests (client_ws, binary_options_tools and messaging in headless Chromium)"
+    );
     let started = Instant::now();
     let Some(browser) = find_browser()? else {
         return Ok(());
@@ -81,6 +86,18 @@ pub(crate) fn run() -> Result<(), String> {
     );
     drop(simulator);
     result?;
+
+    if let Some(nats) = NatsBackground::start()? {
+        println!("    nats-server WebSocket listener at {}", nats.ws_url);
+        let result = run_tests(
+            &browser,
+            &runner,
+            "messaging",
+            &[("MESSAGING_TEST_NATS_WS", nats.ws_url.as_str())],
+        );
+        drop(nats);
+        result?;
+    }
     println!(
         "    ok: browser tests, all steps ({:.1}s)",
         started.elapsed().as_secs_f64()
@@ -259,6 +276,77 @@ impl Drop for BackgroundServer {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A `nats-server` with a WebSocket listener on free loopback ports, killed on drop.
+struct NatsBackground {
+    child: Child,
+    ws_url: String,
+}
+
+impl NatsBackground {
+    /// Starts one, or `None` (skip) locally when nats-server is missing (an error on CI).
+    fn start() -> Result<Option<NatsBackground>, String> {
+        let Some(binary) = find_program(&["nats-server", "/usr/sbin/nats-server"]) else {
+            let advice = "the messaging browser test needs nats-server: `cargo xtask setup` \
+                          installs it, or `apt-get install -y nats-server`";
+            if cmd::in_ci() {
+                return Err(advice.into());
+            }
+            println!("    SKIPPED messaging (not on CI): {advice}");
+            return Ok(None);
+        };
+        let free_port = || -> Result<u16, String> {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0")
+                .map_err(|e| format!("cannot bind a loopback port: {e}"))?;
+            Ok(probe.local_addr().map_err(|e| e.to_string())?.port())
+        };
+        let (client_port, ws_port) = (free_port()?, free_port()?);
+        let dir = target_dir().join("browser-tests");
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let conf = dir.join("nats.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "listen: \"127.0.0.1:{client_port}\"\nwebsocket {{\n  host: \"127.0.0.1\"\n  port: {ws_port}\n  no_tls: true\n}}\n"
+            ),
+        )
+        .map_err(|e| format!("cannot write {}: {e}", conf.display()))?;
+        let child = Command::new(&binary)
+            .arg("-c")
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
+        let mut server = NatsBackground {
+            child,
+            ws_url: format!("ws://127.0.0.1:{ws_port}"),
+        };
+        let deadline = Instant::now() + SERVER_START_TIMEOUT;
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], ws_port));
+        while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                return Err(format!("nats-server exited at start with {status}"));
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "nats-server did not listen on {addr} within {SERVER_START_TIMEOUT:?}"
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(Some(server))
+    }
+}
+
+impl Drop for NatsBackground {
+    fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -15,6 +15,8 @@
 //! * [`serving`]: the `server` crate against a bare tokio-tungstenite server: broadcast
 //!   throughput, broadcast latency beside a stalled peer, echo round trips, RSS per idle
 //!   session.
+//! * [`nats`]: our messaging client (NATS over WebSocket) vs async-nats over TCP, through
+//!   one nats-server: pub/sub throughput and request/reply round trips.
 //! * [`report`]: the figures, the table and `report.json`.
 //!
 //! The suite itself (`benches/suite.rs`, which also measures ezsockets) runs with
@@ -23,6 +25,7 @@
 mod error;
 pub mod latency;
 pub mod memory;
+pub mod nats;
 pub mod reconnect;
 pub mod report;
 pub mod server;

@@ -371,6 +371,7 @@ const GROUPS: &[&str] = &[
     "memory",
     "reconnect",
     "server",
+    "nats",
 ];
 
 /// The clients `--profile` can run alone.
@@ -549,6 +550,7 @@ async fn suite(args: &Args) -> Result<(), BenchError> {
             "rtt" => round_trips(&servers, sizes).await?,
             "memory" => memory_figures(&servers, sizes).await?,
             "reconnect" => reconnect(&servers, sizes).await?,
+            "nats" => nats_figures(sizes).await?,
             _ => server_figures(&servers, sizes).await?,
         };
         for figure in &more {
@@ -1077,4 +1079,77 @@ async fn child(job: &[String]) -> Result<(), BenchError> {
     };
     print_growth(&growth);
     Ok(())
+}
+
+/// Messaging (7): our client (NATS over WebSocket) vs async-nats over TCP, through one
+/// local nats-server; skipped, with a note, when nats-server is not installed.
+async fn nats_figures(sizes: Sizes) -> Result<Vec<Figure>, BenchError> {
+    use bench::nats::{
+        NatsServer, async_nats_pubsub, async_nats_request_rtt, ours_pubsub, ours_request_rtt,
+    };
+    let server = match NatsServer::start() {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("   skipped: {e}");
+            return Ok(Vec::new());
+        }
+    };
+    let (ws, tcp) = (server.ws_url(), server.nats_url());
+    let messages = (sizes.frames / 10).max(100);
+    let (rounds, warmup) = ((sizes.rounds / 4).max(50), (sizes.warmup / 4).max(5));
+    let (mut ours, mut theirs) = (vec![], vec![]);
+    let (mut ours_rtt, mut theirs_rtt) = (vec![], vec![]);
+    for rep in 0..sizes.reps {
+        eprintln!("   round {} of {}", rep + 1, sizes.reps);
+        ours.push(ours_pubsub(&ws, messages, FLOOD_LIMIT).await?);
+        theirs.push(async_nats_pubsub(&tcp, messages, FLOOD_LIMIT).await?);
+        ours_rtt.push(ours_request_rtt(&ws, warmup, rounds).await?);
+        theirs_rtt.push(async_nats_request_rtt(&tcp, warmup, rounds).await?);
+    }
+    let rates = |runs: &[Throughput]| runs.iter().map(fps).collect::<Vec<f64>>();
+    let (ours_rounds, theirs_rounds) = (rates(&ours), rates(&theirs));
+    let ours = fps(&median_by(ours, fps));
+    let theirs = fps(&median_by(theirs, fps));
+    let p = |runs: &[bench::latency::LatencySummary],
+             pick: fn(&bench::latency::LatencySummary) -> Duration| {
+        runs.iter().map(|s| us(pick(s))).collect::<Vec<f64>>()
+    };
+    let (ours_p50, theirs_p50) = (p(&ours_rtt, |s| s.p50), p(&theirs_rtt, |s| s.p50));
+    let (ours_p99, theirs_p99) = (p(&ours_rtt, |s| s.p99), p(&theirs_rtt, |s| s.p99));
+    let median = |v: &[f64]| median_by(v.to_vec(), |x| *x);
+    let (o50, t50, o99, t99) = (
+        median(&ours_p50),
+        median(&theirs_p50),
+        median(&ours_p99),
+        median(&theirs_p99),
+    );
+    drop(server);
+    Ok(vec![
+        Figure::new(
+            "nats_ws_pubsub",
+            ours,
+            "msgs/s",
+            theirs,
+            "async-nats over TCP",
+        )
+        .with_rounds(&ours_rounds, &theirs_rounds)
+        .with_target("≥ 0.5 × async-nats", ours / theirs >= 0.5),
+        Figure::new(
+            "nats_ws_request_rtt_p50",
+            o50,
+            "us",
+            t50,
+            "async-nats over TCP",
+        )
+        .with_rounds(&ours_p50, &theirs_p50),
+        Figure::new(
+            "nats_ws_request_rtt_p99",
+            o99,
+            "us",
+            t99,
+            "async-nats over TCP",
+        )
+        .with_rounds(&ours_p99, &theirs_p99)
+        .with_target("p99 ≤ 1.5 × async-nats", o99 <= 1.5 * t99),
+    ])
 }
