@@ -10,6 +10,8 @@
 //! [`testing::NatsServer`] harness that runs a local `nats-server` for tests and benchmarks.
 
 pub mod error;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod hub;
 pub mod json;
 pub mod message;
 pub mod subject;
