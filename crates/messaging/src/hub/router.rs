@@ -489,12 +489,16 @@ impl Router {
         match (&self.bridge, reply_to) {
             (Some(bridge), Some(reply_to)) if !reached => {
                 // Nobody here: NATS says at once whether anybody elsewhere is.
-                let _ = bridge.try_send(Command::Request {
+                let request = Command::Request {
                     session: id,
                     subject,
                     body,
                     reply_to,
-                });
+                };
+                if bridge.try_send(request).is_err() {
+                    // The bridge is behind: the request is lost, the requester times out.
+                    Counters::add(&self.counters.nats_errors, 1);
+                }
             }
             (Some(bridge), reply_to) => self.to_nats(bridge, subject, body, reply_to),
             (None, Some(_)) if !reached => {
