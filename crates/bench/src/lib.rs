@@ -15,12 +15,15 @@
 //! * [`serving`]: the `server` crate against a bare tokio-tungstenite server: broadcast
 //!   throughput, broadcast latency beside a stalled peer, echo round trips, RSS per idle
 //!   session.
+//! * [`hub_fanout`]: one publisher to many subscribers through the messaging hub, against
+//!   nats-server with async-nats clients.
 //! * [`report`]: the figures, the table and `report.json`.
 //!
 //! The suite itself (`benches/suite.rs`, which also measures ezsockets) runs with
 //! `cargo xtask bench [--quick]`; see the crate README.
 
 mod error;
+pub mod hub_fanout;
 pub mod latency;
 pub mod memory;
 pub mod reconnect;
