@@ -250,6 +250,34 @@ async fn a_malformed_frame_says_why_and_three_in_a_second_close_with_1008() {
 }
 
 #[tokio::test]
+async fn binary_frames_and_bad_sids_are_malformed_frames() {
+    let hub = hub().await;
+    let mut peer = Peer::connect(&hub.url()).await;
+    peer.send_binary(br#"{"op":"ping"}"#).await;
+    let (message, _) = peer.expect_err(ErrorCode::BadFrame).await;
+    assert!(message.contains("text frames"), "{message}");
+    peer.sub_synced("1", "a", None).await;
+    peer.sub("1", "b", None).await;
+    let (message, _) = peer.expect_err(ErrorCode::BadFrame).await;
+    assert!(message.contains("already in use"), "{message}");
+    peer.sub_synced("2", "c", None).await;
+    peer.sub(SESSION_SID, "d", None).await;
+    let (message, _) = peer.expect_err(ErrorCode::BadFrame).await;
+    assert!(message.contains("_SESSION"), "{message}");
+    peer.sub_synced("3", "e", None).await;
+    peer.sub(&"s".repeat(129), "f", None).await;
+    let (message, _) = peer.expect_err(ErrorCode::BadFrame).await;
+    assert!(message.contains("128"), "{message}");
+    // The first subscription under sid 1 is the one that stands.
+    peer.publish("a", b"x", None).await;
+    assert_eq!(peer.next_msg().await.0, "1");
+    peer.publish("b", b"x", None).await;
+    peer.expect_nothing().await;
+    assert_eq!(hub.metrics().refused(ErrorCode::BadFrame), 4);
+    assert_eq!(hub.metrics().bad_frame_closes, 0);
+}
+
+#[tokio::test]
 async fn invalid_subjects_patterns_and_queue_names_are_refused_with_the_subject() {
     let hub = hub().await;
     let mut peer = Peer::connect(&hub.url()).await;

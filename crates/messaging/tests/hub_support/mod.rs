@@ -69,6 +69,14 @@ impl Peer {
             .expect("send");
     }
 
+    /// Sends a binary frame.
+    pub async fn send_binary(&mut self, bytes: &[u8]) {
+        tokio::time::timeout(WAIT, self.ws.send(WsMessage::binary(bytes.to_vec())))
+            .await
+            .expect("send in time")
+            .expect("send");
+    }
+
     /// Sends a frame.
     pub async fn send(&mut self, frame: ClientFrame) {
         self.send_text(frame.encode()).await;
