@@ -15,8 +15,8 @@
 //! use messaging::hub::Hub;
 //!
 //! let hub = Hub::builder()
-//!     .with_address("127.0.0.1:4222")
-//!     .with_nats("nats://127.0.0.1:4223") // optional: join the bus of other hubs
+//!     .with_address("127.0.0.1:4280")
+//!     .with_nats("nats://127.0.0.1:4222") // optional: join the bus of other hubs
 //!     .start()
 //!     .await?;
 //! println!("listening on {}", hub.url());
