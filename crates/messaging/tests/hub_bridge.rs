@@ -1,5 +1,6 @@
 //! Two hubs bridged through one real `nats-server` (`messaging::testing::NatsServer`): one
-//! bus for wildcards, queue groups, requests, `_SESSION.<id>`, and NATS restarts.
+//! bus for wildcards, queue groups, requests, `_SESSION.<id>`, NATS restarts, and plain NATS
+//! clients on the same bus.
 
 mod hub_support;
 
@@ -277,4 +278,54 @@ async fn a_hub_refuses_to_start_without_its_nats_server() {
         !text.contains("hunter2") && !format!("{err:?}").contains("hunter2"),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn plain_nats_clients_and_hub_sessions_share_the_bus() {
+    use futures::StreamExt;
+    let bus = bus().await;
+    let client = async_nats::connect(bus.nats.nats_url()).await.unwrap();
+    let mut from_hub = client.subscribe("to.nats").await.unwrap();
+    client.flush().await.unwrap();
+    let mut session = Peer::connect(&bus.a.url()).await;
+    session.sub_synced("in", "to.hub", None).await;
+    session.sub_synced("svc", "svc.upper", None).await;
+
+    // Session → NATS client, tagged with the hub it came from.
+    session.publish("to.nats", b"from a session", None).await;
+    let message = tokio::time::timeout(WAIT, from_hub.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&message.payload[..], b"from a session");
+    let origin = message
+        .headers
+        .as_ref()
+        .and_then(|h| h.get(messaging::hub::HUB_ORIGIN_HEADER));
+    assert_eq!(origin.map(|v| v.as_str()), Some(bus.a.id()));
+
+    // NATS client → session.
+    client.publish("to.hub", "from nats".into()).await.unwrap();
+    let (sid, _, body, _) = session.next_msg().await;
+    assert_eq!((sid.as_str(), &body[..]), ("in", &b"from nats"[..]));
+
+    // A NATS request answered by a session.
+    let asking = tokio::spawn({
+        let client = client.clone();
+        async move { client.request("svc.upper", "abc".into()).await }
+    });
+    let (_, _, body, reply_to) = session.next_msg().await;
+    session
+        .publish(
+            &reply_to.expect("a reply subject"),
+            &body.to_ascii_uppercase(),
+            None,
+        )
+        .await;
+    let reply = tokio::time::timeout(WAIT, asking)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(&reply.payload[..], b"ABC");
 }
