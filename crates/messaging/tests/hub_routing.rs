@@ -273,8 +273,25 @@ async fn binary_frames_and_bad_sids_are_malformed_frames() {
     assert_eq!(peer.next_msg().await.0, "1");
     peer.publish("b", b"x", None).await;
     peer.expect_nothing().await;
+    // The implicit subscription cannot be dropped.
+    peer.send(messaging::json::ClientFrame::Unsub {
+        sid: SESSION_SID.into(),
+    })
+    .await;
+    let own = format!("_SESSION.{}", peer.session);
+    peer.publish(&own, b"me", None).await;
+    assert_eq!(peer.next_msg().await.0, SESSION_SID);
     assert_eq!(hub.metrics().refused(ErrorCode::BadFrame), 4);
     assert_eq!(hub.metrics().bad_frame_closes, 0);
+
+    // Sid problems are malformed frames too: three in a row close the session.
+    for _ in 0..3 {
+        peer.sub("1", "again", None).await;
+    }
+    for _ in 0..3 {
+        peer.expect_err(ErrorCode::BadFrame).await;
+    }
+    assert_eq!(peer.ending(WAIT).await, Ending::Closed(Some(1008)));
 }
 
 #[tokio::test]

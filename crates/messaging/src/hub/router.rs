@@ -109,6 +109,8 @@ pub(crate) struct Router {
     bridge: Option<mpsc::Sender<Command>>,
     rng: u64,
     scratch: Vec<EntryId>,
+    /// Whether the frame being handled was answered `bad_frame`.
+    flagged: bool,
 }
 
 impl Router {
@@ -131,6 +133,7 @@ impl Router {
             bridge,
             rng: u64::from_le_bytes(seed) | 1,
             scratch: Vec::new(),
+            flagged: false,
         }
     }
 
@@ -291,9 +294,7 @@ impl Router {
                 return;
             }
         };
-        if let Some(state) = self.sessions.get_mut(&id) {
-            state.bad = 0;
-        }
+        self.flagged = false;
         match frame {
             ClientFrame::Publish {
                 subject,
@@ -305,6 +306,8 @@ impl Router {
                 subject,
                 queue,
             } => self.on_sub(id, sid, subject, queue).await,
+            // The implicit subscription stays, like an unknown sid's unsub is ignored.
+            ClientFrame::Unsub { sid } if sid == SESSION_SID => {}
             ClientFrame::Unsub { sid } => {
                 let entry = self
                     .sessions
@@ -325,6 +328,12 @@ impl Router {
                 }
             },
         }
+        // A frame handled without a `bad_frame` (a sid problem is one) ends the streak.
+        if !self.flagged
+            && let Some(state) = self.sessions.get_mut(&id)
+        {
+            state.bad = 0;
+        }
     }
 
     fn refuse(&self, id: SessionId, code: ErrorCode, message: String, subject: Option<String>) {
@@ -339,6 +348,7 @@ impl Router {
 
     /// Answers a malformed frame; the third in a row within a second closes with 1008.
     async fn bad_frame(&mut self, id: SessionId, reason: &str) {
+        self.flagged = true;
         self.refuse(id, ErrorCode::BadFrame, reason.to_owned(), None);
         let Some(state) = self.sessions.get_mut(&id) else {
             return;
