@@ -429,7 +429,9 @@ async fn a_session_that_never_reads_is_closed_with_1013_while_others_keep_receiv
         .unwrap();
     assert_eq!(received, sent, "the reader got every message");
     assert_eq!(hub.metrics().slow_consumers, 1);
-    assert!(hub.server().metrics().dropped > 0);
+    // Either its queue stayed full past the deadline, or one write to it took longer.
+    let server = hub.server().metrics();
+    assert!(server.dropped > 0 || server.send_timeouts > 0, "{server:?}");
     // The stalled session's connection ends (with 1013 if the close frame got through its
     // full socket, else by the server dropping it).
     match stalled.ending(WAIT * 4).await {

@@ -4,7 +4,7 @@
 //! over one bounded channel: publishes (dropped and counted when the channel is full, so a
 //! NATS outage never stalls local routing), subscription changes (waited for: the router's
 //! subscription keys are refcounted, the first one of a `(pattern, queue)` opens a NATS
-//! subscription and the last one closes it), bridged requests and flushes.
+//! subscription and the last one closes it), bridged requests and `pong` barriers.
 //!
 //! * Each NATS subscription has a forwarding task that hands its messages to the router
 //!   ([`BridgeEvent::Message`]). Queue subscriptions carry their group, so NATS picks one
@@ -28,7 +28,7 @@ use async_nats::{Client, HeaderMap, Request, RequestErrorKind};
 use bytes::Bytes;
 use futures::StreamExt;
 use server::{Server, SessionId};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
@@ -39,8 +39,15 @@ use crate::json::HubFrame;
 /// The header naming the hub that published a message to NATS.
 pub const HUB_ORIGIN_HEADER: &str = "Hub-Origin";
 
-/// How long a flush (the barrier behind a bridged `pong`) may take.
+/// How long a barrier (behind a bridged `pong`) or the final flush may take.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The subjects of the barrier messages a hub sends itself: `_HUB_BARRIER.<hub id>.<n>`.
+/// Never delivered to sessions.
+const BARRIER_PREFIX: &str = "_HUB_BARRIER.";
+
+/// Barriers waiting for their message to come back, by number.
+type Barriers = Arc<std::sync::Mutex<HashMap<u64, oneshot::Sender<()>>>>;
 
 /// What the router asks of the bridge.
 #[derive(Debug)]
@@ -63,7 +70,8 @@ pub(crate) enum Command {
     Subscribe(BridgeKey),
     /// Close one.
     Unsubscribe(BridgeKey),
-    /// Answer `pong` to `session` once every earlier command reached the NATS server.
+    /// Answer `pong` to `session` once the NATS server has handled every earlier command
+    /// (a barrier message the hub sends itself and waits to receive).
     Flush(SessionId),
 }
 
@@ -125,6 +133,42 @@ pub(crate) async fn run(
     events: mpsc::Sender<BridgeEvent>,
 ) {
     let mut forwarders: HashMap<BridgeKey, JoinHandle<()>> = HashMap::new();
+    // The server handles one connection's operations in order, so once a message published
+    // after some subscriptions comes back, those subscriptions are in place (async-nats's
+    // `flush` only empties the socket buffer).
+    let barriers: Barriers = Arc::default();
+    let barrier_base = format!("{BARRIER_PREFIX}{}", config.hub_id);
+    let mut next_barrier = 0u64;
+    let barrier_task = match client.subscribe(format!("{barrier_base}.*")).await {
+        Ok(mut subscriber) => {
+            let barriers = barriers.clone();
+            Some(tokio::spawn(async move {
+                while let Some(message) = subscriber.next().await {
+                    let number = message
+                        .subject
+                        .rsplit('.')
+                        .next()
+                        .and_then(|n| n.parse::<u64>().ok());
+                    let waiting = number.and_then(|n| {
+                        barriers
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .remove(&n)
+                    });
+                    if let Some(waiting) = waiting {
+                        let _ = waiting.send(());
+                    }
+                }
+            }))
+        }
+        Err(e) => {
+            warn!(
+                "hub bridge: the barrier subscription failed ({e}); pongs will not wait for NATS"
+            );
+            Counters::add(&counters.nats_errors, 1);
+            None
+        }
+    };
     let requests = Arc::new(Semaphore::new(config.max_requests));
     let mut origin = HeaderMap::new();
     origin.insert(HUB_ORIGIN_HEADER, &*config.hub_id);
@@ -241,16 +285,37 @@ pub(crate) async fn run(
                 }
             }
             Command::Flush(session) => {
-                let client = client.clone();
+                next_barrier += 1;
+                let (done, arrived) = oneshot::channel();
+                if barrier_task.is_some() {
+                    barriers
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert(next_barrier, done);
+                    let subject = format!("{barrier_base}.{next_barrier}");
+                    if client.publish(subject, Bytes::new()).await.is_err() {
+                        Counters::add(&counters.nats_errors, 1);
+                    }
+                }
                 let server = server.clone();
+                let barriers = barriers.clone();
+                let number = next_barrier;
                 tokio::spawn(async move {
-                    let _ = tokio::time::timeout(FLUSH_TIMEOUT, client.flush()).await;
+                    // NATS away: answer anyway after the timeout (the session is alive).
+                    let _ = tokio::time::timeout(FLUSH_TIMEOUT, arrived).await;
+                    barriers
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .remove(&number);
                     let _ = server.send_to(session, HubFrame::Pong.encode());
                 });
             }
         }
     }
     for (_, task) in forwarders.drain() {
+        task.abort();
+    }
+    if let Some(task) = barrier_task {
         task.abort();
     }
     let _ = tokio::time::timeout(FLUSH_TIMEOUT, client.flush()).await;
@@ -272,7 +337,7 @@ async fn forward(
             .as_ref()
             .and_then(|h| h.get(HUB_ORIGIN_HEADER))
             .is_some_and(|v| v.as_str() == &*hub_id);
-        if own && key.queue.is_none() {
+        if (own && key.queue.is_none()) || message.subject.starts_with(BARRIER_PREFIX) {
             continue;
         }
         let event = BridgeEvent::Message {
