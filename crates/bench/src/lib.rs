@@ -17,12 +17,15 @@
 //!   session.
 //! * [`nats`]: our messaging client (NATS over WebSocket) vs async-nats over TCP, through
 //!   one nats-server: pub/sub throughput and request/reply round trips.
+//! * [`hub_fanout`]: one publisher to many subscribers through the messaging hub, against
+//!   nats-server with async-nats clients.
 //! * [`report`]: the figures, the table and `report.json`.
 //!
 //! The suite itself (`benches/suite.rs`, which also measures ezsockets) runs with
 //! `cargo xtask bench [--quick]`; see the crate README.
 
 mod error;
+pub mod hub_fanout;
 pub mod latency;
 pub mod memory;
 pub mod nats;

@@ -23,6 +23,7 @@ pub const REQUIRED: &[&str] = &[
     "server_isolation",
     "server_echo_rtt_p99",
     "server_idle_rss",
+    "hub_fanout",
 ];
 
 /// One measured figure and its baseline from the same run.

@@ -14,6 +14,10 @@
 //! and client_ws), the [`provider`] facade (links configured from string maps merged over
 //! defaults, a handler with an in-flight cap, sessions) and the `msg` command line
 //! ([`cli`], native only). See the crate README for the guarantees and an example.
+//!
+//! The server side: the [`hub`] (native only, on the `server` crate) routes the `json`
+//! format between sessions and, given a NATS URL, bridges to NATS so several hubs form one
+//! bus (`HUB.md`).
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cli;
@@ -27,6 +31,8 @@ pub mod cli {
 }
 pub mod client;
 pub mod error;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod hub;
 pub mod json;
 pub mod message;
 pub mod nats;

@@ -372,6 +372,7 @@ const GROUPS: &[&str] = &[
     "reconnect",
     "server",
     "nats",
+    "hub",
 ];
 
 /// The clients `--profile` can run alone.
@@ -551,6 +552,7 @@ async fn suite(args: &Args) -> Result<(), BenchError> {
             "memory" => memory_figures(&servers, sizes).await?,
             "reconnect" => reconnect(&servers, sizes).await?,
             "nats" => nats_figures(sizes).await?,
+            "hub" => hub_figures(&servers, sizes).await?,
             _ => server_figures(&servers, sizes).await?,
         };
         for figure in &more {
@@ -745,6 +747,63 @@ async fn reconnect(servers: &Servers, sizes: Sizes) -> Result<Vec<Figure>, Bench
                 sizes.reconnects
             ),
             worst.as_secs_f64() * 1e3 <= first + 50.0,
+        ),
+    ])
+}
+
+/// Group 7, the messaging hub: one publisher to many subscribers through our hub, against
+/// nats-server with async-nats clients (rounds interleaved).
+async fn hub_figures(servers: &Servers, sizes: Sizes) -> Result<Vec<Figure>, BenchError> {
+    use bench::hub_fanout::{self, Fanout};
+    let work = match sizes.name {
+        "full" => Fanout {
+            subscribers: 100,
+            messages: 2_000,
+            body: 128,
+        },
+        "quick" => Fanout {
+            subscribers: 100,
+            messages: 500,
+            body: 128,
+        },
+        _ => Fanout {
+            subscribers: 5,
+            messages: 20,
+            body: 128,
+        },
+    };
+    let thread = &servers.thread;
+    let nats = messaging::testing::NatsServer::start()?;
+    let (mut ours, mut theirs) = (vec![], vec![]);
+    for rep in 0..sizes.reps {
+        eprintln!("   fan-out round {} of {}", rep + 1, sizes.reps);
+        theirs.push(hub_fanout::nats_fanout(&nats, work).await?);
+        let hub = hub_fanout::start_hub(thread, work).await?;
+        let run = hub_fanout::hub_fanout(&hub.url(), work).await;
+        hub_fanout::stop_hub(thread, hub).await?;
+        ours.push(run?);
+    }
+    let (ours_rounds, theirs_rounds): (Vec<f64>, Vec<f64>) = (
+        ours.iter().map(fps).collect(),
+        theirs.iter().map(fps).collect(),
+    );
+    let ours = fps(&median_by(ours, fps));
+    let theirs = fps(&median_by(theirs, fps));
+    Ok(vec![
+        Figure::new(
+            "hub_fanout",
+            ours,
+            "deliveries/s",
+            theirs,
+            "nats-server + async-nats",
+        )
+        .with_rounds(&ours_rounds, &theirs_rounds)
+        .with_target(
+            format!(
+                "≥ 0.5 × nats-server ({} × {} B to {} subscribers)",
+                work.messages, work.body, work.subscribers
+            ),
+            ours >= 0.5 * theirs,
         ),
     ])
 }
