@@ -9,6 +9,7 @@ mod cmd;
 mod fuzz;
 mod instructions;
 mod peers;
+mod python;
 mod soak;
 mod tidy;
 mod tools;
@@ -93,6 +94,9 @@ enum Command {
     },
     /// The server crate with a stock WebSocket client (Python `websockets`, in a venv).
     Peers,
+    /// The Python package: the wheel built with maturin into target/python-venv, and its
+    /// pytest suite run against the simulator.
+    Python,
     /// Many clients streaming and trading while connections are cut.
     ///
     /// Options go to the soak binary: `--minutes N` or `--seconds N` (required),
@@ -133,6 +137,7 @@ fn main() -> ExitCode {
         } => fuzz::run(seconds, &targets, build_only),
         Command::Autobahn { cases } => autobahn::run(&cases),
         Command::Peers => peers::run(),
+        Command::Python => python::run(),
         Command::Soak { args } => soak::run(&args),
     };
     match result {
