@@ -20,11 +20,15 @@ pub(crate) const CRATE: &str = "binary_options_tools_py";
 const MATURIN: &str = "maturin==1.16.0";
 /// The test runner.
 const PYTEST: &str = "pytest==9.2.0";
+/// The type checker: `mypy --strict` on the package's sources and `stubtest` on the
+/// installed package (the extension's `.pyi` against what it exports at run time).
+const MYPY: &str = "mypy==2.4.1";
 
 pub(crate) fn run() -> Result<(), String> {
     let started = Instant::now();
     let bin = crate::venv::ensure("python-venv", MATURIN, "the Python package's build")?;
     crate::venv::ensure("python-venv", PYTEST, "the Python package's tests")?;
+    crate::venv::ensure("python-venv", MYPY, "the Python package's type check")?;
     let wheels = target_dir().join("python-wheels");
     let _ = std::fs::remove_dir_all(&wheels);
     let build_started = Instant::now();
@@ -52,6 +56,24 @@ pub(crate) fn run() -> Result<(), String> {
                 "--no-deps",
             ])
             .arg(&wheel),
+    )?;
+    cmd::run(
+        "type check the Python package (mypy --strict)",
+        Command::new(bin.join("python"))
+            .args([
+                "-m",
+                "mypy",
+                "--strict",
+                "crates/python/python/binary_options_tools",
+            ])
+            .current_dir(root()),
+    )?;
+    cmd::run(
+        "check the Python stubs against the wheel (stubtest)",
+        Command::new(bin.join("python"))
+            .args(["-m", "mypy.stubtest", "binary_options_tools", "--allowlist"])
+            .arg(root().join("crates/python/tests/stubtest-allowlist.txt"))
+            .current_dir(root()),
     )?;
     println!("\n==> the Python package's tests (pytest against the simulator)");
     let test_started = Instant::now();

@@ -25,8 +25,34 @@ import logging as _logging
 
 from . import _native
 from ._client import Amount, Matcher, PocketOption, RawStream, Subscription
-from ._errors import *  # noqa: F403 (the exception tree, listed in _errors.__all__)
-from ._errors import __all__ as _errors_all
+from ._errors import (
+    PocketOptionError,
+    InvalidInputError,
+    SsidError,
+    UnknownAssetError,
+    AssetClosedError,
+    ExpiryNotAllowedError,
+    InvalidAmountError,
+    InsufficientBalanceError,
+    InvalidSubscriptionError,
+    InvalidHistoryRequestError,
+    InvalidMatcherError,
+    InvalidPendingOrderError,
+    TooManySubscriptionsError,
+    AuthenticationError,
+    PocketOptionConnectionError,
+    ConnectFailedError,
+    NotConnectedError,
+    ConnectionLostError,
+    ClientClosedError,
+    PocketOptionTimeoutError,
+    OrderRejectedError,
+    OrderOutcomeUnknownError,
+    PendingCancelRejectedError,
+    ProtocolError,
+    SimulatorError,
+    InternalError,
+)
 from ._sim import Simulator
 from ._types import (
     Action,
@@ -59,7 +85,32 @@ __all__ = [
     "ServerTime",
     "Tick",
     "refresh_log_level",
-    *_errors_all,
+    "PocketOptionError",
+    "InvalidInputError",
+    "SsidError",
+    "UnknownAssetError",
+    "AssetClosedError",
+    "ExpiryNotAllowedError",
+    "InvalidAmountError",
+    "InsufficientBalanceError",
+    "InvalidSubscriptionError",
+    "InvalidHistoryRequestError",
+    "InvalidMatcherError",
+    "InvalidPendingOrderError",
+    "TooManySubscriptionsError",
+    "AuthenticationError",
+    "PocketOptionConnectionError",
+    "ConnectFailedError",
+    "NotConnectedError",
+    "ConnectionLostError",
+    "ClientClosedError",
+    "PocketOptionTimeoutError",
+    "OrderRejectedError",
+    "OrderOutcomeUnknownError",
+    "PendingCancelRejectedError",
+    "ProtocolError",
+    "SimulatorError",
+    "InternalError",
 ]
 
 _logging.getLogger("binary_options_tools").addHandler(_logging.NullHandler())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from types import TracebackType
-from typing import Any, Sequence, Union
+from typing import Any, Sequence, cast, Union
 
 from . import _args
 from ._args import Seconds, When
@@ -120,7 +120,7 @@ class RawStream:
         self._native = native
 
     async def next(self, *, timeout: Seconds | None = None) -> str | None:
-        return await self._native.next(_args.seconds(timeout, "a timeout"), False)
+        return cast("str | None", await self._native.next(_args.seconds(timeout, "a timeout"), False))
 
     def close(self) -> None:
         self._native.close()
@@ -132,7 +132,7 @@ class RawStream:
         frame = await self._native.next(None, False)
         if frame is None:
             raise StopAsyncIteration
-        return frame
+        return cast(str, frame)
 
     async def __aenter__(self) -> RawStream:
         return self
@@ -202,7 +202,7 @@ class PocketOption:
 
     async def balance(self, *, timeout: Seconds | None = None) -> Decimal:
         """The account balance."""
-        return await self._n.balance(_args.seconds(timeout, "a timeout"), False)
+        return cast(Decimal, await self._n.balance(_args.seconds(timeout, "a timeout"), False))
 
     async def assets(self, *, timeout: Seconds | None = None) -> list[Asset]:
         """Every asset, sorted by symbol."""
@@ -394,9 +394,10 @@ class PocketOption:
         self, tickets: Sequence[str], *, timeout: Seconds | None = None
     ) -> list[str]:
         """Cancels several pending orders; returns the tickets cancelled."""
-        return await self._n.cancel_pending_orders(
+        tickets_cancelled: list[str] = await self._n.cancel_pending_orders(
             list(tickets), _args.seconds(timeout, "a timeout"), False
         )
+        return tickets_cancelled
 
     def pending_orders(self) -> list[PendingOrder]:
         """The pending orders still waiting for their trigger, oldest first."""
@@ -413,9 +414,10 @@ class PocketOption:
 
     async def send_and_wait(self, frame: str, matcher: Matcher, *, timeout: Seconds = 10.0) -> str:
         """Sends ``frame`` and waits for the first frame ``matcher`` accepts."""
-        return await self._n.raw_send_and_wait(
+        reply: str = await self._n.raw_send_and_wait(
             frame, matcher._native, _args.required_seconds(timeout, "a timeout"), False
         )
+        return reply
 
     def raw_stream(self, matcher: Matcher) -> RawStream:
         """Every inbound frame ``matcher`` accepts, from now on."""

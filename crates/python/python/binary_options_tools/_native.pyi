@@ -2,12 +2,23 @@
 # Every waiting method takes `blocking`: False returns an awaitable, True blocks with the
 # GIL released. Results are dicts the Python layer turns into its frozen classes.
 
-from typing import Any
+from typing import Any, final
+
+__all__ = [
+    "__version__",
+    "NativeClient",
+    "NativeMatcher",
+    "NativeRawStream",
+    "NativeSimulator",
+    "NativeSubscription",
+    "refresh_log_level",
+]
 
 __version__: str
 
 def refresh_log_level() -> None: ...
 
+@final
 class NativeMatcher:
     @staticmethod
     def build(kind: str, text: str) -> NativeMatcher: ...
@@ -18,6 +29,7 @@ class NativeMatcher:
     def negate(self) -> NativeMatcher: ...
     def matches(self, frame: str) -> bool: ...
 
+@final
 class NativeSubscription:
     @property
     def asset(self) -> str: ...
@@ -25,10 +37,12 @@ class NativeSubscription:
     def dropped(self) -> int: ...
     def close(self) -> None: ...
 
+@final
 class NativeRawStream:
     def next(self, timeout: float | None, blocking: bool) -> Any: ...
     def close(self) -> None: ...
 
+@final
 class NativeClient:
     @staticmethod
     def connect(
@@ -123,6 +137,7 @@ class NativeClient:
     def wait_connected(self, timeout: float, blocking: bool) -> Any: ...
     def shutdown(self, blocking: bool) -> Any: ...
 
+@final
 class NativeSimulator:
     def __new__(
         cls,

@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 __all__ = [
     "Action",
@@ -25,8 +25,8 @@ __all__ = [
     "Tick",
 ]
 
-Action = Literal["call", "put"]
-Outcome = Literal["win", "loss", "draw"]
+Action: TypeAlias = Literal["call", "put"]
+Outcome: TypeAlias = Literal["win", "loss", "draw"]
 
 
 def _dt(unix: float) -> datetime:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from types import TracebackType
-from typing import Any, Sequence
+from typing import Any, Sequence, cast
 
 from . import _args
 from ._args import Seconds, When
@@ -89,7 +89,7 @@ class RawStream:
         self._native = native
 
     def next(self, *, timeout: Seconds | None = None) -> str | None:
-        return self._native.next(_args.seconds(timeout, "a timeout"), True)
+        return cast("str | None", self._native.next(_args.seconds(timeout, "a timeout"), True))
 
     def close(self) -> None:
         self._native.close()
@@ -101,7 +101,7 @@ class RawStream:
         frame = self._native.next(None, True)
         if frame is None:
             raise StopIteration
-        return frame
+        return cast(str, frame)
 
     def __enter__(self) -> RawStream:
         return self
@@ -171,7 +171,7 @@ class PocketOption:
 
     def balance(self, *, timeout: Seconds | None = None) -> Decimal:
         """The account balance."""
-        return self._n.balance(_args.seconds(timeout, "a timeout"), True)
+        return cast(Decimal, self._n.balance(_args.seconds(timeout, "a timeout"), True))
 
     def assets(self, *, timeout: Seconds | None = None) -> list[Asset]:
         """Every asset, sorted by symbol."""
@@ -363,9 +363,10 @@ class PocketOption:
         self, tickets: Sequence[str], *, timeout: Seconds | None = None
     ) -> list[str]:
         """Cancels several pending orders; returns the tickets cancelled."""
-        return self._n.cancel_pending_orders(
+        tickets_cancelled: list[str] = self._n.cancel_pending_orders(
             list(tickets), _args.seconds(timeout, "a timeout"), True
         )
+        return tickets_cancelled
 
     def pending_orders(self) -> list[PendingOrder]:
         """The pending orders still waiting for their trigger, oldest first."""
@@ -382,9 +383,10 @@ class PocketOption:
 
     def send_and_wait(self, frame: str, matcher: Matcher, *, timeout: Seconds = 10.0) -> str:
         """Sends ``frame`` and waits for the first frame ``matcher`` accepts."""
-        return self._n.raw_send_and_wait(
+        reply: str = self._n.raw_send_and_wait(
             frame, matcher._native, _args.required_seconds(timeout, "a timeout"), True
         )
+        return reply
 
     def raw_stream(self, matcher: Matcher) -> RawStream:
         """Every inbound frame ``matcher`` accepts, from now on."""
