@@ -148,14 +148,11 @@ impl NativeClient {
             }
             builder = builder.only_given_urls();
         }
+        // Cancelled (or Ctrl-C) while connecting: the half-built client is dropped, and
+        // dropping its last clone stops its tasks.
         run(py, blocking, async move {
-            // The client's tasks live on the shared runtime, whoever drives this future.
-            let client = crate::run::runtime()
-                .spawn(builder.connect())
-                .await
-                .map_err(|e| errors::raise("InternalError", e.to_string(), vec![]))?;
             Ok(NativeClient {
-                client: map(client)?,
+                client: map(builder.connect().await)?,
             })
         })
     }
@@ -598,6 +595,7 @@ impl NativeClient {
         NativeRawStream {
             client: self.client.clone(),
             stream: Arc::new(Mutex::new(Some(stream))),
+            closed: watch::channel(false).0,
         }
     }
 
@@ -725,6 +723,7 @@ impl NativeSubscription {
 pub(crate) struct NativeRawStream {
     client: PocketOption,
     stream: Arc<Mutex<Option<binary_options_tools::RawStream>>>,
+    closed: watch::Sender<bool>,
 }
 
 #[pymethods]
@@ -733,6 +732,7 @@ impl NativeRawStream {
     fn next(&self, py: Python<'_>, timeout: Option<f64>, blocking: bool) -> PyResult<Py<PyAny>> {
         let stream = self.stream.clone();
         let client = self.client.clone();
+        let mut closed = self.closed.subscribe();
         let timeout = seconds(timeout, "a timeout")?;
         run(py, blocking, async move {
             bounded(
@@ -741,7 +741,14 @@ impl NativeRawStream {
                     let Some(live) = guard.as_mut() else {
                         return Ok(None);
                     };
-                    match live.next().await {
+                    let next = tokio::select! {
+                        next = live.next() => next,
+                        _ = closed.wait_for(|c| *c) => {
+                            *guard = None;
+                            return Ok(None);
+                        }
+                    };
+                    match next {
                         Some(frame) => Ok(Some(frame)),
                         None => {
                             *guard = None;
@@ -760,8 +767,9 @@ impl NativeRawStream {
         })
     }
 
-    /// Ends the stream.
+    /// Ends the stream; a pending `next` returns `None`.
     fn close(&self) {
+        self.closed.send_replace(true);
         if let Ok(mut guard) = self.stream.try_lock() {
             *guard = None;
         }
