@@ -8,7 +8,7 @@ use std::time::Duration;
 use binary_options_tools::{
     Matcher, PendingOrderRequest, PendingTrigger, PocketOption, Ssid, SubscriptionKind, Timeouts,
 };
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use pyo3::prelude::*;
 use tokio::sync::{Mutex, watch};
 
@@ -659,13 +659,21 @@ impl NativeSubscription {
         self.asset.clone()
     }
 
-    /// The next candle; `None` once closed; raises `ClientClosedError` when the client
-    /// shut down.
-    fn next(&self, py: Python<'_>, timeout: Option<f64>, blocking: bool) -> PyResult<Py<PyAny>> {
+    /// The next candles: waits for one, then takes those already waiting (up to `max`),
+    /// so a busy stream crosses into Python in batches. `None` once closed; raises
+    /// `ClientClosedError` when the client shut down.
+    fn next_batch(
+        &self,
+        py: Python<'_>,
+        max: usize,
+        timeout: Option<f64>,
+        blocking: bool,
+    ) -> PyResult<Py<PyAny>> {
         let stream = self.stream.clone();
         let client = self.client.clone();
         let mut closed = self.closed.subscribe();
         let timeout = seconds(timeout, "a timeout")?;
+        let max = max.max(1);
         run(py, blocking, async move {
             bounded(
                 async move {
@@ -673,24 +681,30 @@ impl NativeSubscription {
                     let Some(live) = guard.as_mut() else {
                         return Ok(None);
                     };
-                    let next = tokio::select! {
+                    let first = tokio::select! {
                         next = live.next() => next,
                         _ = closed.wait_for(|c| *c) => {
                             *guard = None;
                             return Ok(None);
                         }
                     };
-                    match next {
-                        Some(candle) => Ok(Some(Out(candle))),
-                        None => {
-                            *guard = None;
-                            if client.connection_state() == core_pre::ConnectionState::Closed {
-                                Err(to_py(core_pre::CoreError::ClientClosed.into()))
-                            } else {
-                                Ok(None)
-                            }
+                    let Some(first) = first else {
+                        *guard = None;
+                        if client.connection_state() == core_pre::ConnectionState::Closed {
+                            return Err(to_py(core_pre::CoreError::ClientClosed.into()));
+                        }
+                        return Ok(None);
+                    };
+                    let mut batch = vec![Out(first)];
+                    // What is already there, without waiting (the end of the stream, if
+                    // it comes now, is seen by the next call).
+                    while batch.len() < max {
+                        match live.next().now_or_never() {
+                            Some(Some(candle)) => batch.push(Out(candle)),
+                            _ => break,
                         }
                     }
+                    Ok(Some(batch))
                 },
                 timeout,
                 "the next candle",
@@ -774,4 +788,50 @@ impl NativeRawStream {
             *guard = None;
         }
     }
+}
+
+/// The Rust client's tick rate on a flood server at `url` (the `py_ticks_throughput`
+/// benchmark's reference, measured like the Python loop it is compared with): subscribes
+/// to `asset` and reads until `ticks` were delivered or dropped. Returns (delivered,
+/// dropped, seconds).
+#[pyfunction]
+pub(crate) fn rust_tick_rate(
+    py: Python<'_>,
+    ssid: &str,
+    url: String,
+    asset: String,
+    ticks: u64,
+    limit: f64,
+) -> PyResult<(u64, u64, f64)> {
+    let ssid = Ssid::parse(ssid).map_err(|e| to_py(e.into()))?;
+    let limit = whole_seconds(limit, "a limit")?;
+    crate::run::block_on(py, async move {
+        let client = map(PocketOption::builder(ssid)
+            .with_url(url)
+            .only_given_urls()
+            .connect()
+            .await)?;
+        map(client.assets().await)?;
+        let started = std::time::Instant::now();
+        let mut stream = map(client.subscribe(&asset, SubscriptionKind::Ticks).await)?;
+        // The reading loop runs in a task of its own, as an application would spawn it.
+        let reader = tokio::spawn(async move {
+            let mut delivered = 0u64;
+            while delivered + stream.dropped() < ticks {
+                match tokio::time::timeout(Duration::from_millis(50), stream.next()).await {
+                    Ok(Some(_)) => delivered += 1,
+                    Ok(None) => break,
+                    Err(_) => {}
+                }
+            }
+            (delivered, stream.dropped(), started.elapsed().as_secs_f64())
+        });
+        let outcome = tokio::time::timeout(limit, reader).await;
+        let _ = client.shutdown().await;
+        match outcome {
+            Ok(Ok(figures)) => Ok(figures),
+            Ok(Err(e)) => Err(errors::raise("InternalError", e.to_string(), vec![])),
+            Err(_) => Err(errors::timeout("the tick flood", limit)),
+        }
+    })
 }

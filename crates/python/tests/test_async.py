@@ -455,3 +455,18 @@ def test_simulator_ssid_is_json():
     ssid = Simulator.ssid(42)
     assert ssid.startswith("42[")
     assert json.loads(ssid[2:])[1]["uid"] == 42
+
+
+def test_to_dataframe_needs_pandas_or_builds_a_frame(with_client):
+    async def body(client):
+        return await client.candles(ASSET, 60, 5)
+
+    candles = with_client(body)
+    try:
+        import pandas  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match="binary_options_tools\\[pandas\\]"):
+            bot.to_dataframe(candles)
+        return
+    frame = bot.to_dataframe(candles)
+    assert list(frame["close"]) == [c.close for c in candles]

@@ -64,6 +64,7 @@ from ._types import (
     PendingOrder,
     ServerTime,
     Tick,
+    to_dataframe,
 )
 
 __version__: str = _native.__version__
@@ -85,6 +86,7 @@ __all__ = [
     "ServerTime",
     "Tick",
     "refresh_log_level",
+    "to_dataframe",
     "PocketOptionError",
     "InvalidInputError",
     "SsidError",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, Sequence, cast, Union
@@ -12,6 +13,9 @@ from ._native import NativeClient, NativeMatcher, NativeRawStream, NativeSubscri
 from ._types import Asset, Candle, Deal, DealResult, PendingOrder, ServerTime, Tick
 
 __all__ = ["PocketOption", "Subscription", "RawStream", "Matcher", "Amount"]
+
+BATCH = 1024
+"""Candles taken from Rust at most per crossing (those already waiting; never a wait)."""
 
 Amount = Union[Decimal, int, str, float]
 """Money: a ``Decimal`` (best), an ``int``, a ``str``, or a ``float`` (read as its shortest text)."""
@@ -67,10 +71,12 @@ class Subscription:
     the client shuts down it raises ``ClientClosedError`` instead of ending silently.
     """
 
-    __slots__ = ("_native",)
+    __slots__ = ("_native", "_ready")
 
     def __init__(self, native: NativeSubscription) -> None:
         self._native = native
+        # Candles that crossed from Rust in one batch and are not handed out yet.
+        self._ready: deque[dict[str, Any]] = deque()
 
     @property
     def asset(self) -> str:
@@ -83,21 +89,28 @@ class Subscription:
 
     async def next(self, *, timeout: Seconds | None = None) -> Candle | None:
         """The next candle, or ``None`` once closed; ``timeout`` raises ``TimeoutError``."""
-        d = await self._native.next(_args.seconds(timeout, "a timeout"), False)
-        return None if d is None else Candle._from(d)
+        if not self._ready:
+            batch = await self._native.next_batch(BATCH, _args.seconds(timeout, "a timeout"), False)
+            if batch is None:
+                return None
+            self._ready.extend(batch)
+        return Candle._from(self._ready.popleft())
 
     def close(self) -> None:
         """Unsubscribes this stream (others of the same asset go on)."""
+        self._ready.clear()
         self._native.close()
 
     def __aiter__(self) -> Subscription:
         return self
 
     async def __anext__(self) -> Candle:
-        d = await self._native.next(None, False)
-        if d is None:
-            raise StopAsyncIteration
-        return Candle._from(d)
+        if not self._ready:
+            batch = await self._native.next_batch(BATCH, None, False)
+            if batch is None:
+                raise StopAsyncIteration
+            self._ready.extend(batch)
+        return Candle._from(self._ready.popleft())
 
     async def __aenter__(self) -> Subscription:
         return self

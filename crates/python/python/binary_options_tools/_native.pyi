@@ -12,11 +12,15 @@ __all__ = [
     "NativeSimulator",
     "NativeSubscription",
     "refresh_log_level",
+    "rust_tick_rate",
 ]
 
 __version__: str
 
 def refresh_log_level() -> None: ...
+def rust_tick_rate(
+    ssid: str, url: str, asset: str, ticks: int, limit: float
+) -> tuple[int, int, float]: ...
 
 @final
 class NativeMatcher:
@@ -33,7 +37,7 @@ class NativeMatcher:
 class NativeSubscription:
     @property
     def asset(self) -> str: ...
-    def next(self, timeout: float | None, blocking: bool) -> Any: ...
+    def next_batch(self, max: int, timeout: float | None, blocking: bool) -> Any: ...
     def dropped(self) -> int: ...
     def close(self) -> None: ...
 

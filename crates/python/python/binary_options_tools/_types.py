@@ -11,9 +11,10 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any, Literal, TypeAlias
+from typing import Any, Iterable, Literal, TypeAlias
 
 __all__ = [
+    "to_dataframe",
     "Action",
     "Outcome",
     "Asset",
@@ -260,3 +261,15 @@ class PendingOrder(_ToDict):
             open_price=d["open_price"],
             min_payout=d["min_payout"],
         )
+
+
+def to_dataframe(items: Iterable[_ToDict]) -> Any:
+    """A pandas ``DataFrame`` of results (candles, ticks, deals, …), one row each, from
+    their ``to_dict()``. Needs pandas (``pip install "binary_options_tools[pandas]"``)."""
+    try:
+        import pandas  # type: ignore[import-untyped, unused-ignore]
+    except ImportError as missing:
+        raise ImportError(
+            'to_dataframe needs pandas: pip install "binary_options_tools[pandas]"'
+        ) from missing
+    return pandas.DataFrame([item.to_dict() for item in items])

@@ -14,13 +14,14 @@ call cleanly. No asyncio is involved, so it works in threads and inside Jupyter.
 
 from __future__ import annotations
 
+from collections import deque
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, Sequence, cast
 
 from . import _args
 from ._args import Seconds, When
-from ._client import Amount, Matcher
+from ._client import BATCH, Amount, Matcher
 from ._native import NativeClient, NativeRawStream, NativeSubscription
 from ._types import Asset, Candle, Deal, DealResult, PendingOrder, ServerTime, Tick
 
@@ -36,10 +37,12 @@ class Subscription:
     the client shuts down it raises ``ClientClosedError`` instead of ending silently.
     """
 
-    __slots__ = ("_native",)
+    __slots__ = ("_native", "_ready")
 
     def __init__(self, native: NativeSubscription) -> None:
         self._native = native
+        # Candles that crossed from Rust in one batch and are not handed out yet.
+        self._ready: deque[dict[str, Any]] = deque()
 
     @property
     def asset(self) -> str:
@@ -52,21 +55,28 @@ class Subscription:
 
     def next(self, *, timeout: Seconds | None = None) -> Candle | None:
         """The next candle, or ``None`` once closed; ``timeout`` raises ``TimeoutError``."""
-        d = self._native.next(_args.seconds(timeout, "a timeout"), True)
-        return None if d is None else Candle._from(d)
+        if not self._ready:
+            batch = self._native.next_batch(BATCH, _args.seconds(timeout, "a timeout"), True)
+            if batch is None:
+                return None
+            self._ready.extend(batch)
+        return Candle._from(self._ready.popleft())
 
     def close(self) -> None:
         """Unsubscribes this stream (others of the same asset go on)."""
+        self._ready.clear()
         self._native.close()
 
     def __iter__(self) -> Subscription:
         return self
 
     def __next__(self) -> Candle:
-        d = self._native.next(None, True)
-        if d is None:
-            raise StopIteration
-        return Candle._from(d)
+        if not self._ready:
+            batch = self._native.next_batch(BATCH, None, True)
+            if batch is None:
+                raise StopIteration
+            self._ready.extend(batch)
+        return Candle._from(self._ready.popleft())
 
     def __enter__(self) -> Subscription:
         return self
