@@ -96,7 +96,12 @@ enum Command {
     Peers,
     /// The Python package: the wheel built with maturin into target/python-venv, and its
     /// pytest suite run against the simulator.
-    Python,
+    Python {
+        /// Instead: the py_ticks_throughput benchmark on a release wheel
+        /// (target/python-bench-venv), Python's `async for` against the Rust client.
+        #[arg(long)]
+        bench: bool,
+    },
     /// Many clients streaming and trading while connections are cut.
     ///
     /// Options go to the soak binary: `--minutes N` or `--seconds N` (required),
@@ -137,7 +142,8 @@ fn main() -> ExitCode {
         } => fuzz::run(seconds, &targets, build_only),
         Command::Autobahn { cases } => autobahn::run(&cases),
         Command::Peers => peers::run(),
-        Command::Python => python::run(),
+        Command::Python { bench: false } => python::run(),
+        Command::Python { bench: true } => python::bench(),
         Command::Soak { args } => soak::run(&args),
     };
     match result {

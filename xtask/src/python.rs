@@ -113,6 +113,44 @@ pub(crate) fn run() -> Result<(), String> {
     Ok(())
 }
 
+/// `cargo xtask python --bench`: `py_ticks_throughput` (crates/python/benches) on a
+/// release wheel, in a venv of its own so the test venv keeps its quick dev wheel.
+pub(crate) fn bench() -> Result<(), String> {
+    let bin = crate::venv::ensure("python-bench-venv", MATURIN, "the Python benchmark's build")?;
+    let wheels = target_dir().join("python-wheels-release");
+    let _ = std::fs::remove_dir_all(&wheels);
+    cmd::run(
+        "build the Python wheel (maturin, release)",
+        Command::new(bin.join("maturin"))
+            .args(["build", "--release", "--manifest-path"])
+            .arg(root().join("crates/python/Cargo.toml"))
+            .arg("--interpreter")
+            .arg(bin.join("python"))
+            .arg("--out")
+            .arg(&wheels)
+            .current_dir(root()),
+    )?;
+    let wheel = find_wheel(&wheels)?;
+    cmd::run(
+        "install the release wheel",
+        Command::new(bin.join("pip"))
+            .args([
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--force-reinstall",
+                "--no-deps",
+            ])
+            .arg(&wheel),
+    )?;
+    cmd::run(
+        "py_ticks_throughput (Python async for against the Rust client)",
+        Command::new(bin.join("python"))
+            .arg(root().join("crates/python/benches/py_ticks_throughput.py"))
+            .current_dir(root()),
+    )
+}
+
 /// The one wheel maturin wrote.
 fn find_wheel(dir: &std::path::Path) -> Result<PathBuf, String> {
     let entries =

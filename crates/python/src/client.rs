@@ -12,6 +12,7 @@ use futures::{FutureExt, StreamExt};
 use pyo3::prelude::*;
 use tokio::sync::{Mutex, watch};
 
+use crate::candle::PyCandle;
 use crate::convert::{self, Out, outs};
 use crate::errors::{self, to_py};
 use crate::run::{bounded, run, seconds};
@@ -76,6 +77,10 @@ impl NativeMatcher {
     fn matches(&self, frame: &str) -> bool {
         self.matcher.matches(frame)
     }
+}
+
+fn candle_list(candles: Vec<binary_options_tools::Candle>) -> Vec<PyCandle> {
+    candles.into_iter().map(PyCandle::from).collect()
 }
 
 fn map<T>(result: Result<T, binary_options_tools::Error>) -> PyResult<T> {
@@ -313,7 +318,7 @@ impl NativeClient {
                         Some(end) => client.candles_until(&asset, period, count, end).await,
                         None => client.candles(&asset, period, count).await,
                     };
-                    Ok(outs(map(candles)?))
+                    Ok(candle_list(map(candles)?))
                 },
                 timeout,
                 "the candles",
@@ -387,7 +392,11 @@ impl NativeClient {
         let timeout = seconds(timeout, "a timeout")?;
         run(py, blocking, async move {
             bounded(
-                async { Ok(outs(map(client.history(&asset, period, end, span).await)?)) },
+                async {
+                    Ok(candle_list(map(client
+                        .history(&asset, period, end, span)
+                        .await)?))
+                },
                 timeout,
                 "the history page",
             )
@@ -695,12 +704,12 @@ impl NativeSubscription {
                         }
                         return Ok(None);
                     };
-                    let mut batch = vec![Out(first)];
+                    let mut batch = vec![PyCandle::from(first)];
                     // What is already there, without waiting (the end of the stream, if
                     // it comes now, is seen by the next call).
                     while batch.len() < max {
                         match live.next().now_or_never() {
-                            Some(Some(candle)) => batch.push(Out(candle)),
+                            Some(Some(candle)) => batch.push(PyCandle::from(candle)),
                             _ => break,
                         }
                     }

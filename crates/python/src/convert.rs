@@ -5,8 +5,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use binary_options_tools::{
-    Action, Asset, Candle, Deal, DealResult, Outcome, PendingOrder, PendingTrigger, ServerTime,
-    Tick,
+    Action, Asset, Deal, DealResult, Outcome, PendingOrder, PendingTrigger, ServerTime, Tick,
 };
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -103,19 +102,6 @@ impl ToDict for DealResult {
         d.set_item("outcome", outcome(self.outcome))?;
         d.set_item("profit", self.profit)?;
         d.set_item("balance", self.balance)?;
-        Ok(())
-    }
-}
-
-impl ToDict for Candle {
-    fn fill(&self, d: &Bound<'_, PyDict>) -> PyResult<()> {
-        d.set_item("asset", &*self.asset)?;
-        d.set_item("time", self.time)?;
-        d.set_item("open", self.open)?;
-        d.set_item("high", self.high)?;
-        d.set_item("low", self.low)?;
-        d.set_item("close", self.close)?;
-        d.set_item("ticks", self.ticks)?;
         Ok(())
     }
 }

@@ -7,12 +7,14 @@
 //!   (Ctrl-C honoured); panics become `InternalError`.
 //! * `errors`: `binary_options_tools::Error` as the package's exceptions.
 //! * `convert`: results as dicts of exact values (the Python layer builds its classes).
+//! * `candle`: `Candle`, the result class streams hand out (defined in Rust for speed).
 //! * `client`: `NativeClient`, `NativeSubscription`, `NativeRawStream`, `NativeMatcher`.
 //! * `sim`: `NativeSimulator`.
 //! * `logging`: `tracing` into Python's `logging`.
 
 use pyo3::prelude::*;
 
+mod candle;
 mod client;
 mod convert;
 mod errors;
@@ -24,6 +26,7 @@ mod sim;
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<candle::PyCandle>()?;
     m.add_class::<client::NativeClient>()?;
     m.add_class::<client::NativeSubscription>()?;
     m.add_class::<client::NativeRawStream>()?;

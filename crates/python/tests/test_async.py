@@ -470,3 +470,32 @@ def test_to_dataframe_needs_pandas_or_builds_a_frame(with_client):
         return
     frame = bot.to_dataframe(candles)
     assert list(frame["close"]) == [c.close for c in candles]
+
+
+def test_simulator_fault_knobs(pocketoption_sim, with_client):
+    async def body(client):
+        # Malformed frames are dropped; the connection and the client go on.
+        assert pocketoption_sim.send_malformed("garbage-text") >= 1
+        with pytest.raises(bot.InvalidInputError):
+            pocketoption_sim.send_malformed("no-such-kind")
+        assert isinstance(await client.balance(), Decimal)
+        # Slow replies: a short timeout runs out, a long one gets the answer.
+        pocketoption_sim.set_reply_delay(1.0)
+        with pytest.raises(TimeoutError):
+            await client.candles(ASSET, 60, 5, timeout=0.3)
+        pocketoption_sim.set_reply_delay(0)
+        # A restart: the client reconnects by itself.
+        accepted = pocketoption_sim.connections_accepted
+        pocketoption_sim.restart(0.3)
+        await client.wait_connected(timeout=15)
+        deadline = time.monotonic() + 15
+        while pocketoption_sim.connections_accepted == accepted and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert pocketoption_sim.connections_accepted > accepted
+        assert len(await client.candles(ASSET, 30, 3, timeout=10)) >= 3
+        with pytest.raises(bot.InvalidInputError):
+            await client.balance(timeout=-1)
+        with pytest.raises(bot.SimulatorError):
+            pocketoption_sim.pin("NOPE", 1.0)
+
+    with_client(body)

@@ -53,11 +53,11 @@ from ._errors import (
     SimulatorError,
     InternalError,
 )
+from ._native import Candle
 from ._sim import Simulator
 from ._types import (
     Action,
     Asset,
-    Candle,
     Deal,
     DealResult,
     Outcome,

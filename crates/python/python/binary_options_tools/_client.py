@@ -10,7 +10,8 @@ from typing import Any, Sequence, cast, Union
 from . import _args
 from ._args import Seconds, When
 from ._native import NativeClient, NativeMatcher, NativeRawStream, NativeSubscription
-from ._types import Asset, Candle, Deal, DealResult, PendingOrder, ServerTime, Tick
+from ._native import Candle
+from ._types import Asset, Deal, DealResult, PendingOrder, ServerTime, Tick
 
 __all__ = ["PocketOption", "Subscription", "RawStream", "Matcher", "Amount"]
 
@@ -76,7 +77,7 @@ class Subscription:
     def __init__(self, native: NativeSubscription) -> None:
         self._native = native
         # Candles that crossed from Rust in one batch and are not handed out yet.
-        self._ready: deque[dict[str, Any]] = deque()
+        self._ready: deque[Candle] = deque()
 
     @property
     def asset(self) -> str:
@@ -94,7 +95,7 @@ class Subscription:
             if batch is None:
                 return None
             self._ready.extend(batch)
-        return Candle._from(self._ready.popleft())
+        return self._ready.popleft()
 
     def close(self) -> None:
         """Unsubscribes this stream (others of the same asset go on)."""
@@ -110,7 +111,7 @@ class Subscription:
             if batch is None:
                 raise StopAsyncIteration
             self._ready.extend(batch)
-        return Candle._from(self._ready.popleft())
+        return self._ready.popleft()
 
     async def __aenter__(self) -> Subscription:
         return self
@@ -294,7 +295,7 @@ class PocketOption:
             _args.seconds(timeout, "a timeout"),
             False,
         )
-        return [Candle._from(row) for row in rows]
+        return list(rows)
 
     async def ticks(
         self,
@@ -336,7 +337,7 @@ class PocketOption:
             _args.seconds(timeout, "a timeout"),
             False,
         )
-        return [Candle._from(row) for row in rows]
+        return list(rows)
 
     def server_time(self) -> ServerTime:
         """The platform's clock as best known (no request)."""

@@ -2,10 +2,12 @@
 # Every waiting method takes `blocking`: False returns an awaitable, True blocks with the
 # GIL released. Results are dicts the Python layer turns into its frozen classes.
 
+from datetime import datetime
 from typing import Any, final
 
 __all__ = [
     "__version__",
+    "Candle",
     "NativeClient",
     "NativeMatcher",
     "NativeRawStream",
@@ -18,6 +20,43 @@ __all__ = [
 __version__: str
 
 def refresh_log_level() -> None: ...
+
+@final
+class Candle:
+    """An OHLC candle; ``time`` is the start of its period (UTC)."""
+
+    def __new__(
+        cls,
+        asset: str,
+        timestamp: float,
+        open: float,
+        high: float,
+        low: float,
+        close: float,
+        ticks: int = 0,
+    ) -> Candle: ...
+    @property
+    def asset(self) -> str: ...
+    @property
+    def time(self) -> datetime: ...
+    @property
+    def timestamp(self) -> float: ...
+    @property
+    def open(self) -> float: ...
+    @property
+    def high(self) -> float: ...
+    @property
+    def low(self) -> float: ...
+    @property
+    def close(self) -> float: ...
+    @property
+    def ticks(self) -> int: ...
+    def to_dict(self) -> dict[str, Any]: ...
+    def __getnewargs__(self) -> tuple[str, float, float, float, float, float, int]: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __ne__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
 def rust_tick_rate(
     ssid: str, url: str, asset: str, ticks: int, limit: float
 ) -> tuple[int, int, float]: ...

@@ -1,4 +1,5 @@
-"""The result classes: frozen, typed, with exact money and aware UTC datetimes.
+"""The result classes: frozen, typed, with exact money and aware UTC datetimes
+(``Candle``, which streams hand out by the thousand, is defined in Rust: ``_native``).
 
 Money (amounts, profits, balances) is :class:`decimal.Decimal`, never a float. Instants
 are :class:`datetime.datetime` in UTC. Prices are floats (market data). Every class has
@@ -18,7 +19,6 @@ __all__ = [
     "Action",
     "Outcome",
     "Asset",
-    "Candle",
     "Deal",
     "DealResult",
     "PendingOrder",
@@ -94,35 +94,6 @@ class Tick(_ToDict):
     @classmethod
     def _from(cls, d: dict[str, Any]) -> Tick:
         return cls(asset=d["asset"], time=_dt(d["time"]), price=d["price"], timestamp=d["time"])
-
-
-@dataclass(frozen=True, slots=True)
-class Candle(_ToDict):
-    """An OHLC candle; ``time`` is the start of its period."""
-
-    asset: str
-    time: datetime
-    open: float
-    high: float
-    low: float
-    close: float
-    ticks: int
-    """How many ticks made it (0 when the platform did not say)."""
-    timestamp: float
-    """``time`` as unix seconds."""
-
-    @classmethod
-    def _from(cls, d: dict[str, Any]) -> Candle:
-        return cls(
-            asset=d["asset"],
-            time=_dt(d["time"]),
-            open=d["open"],
-            high=d["high"],
-            low=d["low"],
-            close=d["close"],
-            ticks=d["ticks"],
-            timestamp=d["time"],
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +234,7 @@ class PendingOrder(_ToDict):
         )
 
 
-def to_dataframe(items: Iterable[_ToDict]) -> Any:
+def to_dataframe(items: Iterable[Any]) -> Any:
     """A pandas ``DataFrame`` of results (candles, ticks, deals, …), one row each, from
     their ``to_dict()``. Needs pandas (``pip install "binary_options_tools[pandas]"``)."""
     try:

@@ -30,7 +30,8 @@ from typing import Any, AsyncIterator, Callable, Coroutine, Sequence, TypeVar
 
 from ._client import Matcher, PocketOption as _Client, RawStream, Subscription
 from ._errors import InvalidInputError, PocketOptionTimeoutError
-from ._types import Candle, Deal, DealResult
+from ._native import Candle
+from ._types import Deal, DealResult
 
 __all__ = [
     "PocketOptionAsync",

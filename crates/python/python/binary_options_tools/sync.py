@@ -23,7 +23,8 @@ from . import _args
 from ._args import Seconds, When
 from ._client import BATCH, Amount, Matcher
 from ._native import NativeClient, NativeRawStream, NativeSubscription
-from ._types import Asset, Candle, Deal, DealResult, PendingOrder, ServerTime, Tick
+from ._native import Candle
+from ._types import Asset, Deal, DealResult, PendingOrder, ServerTime, Tick
 
 __all__ = ["PocketOption", "Subscription", "RawStream", "Matcher", "Amount"]
 
@@ -42,7 +43,7 @@ class Subscription:
     def __init__(self, native: NativeSubscription) -> None:
         self._native = native
         # Candles that crossed from Rust in one batch and are not handed out yet.
-        self._ready: deque[dict[str, Any]] = deque()
+        self._ready: deque[Candle] = deque()
 
     @property
     def asset(self) -> str:
@@ -60,7 +61,7 @@ class Subscription:
             if batch is None:
                 return None
             self._ready.extend(batch)
-        return Candle._from(self._ready.popleft())
+        return self._ready.popleft()
 
     def close(self) -> None:
         """Unsubscribes this stream (others of the same asset go on)."""
@@ -76,7 +77,7 @@ class Subscription:
             if batch is None:
                 raise StopIteration
             self._ready.extend(batch)
-        return Candle._from(self._ready.popleft())
+        return self._ready.popleft()
 
     def __enter__(self) -> Subscription:
         return self
@@ -260,7 +261,7 @@ class PocketOption:
             _args.seconds(timeout, "a timeout"),
             True,
         )
-        return [Candle._from(row) for row in rows]
+        return list(rows)
 
     def ticks(
         self,
@@ -302,7 +303,7 @@ class PocketOption:
             _args.seconds(timeout, "a timeout"),
             True,
         )
-        return [Candle._from(row) for row in rows]
+        return list(rows)
 
     def server_time(self) -> ServerTime:
         """The platform's clock as best known (no request)."""
