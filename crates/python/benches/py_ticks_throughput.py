@@ -1,6 +1,7 @@
 """py_ticks_throughput: ticks per second a Python ``async for`` loop receives through the
 package, against the Rust client's rate on the same flood in the same run (goal: at least
-half of Rust's).
+half of Rust's); and py_trade_round_trip: market orders placed from Python against the
+simulator, against the Rust client's (goal: p50 within Rust's + 1 ms).
 
 A flood server (a child process, so it never competes for this process's GIL) answers the
 PocketOption handshake and, on each subscription, writes N two-step ``updateStream`` ticks
@@ -112,6 +113,39 @@ def run_server(n: int, port_out: multiprocessing.connection.Connection) -> None:
     asyncio.run(main())
 
 
+async def python_trade_latencies(url: str, ssid: str, n: int) -> list[float]:
+    from binary_options_tools import PocketOption
+
+    client = await PocketOption.connect(ssid, url=url, timeout=15)
+    try:
+        await client.balance()
+        latencies = []
+        for _ in range(n):
+            started = time.perf_counter()
+            await client.buy(ASSET, 1, 60)
+            latencies.append(time.perf_counter() - started)
+        return latencies
+    finally:
+        await client.shutdown()
+
+
+def trade_round_trips(n: int, rounds: int) -> bool:
+    """Order round trips against the simulator: Python's p50 within Rust's + 1 ms."""
+    from binary_options_tools import Simulator, _native
+
+    rust: list[float] = []
+    python: list[float] = []
+    with Simulator(seed=3, max_open_deals=1_000_000) as sim:
+        for r in range(rounds):
+            rust += _native.rust_trade_latencies(Simulator.ssid(10 + r), sim.url, ASSET, n)
+            python += asyncio.run(python_trade_latencies(sim.url, Simulator.ssid(100 + r), n))
+    r50, p50 = statistics.median(rust) * 1e3, statistics.median(python) * 1e3
+    ok = p50 <= r50 + 1.0
+    print(f"py_trade_round_trip: python p50 {p50:.3f} ms, rust p50 {r50:.3f} ms, "
+          f"difference {p50 - r50:+.3f} ms (goal <= +1 ms), {n} orders x {rounds} rounds")
+    return ok
+
+
 async def python_rate(url: str, n: int, limit: float) -> tuple[int, int, float]:
     from binary_options_tools import PocketOption
 
@@ -140,6 +174,7 @@ def main() -> int:
     parser.add_argument("--ticks", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--limit", type=float, default=120.0)
+    parser.add_argument("--orders", type=int, default=200)
     args = parser.parse_args()
     here, there = multiprocessing.Pipe()
     server = multiprocessing.Process(target=run_server, args=(args.ticks, there), daemon=True)
@@ -160,7 +195,8 @@ def main() -> int:
         ok = p >= 0.5 * r
         print(f"py_ticks_throughput: python {p:,.0f} ticks/s, rust {r:,.0f} ticks/s, "
               f"ratio {p / r:.2f} (goal >= 0.5), {args.ticks} ticks x {args.rounds} rounds, dropped {dropped}")
-        return 0 if ok else 1
+        trades_ok = trade_round_trips(args.orders, args.rounds)
+        return 0 if ok and trades_ok else 1
     finally:
         server.terminate()
         server.join(5)

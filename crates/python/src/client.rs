@@ -844,3 +844,44 @@ pub(crate) fn rust_tick_rate(
         }
     })
 }
+
+/// The Rust client's order round trips (seconds each) against the simulator at `url`: `n`
+/// market orders of 1 on `asset` for 60 s, one after the other (the benchmark's reference
+/// for the same orders placed from Python).
+#[pyfunction]
+pub(crate) fn rust_trade_latencies(
+    py: Python<'_>,
+    ssid: &str,
+    url: String,
+    asset: String,
+    n: u32,
+) -> PyResult<Vec<f64>> {
+    let ssid = Ssid::parse(ssid).map_err(|e| to_py(e.into()))?;
+    crate::run::block_on(py, async move {
+        let client = map(PocketOption::builder(ssid)
+            .with_url(url)
+            .only_given_urls()
+            .connect()
+            .await)?;
+        let mut latencies = Vec::with_capacity(n as usize);
+        let outcome = async {
+            map(client.balance().await)?;
+            for _ in 0..n {
+                let started = std::time::Instant::now();
+                map(client
+                    .trade(
+                        &asset,
+                        binary_options_tools::Action::Call,
+                        rust_decimal::Decimal::ONE,
+                        Duration::from_secs(60),
+                    )
+                    .await)?;
+                latencies.push(started.elapsed().as_secs_f64());
+            }
+            Ok::<(), PyErr>(())
+        }
+        .await;
+        let _ = client.shutdown().await;
+        outcome.map(|()| latencies)
+    })
+}

@@ -15,6 +15,7 @@ __all__ = [
     "NativeSubscription",
     "refresh_log_level",
     "rust_tick_rate",
+    "rust_trade_latencies",
 ]
 
 __version__: str
@@ -60,6 +61,7 @@ class Candle:
 def rust_tick_rate(
     ssid: str, url: str, asset: str, ticks: int, limit: float
 ) -> tuple[int, int, float]: ...
+def rust_trade_latencies(ssid: str, url: str, asset: str, n: int) -> list[float]: ...
 
 @final
 class NativeMatcher:
