@@ -149,3 +149,48 @@ def test_ctrl_c_interrupts_a_blocking_call():
     assert "interrupted after" in out and "still usable True" in out
     assert reacted < 5
     assert "panicked" not in err
+
+
+def test_sync_pending_raw_history_and_shutdown(pocketoption_sim):
+    from datetime import timedelta
+
+    from binary_options_tools import Matcher
+
+    client = connect(pocketoption_sim)
+    try:
+        order = client.open_pending(ASSET, "put", 1, 60, at=client.server_time().now + timedelta(hours=1))
+        assert [o.ticket for o in client.pending_orders()] == [order.ticket]
+        assert client.cancel_pending_orders([order.ticket]) == [order.ticket]
+        reply = client.send_and_wait('42["getBalance"]', Matcher.event("successupdateBalance"), timeout=5)
+        assert "balance" in reply
+        end = client.server_time().now - timedelta(hours=2)
+        page = client.history(ASSET, 60, end, 300)
+        assert page and page[-1].time <= end
+        with pytest.raises(bot.InvalidPendingOrderError):
+            client.open_pending(ASSET, "call", 1, 60, price=-1.0)
+    finally:
+        client.shutdown()
+        client.shutdown()
+    with pytest.raises(bot.ClientClosedError):
+        client.candles(ASSET, 60, 5)
+
+
+def test_compat_raw_handler(pocketoption_sim):
+    from binary_options_tools.compat import PocketOptionAsync, Validator
+
+    from conftest import arun
+
+    async def main():
+        api = PocketOptionAsync(Simulator.ssid(), url=pocketoption_sim.url)
+        handler = await api.raw_handler(Validator.contains("successupdateBalance"))
+        reply = await handler.send_and_wait('42["getBalance"]', timeout=5)
+        assert "balance" in reply
+        handler.close()
+        custom = await api.raw_handler(Validator.custom(lambda m: "successupdateBalance" in m))
+        assert "balance" in await custom.send_and_wait('42["getBalance"]', timeout=5)
+        custom.close()
+        with pytest.raises(NotImplementedError, match="send_binary"):
+            await custom.send_binary(b"x")
+        await api.shutdown()
+
+    arun(main())
