@@ -34,6 +34,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<sim::NativeSimulator>()?;
     m.add_function(wrap_pyfunction!(logging::refresh_log_level, m)?)?;
     m.add_function(wrap_pyfunction!(client::rust_tick_rate, m)?)?;
+    m.add_function(wrap_pyfunction!(run::panic_for_tests, m)?)?;
     m.add_function(wrap_pyfunction!(client::rust_trade_latencies, m)?)?;
     logging::install();
     Ok(())

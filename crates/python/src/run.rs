@@ -107,3 +107,16 @@ pub(crate) fn seconds(value: Option<f64>, what: &str) -> PyResult<Option<Duratio
         }),
     }
 }
+
+/// Panics inside a call, to show (and test) that a panic reaches Python as
+/// `InternalError`, never as a crash. Private (`_native.panic_for_tests`).
+#[pyfunction]
+pub(crate) fn panic_for_tests(py: Python<'_>, blocking: bool) -> PyResult<Py<PyAny>> {
+    run(py, blocking, async {
+        let nothing: Option<u8> = None;
+        // The point of this function: a Rust panic inside a call.
+        #[allow(clippy::unnecessary_literal_unwrap)]
+        let value = nothing.expect("a deliberate panic (panic_for_tests)");
+        Ok(value)
+    })
+}

@@ -499,3 +499,24 @@ def test_simulator_fault_knobs(pocketoption_sim, with_client):
             pocketoption_sim.pin("NOPE", 1.0)
 
     with_client(body)
+
+
+def test_a_rust_panic_is_an_internal_error_not_a_crash():
+    from binary_options_tools import _native
+
+    async def awaiting():
+        return await _native.panic_for_tests(False)
+
+    with pytest.raises(bot.InternalError) as caught:
+        arun(awaiting())
+    assert "deliberate panic" in str(caught.value)
+    assert isinstance(caught.value, RuntimeError)
+    with pytest.raises(bot.InternalError):
+        _native.panic_for_tests(True)
+    # The runtime survived: the package still works.
+    with Simulator() as sim:
+        async def main():
+            async with await PocketOption.connect(Simulator.ssid(), url=sim.url, timeout=10) as c:
+                return await c.balance()
+
+        assert arun(main()) > 0

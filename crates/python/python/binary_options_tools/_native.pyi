@@ -13,6 +13,7 @@ __all__ = [
     "NativeRawStream",
     "NativeSimulator",
     "NativeSubscription",
+    "panic_for_tests",
     "refresh_log_level",
     "rust_tick_rate",
     "rust_trade_latencies",
@@ -21,6 +22,7 @@ __all__ = [
 __version__: str
 
 def refresh_log_level() -> None: ...
+def panic_for_tests(blocking: bool) -> Any: ...
 
 @final
 class Candle:
