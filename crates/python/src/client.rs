@@ -614,9 +614,22 @@ impl NativeClient {
     }
 
     /// Makes a fresh connection now.
-    fn reconnect(&self, py: Python<'_>, blocking: bool) -> PyResult<Py<PyAny>> {
+    fn reconnect(
+        &self,
+        py: Python<'_>,
+        timeout: Option<f64>,
+        blocking: bool,
+    ) -> PyResult<Py<PyAny>> {
         let client = self.client.clone();
-        run(py, blocking, async move { map(client.reconnect().await) })
+        let timeout = seconds(timeout, "a timeout")?;
+        run(py, blocking, async move {
+            bounded(
+                async { map(client.reconnect().await) },
+                timeout,
+                "the new connection",
+            )
+            .await
+        })
     }
 
     /// Waits until connected (after a drop).
@@ -629,13 +642,24 @@ impl NativeClient {
     }
 
     /// Shuts the client down; every call afterwards raises `ClientClosedError`.
-    fn shutdown(&self, py: Python<'_>, blocking: bool) -> PyResult<Py<PyAny>> {
+    fn shutdown(
+        &self,
+        py: Python<'_>,
+        timeout: Option<f64>,
+        blocking: bool,
+    ) -> PyResult<Py<PyAny>> {
         let client = self.client.clone();
+        let timeout = seconds(timeout, "a timeout")?;
         run(py, blocking, async move {
             if client.connection_state() == core_pre::ConnectionState::Closed {
                 return Ok(());
             }
-            map(client.shutdown().await)
+            bounded(
+                async { map(client.shutdown().await) },
+                timeout,
+                "the shutdown",
+            )
+            .await
         })
     }
 }

@@ -493,6 +493,11 @@ def test_simulator_fault_knobs(pocketoption_sim, with_client):
             await asyncio.sleep(0.05)
         assert pocketoption_sim.connections_accepted > accepted
         assert len(await client.candles(ASSET, 30, 3, timeout=10)) >= 3
+        # A reconnect on request makes a new connection.
+        accepted = pocketoption_sim.connections_accepted
+        await client.reconnect(timeout=10)
+        assert pocketoption_sim.connections_accepted == accepted + 1
+        assert isinstance(await client.balance(), Decimal)
         with pytest.raises(bot.InvalidInputError):
             await client.balance(timeout=-1)
         with pytest.raises(bot.SimulatorError):

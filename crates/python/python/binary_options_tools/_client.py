@@ -441,18 +441,18 @@ class PocketOption:
         """Re-sends ``frame`` after every reconnect."""
         self._n.keep_on_reconnect(frame)
 
-    async def reconnect(self) -> None:
+    async def reconnect(self, *, timeout: Seconds | None = None) -> None:
         """Makes a fresh connection now."""
-        await self._n.reconnect(False)
+        await self._n.reconnect(_args.seconds(timeout, "a timeout"), False)
 
     async def wait_connected(self, *, timeout: Seconds = 30.0) -> None:
         """Waits until connected and authenticated."""
         await self._n.wait_connected(_args.required_seconds(timeout, "a timeout"), False)
 
-    async def shutdown(self) -> None:
+    async def shutdown(self, *, timeout: Seconds | None = None) -> None:
         """Closes the connection and ends every stream; calls afterwards raise
-        ``ClientClosedError``. Harmless twice."""
-        await self._n.shutdown(False)
+        ``ClientClosedError``. Harmless twice. (The client bounds it by itself too.)"""
+        await self._n.shutdown(_args.seconds(timeout, "a timeout"), False)
 
     async def __aenter__(self) -> PocketOption:
         return self

@@ -407,18 +407,18 @@ class PocketOption:
         """Re-sends ``frame`` after every reconnect."""
         self._n.keep_on_reconnect(frame)
 
-    def reconnect(self) -> None:
+    def reconnect(self, *, timeout: Seconds | None = None) -> None:
         """Makes a fresh connection now."""
-        self._n.reconnect(True)
+        self._n.reconnect(_args.seconds(timeout, "a timeout"), True)
 
     def wait_connected(self, *, timeout: Seconds = 30.0) -> None:
         """Waits until connected and authenticated."""
         self._n.wait_connected(_args.required_seconds(timeout, "a timeout"), True)
 
-    def shutdown(self) -> None:
+    def shutdown(self, *, timeout: Seconds | None = None) -> None:
         """Closes the connection and ends every stream; calls afterwards raise
-        ``ClientClosedError``. Harmless twice."""
-        self._n.shutdown(True)
+        ``ClientClosedError``. Harmless twice. (The client bounds it by itself too.)"""
+        self._n.shutdown(_args.seconds(timeout, "a timeout"), True)
 
     def __enter__(self) -> PocketOption:
         return self
