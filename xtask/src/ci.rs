@@ -60,9 +60,24 @@ pub(crate) fn run(skip_browser: bool) -> Result<(), String> {
 
     cmd::run(
         "tests",
-        &mut cargo(&["test", "--workspace", "--all-targets"]),
+        &mut cargo(&[
+            "test",
+            "--workspace",
+            "--all-targets",
+            "--exclude",
+            crate::python::CRATE,
+        ]),
     )?;
-    cmd::run("doc tests", &mut cargo(&["test", "--workspace", "--doc"]))?;
+    cmd::run(
+        "doc tests",
+        &mut cargo(&[
+            "test",
+            "--workspace",
+            "--doc",
+            "--exclude",
+            crate::python::CRATE,
+        ]),
+    )?;
     cmd::run(
         "docs",
         cargo(&["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings"),
@@ -79,6 +94,7 @@ pub(crate) fn run(skip_browser: bool) -> Result<(), String> {
     crate::fuzz::smoke()?;
     crate::autobahn::smoke()?;
     crate::peers::run()?;
+    crate::python::run()?;
 
     println!("\nci: time per step");
     for (step, seconds) in cmd::step_times() {

@@ -9,6 +9,7 @@ mod cmd;
 mod fuzz;
 mod instructions;
 mod peers;
+mod python;
 mod soak;
 mod tidy;
 mod tools;
@@ -93,6 +94,14 @@ enum Command {
     },
     /// The server crate with a stock WebSocket client (Python `websockets`, in a venv).
     Peers,
+    /// The Python package: the wheel built with maturin into target/python-venv, and its
+    /// pytest suite run against the simulator.
+    Python {
+        /// Instead: the py_ticks_throughput benchmark on a release wheel
+        /// (target/python-bench-venv), Python's `async for` against the Rust client.
+        #[arg(long)]
+        bench: bool,
+    },
     /// Many clients streaming and trading while connections are cut.
     ///
     /// Options go to the soak binary: `--minutes N` or `--seconds N` (required),
@@ -133,6 +142,8 @@ fn main() -> ExitCode {
         } => fuzz::run(seconds, &targets, build_only),
         Command::Autobahn { cases } => autobahn::run(&cases),
         Command::Peers => peers::run(),
+        Command::Python { bench: false } => python::run(),
+        Command::Python { bench: true } => python::bench(),
         Command::Soak { args } => soak::run(&args),
     };
     match result {

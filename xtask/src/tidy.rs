@@ -54,6 +54,11 @@ const TOOLS_ONLY: &[&str] = &[
     "autobahn_client",
 ];
 
+/// Products with a `src/lib.rs` that are not libraries for other crates: the Python
+/// extension module (built by maturin). Like the command line, it may use the simulator at
+/// run time (`binary_options_tools.Simulator`), and nothing depends on it.
+const PRODUCTS: &[&str] = &["binary_options_tools_py"];
+
 /// Names core-pre must not depend on or mention in code: socket libraries and protocols.
 const CORE_FORBIDDEN_DEPS: &[&str] = &[
     "tokio-tungstenite",
@@ -236,7 +241,8 @@ fn crate_layers(meta: &Value) -> Vec<Finding> {
     for (name, (dir, _)) in &packages {
         let is_library_crate = dir.starts_with(root().join("crates"))
             && dir.join("src/lib.rs").is_file()
-            && !TOOLS_ONLY.contains(&name.as_str());
+            && !TOOLS_ONLY.contains(&name.as_str())
+            && !PRODUCTS.contains(&name.as_str());
         if is_library_crate && !LAYERS.iter().any(|(n, _)| n == name) {
             findings.push(Finding {
                 key: format!("layer: {name} is not placed in LAYERS"),
