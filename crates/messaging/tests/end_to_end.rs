@@ -367,7 +367,7 @@ async fn the_msg_command_line_talks_json_to_the_hub() {
     let hub = hub().await;
     let msg = env!("CARGO_BIN_EXE_msg");
     let url = hub.url();
-    let mut sub = Command::new(msg)
+    let sub = Command::new(msg)
         .args([
             "--url", &url, "--codec", "json", "sub", "greet.*", "--count", "2",
         ])
