@@ -836,8 +836,14 @@ impl PocketOption {
                 reason: format!("{count} candles: ask for at least one"),
             });
         }
-        self.history(asset, period, end, period.saturating_mul(count))
-            .await
+        // A span of `count` periods ending inside a candle touches `count + 1` of them:
+        // keep the last `count` (the oldest one is only partly inside the span).
+        let mut candles = self
+            .history(asset, period, end, period.saturating_mul(count))
+            .await?;
+        let extra = candles.len().saturating_sub(count as usize);
+        candles.drain(..extra);
+        Ok(candles)
     }
 
     /// Tick history of `asset` ending now (server time): the last `n` ticks

@@ -75,10 +75,7 @@ impl CandlesArgs {
             .candles_until(&self.asset, self.period, self.count, end)
             .await;
         session.close().await;
-        let mut candles = candles?;
-        // The page may reach back a little further than asked: keep the last `count`.
-        let extra = candles.len().saturating_sub(self.count as usize);
-        candles.drain(..extra);
+        let candles = candles?;
         if let Some(path) = &self.png {
             let failed = |e: chart::ChartError| {
                 CliError::from_error(e).context(format!("could not write {}", path.display()))
