@@ -33,6 +33,17 @@ pub mod client;
 pub mod error;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod hub;
+/// The hub is native only: in the browser its program's `main` fails at once.
+#[cfg(target_arch = "wasm32")]
+pub mod hub {
+    /// The `hub` program.
+    pub mod cli {
+        /// Returns failure: there is no hub in the browser.
+        pub fn main() -> std::process::ExitCode {
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
 pub mod json;
 pub mod message;
 pub mod nats;

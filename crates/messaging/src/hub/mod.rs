@@ -30,6 +30,7 @@
 //! handle, [`HubBuilder`], [`HubError`]).
 
 mod bridge;
+pub mod cli;
 mod index;
 mod metrics;
 mod router;
