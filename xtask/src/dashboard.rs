@@ -554,27 +554,58 @@ fn http(
     stream
         .write_all(request.as_bytes())
         .map_err(|e| format!("{what}: cannot send: {e}"))?;
+    // chromedriver keeps connections alive whatever the request says: read the head, then
+    // exactly Content-Length bytes (or a chunked body to its last chunk).
     let mut raw = Vec::new();
-    stream
-        .read_to_end(&mut raw)
-        .map_err(|e| format!("{what}: no complete answer within {timeout:?}: {e}"))?;
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| format!("{what}: an answer without a header end"))?;
+    let mut buf = [0u8; 64 * 1024];
+    let read_more =
+        |stream: &mut TcpStream, raw: &mut Vec<u8>, buf: &mut [u8]| match stream.read(buf) {
+            Ok(0) => Err(format!("{what}: the connection closed early")),
+            Ok(n) => {
+                raw.extend_from_slice(&buf[..n]);
+                Ok(())
+            }
+            Err(e) => Err(format!(
+                "{what}: no complete answer within {timeout:?}: {e}"
+            )),
+        };
+    let split = loop {
+        if let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            break split;
+        }
+        read_more(&mut stream, &mut raw, &mut buf)?;
+    };
     let head = String::from_utf8_lossy(&raw[..split]).to_string();
-    let mut content = raw[split + 4..].to_vec();
     let status: u16 = head
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| format!("{what}: a bad status line in {head:?}"))?;
-    if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        content = dechunk(&content).ok_or_else(|| format!("{what}: a bad chunked body"))?;
-    }
+    let header = |name: &str| {
+        head.lines().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| value.trim().to_ascii_lowercase())
+        })
+    };
+    let body_start = split + 4;
+    let content = if header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+        loop {
+            if let Some(content) = dechunk(&raw[body_start..]) {
+                break content;
+            }
+            read_more(&mut stream, &mut raw, &mut buf)?;
+        }
+    } else {
+        let length: usize = header("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        while raw.len() < body_start + length {
+            read_more(&mut stream, &mut raw, &mut buf)?;
+        }
+        raw[body_start..body_start + length].to_vec()
+    };
     let value = if content.is_empty() {
         Value::Null
     } else {

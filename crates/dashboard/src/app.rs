@@ -152,7 +152,7 @@ async fn place_trade(inner: &Inner, action: Action) {
     };
     inner.emit(json!({
         "type": "trade", "phase": "open", "id": deal.id.to_string(),
-        "action": deal.action.to_string(), "asset": deal.asset, "amount": deal.amount.to_string(),
+        "action": deal.action.to_string(), "asset": deal.asset, "amount": deal.amount.normalize().to_string(),
         "expires_in_ms": inner.client.time_left(&deal).as_millis() as u64,
     }));
     match inner.client.result(&deal.id).await {
@@ -164,8 +164,8 @@ async fn place_trade(inner: &Inner, action: Action) {
             };
             inner.emit(json!({
                 "type": "trade", "phase": "result", "id": deal.id.to_string(), "outcome": outcome,
-                "profit": result.profit.to_string(),
-                "balance": result.balance.map(|b| b.to_string()),
+                "profit": result.profit.normalize().to_string(),
+                "balance": result.balance.map(|b| b.normalize().to_string()),
             }));
         }
         Err(error) => inner.emit(json!({
@@ -212,7 +212,7 @@ async fn watch_balance(inner: Rc<Inner>) {
     loop {
         let value = *balance.borrow_and_update();
         if let Some(value) = value {
-            inner.emit(json!({"type": "balance", "balance": value.to_string()}));
+            inner.emit(json!({"type": "balance", "balance": value.normalize().to_string()}));
         }
         if balance.changed().await.is_err() {
             return;
