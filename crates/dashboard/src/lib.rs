@@ -2,7 +2,7 @@
 //!
 //! Two halves in one package:
 //!
-//! * **the page's app** (wasm32, [`app`]): the real [`binary_options_tools`] client compiled
+//! * **the page's app** (wasm32, `app`): the real `binary_options_tools` client compiled
 //!   to `wasm32-unknown-unknown`, over client_ws's browser (gloo-net) transport. Rust owns
 //!   the client, the state and the candles; it hands the page one JSON event per change
 //!   (`state`, `balance`, `assets`, `candles`, `trade`) and the page's small hand-written
