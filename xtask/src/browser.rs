@@ -33,7 +33,7 @@ const SERVER_START_TIMEOUT: Duration = Duration::from_secs(60);
 const SERVER_STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Chromium's flags for a headless run on a closed network, as root.
-const CHROMIUM_ARGS: &[&str] = &[
+pub(crate) const CHROMIUM_ARGS: &[&str] = &[
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -106,13 +106,13 @@ pub(crate) fn run() -> Result<(), String> {
 }
 
 /// Where Chromium and its driver are.
-struct Browser {
-    chromium: PathBuf,
-    chromedriver: PathBuf,
+pub(crate) struct Browser {
+    pub(crate) chromium: PathBuf,
+    pub(crate) chromedriver: PathBuf,
 }
 
 /// Chromium and chromedriver, or `None` (skip) locally when they are missing.
-fn find_browser() -> Result<Option<Browser>, String> {
+pub(crate) fn find_browser() -> Result<Option<Browser>, String> {
     let chromedriver = std::env::var_os("CHROMEDRIVER")
         .map(PathBuf::from)
         .filter(|path| path.is_file())
@@ -153,7 +153,7 @@ fn find_browser() -> Result<Option<Browser>, String> {
 
 /// `wasm-bindgen-test-runner` at exactly the Cargo.lock version of wasm-bindgen (the two
 /// must match), installed into `target/tools` when missing or outdated.
-fn ensure_test_runner() -> Result<PathBuf, String> {
+pub(crate) fn ensure_test_runner() -> Result<PathBuf, String> {
     let version = lock_version("wasm-bindgen")?;
     let tools = target_dir().join("tools");
     let runner = wasm_bindgen_runner();

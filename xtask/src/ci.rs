@@ -6,8 +6,15 @@
 use crate::cmd::{self, cargo, root};
 use crate::tools::{self, WASM_TARGET};
 
-/// Library crates that claim browser support: each must pass clippy and build for wasm32.
-const BROWSER_CRATES: &[&str] = &["core-pre", "client_ws", "binary_options_tools", "atomic_ws"];
+/// Crates that claim browser support: each must pass clippy and build for wasm32 (the
+/// libraries, and the dashboard's page app).
+const BROWSER_CRATES: &[&str] = &[
+    "core-pre",
+    "client_ws",
+    "binary_options_tools",
+    "atomic_ws",
+    "dashboard",
+];
 
 /// The browser crates present in this checkout.
 fn browser_crates() -> Vec<&'static str> {
@@ -84,9 +91,10 @@ pub(crate) fn run(skip_browser: bool) -> Result<(), String> {
     )?;
 
     if skip_browser {
-        println!("\n==> browser tests skipped (--skip-browser)");
+        println!("\n==> browser tests and the dashboard test skipped (--skip-browser)");
     } else {
         crate::browser::run()?;
+        crate::dashboard::test()?;
     }
     crate::bench::smoke()?;
     crate::instructions::smoke()?;

@@ -6,6 +6,7 @@ mod bench;
 mod browser;
 mod ci;
 mod cmd;
+mod dashboard;
 mod fuzz;
 mod instructions;
 mod peers;
@@ -52,6 +53,20 @@ enum Command {
     Tidy,
     /// Only the headless browser tests (client_ws and binary_options_tools in Chromium).
     Browser,
+    /// The live browser dashboard: builds the page's wasm (cargo + the pinned wasm-bindgen
+    /// CLI) and serves it with the simulator in-process, printing the URL.
+    ///
+    /// With --test: drives the page in headless Chromium through chromedriver (candles,
+    /// a call and its result, a dropped connection and the recovery) and saves
+    /// target/dashboard.png.
+    Dashboard {
+        /// Where to serve the page.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
+        /// Test the page in headless Chromium instead of serving it.
+        #[arg(long)]
+        test: bool,
+    },
     /// The benchmark suite; writes target/bench/report.json.
     Bench {
         /// Short sizes, for iterating.
@@ -119,6 +134,8 @@ fn main() -> ExitCode {
         Command::Setup => tools::ensure(true),
         Command::Tidy => tidy::run(),
         Command::Browser => browser::run(),
+        Command::Dashboard { test: true, .. } => dashboard::test(),
+        Command::Dashboard { addr, test: false } => dashboard::run(&addr),
         Command::Bench {
             instructions: true,
             check,

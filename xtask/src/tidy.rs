@@ -55,9 +55,11 @@ const TOOLS_ONLY: &[&str] = &[
 ];
 
 /// Products with a `src/lib.rs` that are not libraries for other crates: the Python
-/// extension module (built by maturin). Like the command line, it may use the simulator at
-/// run time (`binary_options_tools.Simulator`), and nothing depends on it.
-const PRODUCTS: &[&str] = &["binary_options_tools_py"];
+/// extension module (built by maturin) and the browser dashboard (its wasm32 app is the
+/// library, its native server the binary). Like the command line, they may use the
+/// simulator at run time (`binary_options_tools.Simulator`, the dashboard's server), and
+/// nothing depends on them.
+const PRODUCTS: &[&str] = &["binary_options_tools_py", "dashboard"];
 
 /// Names core-pre must not depend on or mention in code: socket libraries and protocols.
 const CORE_FORBIDDEN_DEPS: &[&str] = &[
