@@ -192,9 +192,7 @@ pub async fn nats_fanout(nats: &NatsServer, work: Fanout) -> Result<Throughput, 
             .subscribe(SUBJECT)
             .await
             .map_err(|e| protocol(format!("async-nats subscribe: {e}")))?;
-        within("an async-nats flush", RUN_LIMIT, client.flush())
-            .await?
-            .map_err(|e| protocol(format!("async-nats flush: {e}")))?;
+        crate::nats::async_nats_sync(&client).await?;
         let expected = work.messages;
         readers.spawn(async move {
             let mut count = 0usize;

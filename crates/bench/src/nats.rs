@@ -45,6 +45,27 @@ async fn theirs(url: &str) -> Result<async_nats::Client, BenchError> {
         .map_err(|e| failed("async-nats", e))
 }
 
+/// Waits until the server has handled everything `client` sent so far, its subscriptions
+/// included. async-nats's `flush` only empties the socket, so a publish from another
+/// connection could still overtake a subscription; instead the client sends itself a
+/// message on a fresh subject and waits for it (a server handles one connection's commands
+/// in order).
+pub async fn async_nats_sync(client: &async_nats::Client) -> Result<(), BenchError> {
+    let subject = format!("_BENCH_SYNC.{}", messaging::subject::random_token(16));
+    let mut echo = client
+        .subscribe(subject.clone())
+        .await
+        .map_err(|e| failed("async-nats subscribe", e))?;
+    client
+        .publish(subject, Bytes::new())
+        .await
+        .map_err(|e| failed("async-nats publish", e))?;
+    match within("an async-nats sync", CONNECT, echo.next()).await? {
+        Some(_) => Ok(()),
+        None => Err(failed("async-nats sync", "the subscription ended")),
+    }
+}
+
 /// Our client: `n` messages from one connection to a subscriber on another.
 pub async fn ours_pubsub(ws_url: &str, n: u64, limit: Duration) -> Result<Throughput, BenchError> {
     // The subscriber's queue holds what the reader has not taken yet; it reads concurrently,
@@ -101,15 +122,23 @@ pub async fn async_nats_pubsub(
     n: u64,
     limit: Duration,
 ) -> Result<Throughput, BenchError> {
-    let subscriber = theirs(nats_url).await?;
+    // Room for a whole run, as ours has: a slow reader waits instead of losing messages.
+    let capacity = usize::try_from(n).unwrap_or(usize::MAX).saturating_add(64);
+    let subscriber = within(
+        "async-nats's connection",
+        CONNECT,
+        async_nats::ConnectOptions::new()
+            .subscription_capacity(capacity)
+            .connect(nats_url),
+    )
+    .await?
+    .map_err(|e| failed("async-nats", e))?;
     let publisher = theirs(nats_url).await?;
     let mut sub = subscriber
         .subscribe("bench.pubsub")
         .await
         .map_err(|e| failed("async-nats subscribe", e))?;
-    within("async-nats flush", CONNECT, subscriber.flush())
-        .await?
-        .map_err(|e| failed("async-nats flush", e))?;
+    async_nats_sync(&subscriber).await?;
     let body = Bytes::from_static(BODY);
     let started = Instant::now();
     let publish = async {
