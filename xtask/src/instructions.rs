@@ -75,10 +75,30 @@ const PATHS: &[CountedPath] = &[
         ours: false,
         unit: "round trip",
     },
+    // The scale figure: the routed path with 1 and with 100 more modules whose rules
+    // match none of the frames; `routed-100` is compared with `routed-1` (target ≤ 1.2).
+    CountedPath {
+        name: "routed-1",
+        server: "flood",
+        ours: true,
+        unit: "frame",
+    },
+    CountedPath {
+        name: "routed-100",
+        server: "flood",
+        ours: true,
+        unit: "frame",
+    },
 ];
 
-/// The bare path each of ours is compared with.
-const PAIRS: &[(&str, &str)] = &[("routed", "bare"), ("ticks", "pairs"), ("rtt", "rtt-bare")];
+/// The path each of ours is compared with (the bare baseline, or for `routed-100` the
+/// same path with one idle module).
+const PAIRS: &[(&str, &str)] = &[
+    ("routed", "bare"),
+    ("ticks", "pairs"),
+    ("rtt", "rtt-bare"),
+    ("routed-100", "routed-1"),
+];
 
 /// How a run is built and sized.
 #[derive(Clone, Copy)]
