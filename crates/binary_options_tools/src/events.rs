@@ -87,12 +87,17 @@ impl EventStream {
                         return None;
                     }
                 };
-                let mut text = String::with_capacity(name.len() + payload.len() + 8);
+                // Exactly the length: `Bytes::from` a `String` whose capacity is its
+                // length takes the buffer as it is; any spare capacity costs a second
+                // allocation (a shared header) on every tick.
+                let mut text =
+                    String::with_capacity(EVENT_FRAME_OVERHEAD + name.len() + payload.len());
                 text.push_str("42[\"");
                 text.push_str(name);
                 text.push_str("\",");
                 text.push_str(payload);
                 text.push(']');
+                debug_assert_eq!(text.len(), text.capacity());
                 Some(Ok(Message::text(text)))
             }
             Message::Binary(bytes) => match self.reassembler.push_binary(bytes) {
@@ -178,6 +183,10 @@ impl Stream for EventStream {
         }
     }
 }
+
+/// The bytes a normalized one-step frame adds around the name and the payload:
+/// `42["` + `",` + `]`.
+const EVENT_FRAME_OVERHEAD: usize = 7;
 
 /// What precedes the event name in the platform's usual binary header: the name starts
 /// this many bytes into the header (see [`canonical_header`]).
