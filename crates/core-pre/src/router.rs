@@ -155,9 +155,16 @@ impl Route {
     }
 }
 
+/// A node of the uncompressed trie waiting to be placed by [`Index::compress`]: its old
+/// number, the run leading to it, and `(new parent, edge)` (none for the root).
+type Pending = (usize, Vec<u8>, Option<(usize, usize)>);
+
 /// One node of the prefix index: the routes whose prefix ends here, and the next bytes.
 #[derive(Default)]
 struct Node {
+    /// The bytes after the edge's byte that lead here (a chain of nodes with one child
+    /// and no routes, compressed: one comparison instead of a step per byte).
+    run: Box<[u8]>,
     routes: Vec<usize>,
     /// `(byte, node)` pairs, sorted by byte.
     next: Vec<(u8, u32)>,
@@ -209,7 +216,48 @@ impl Index {
                 }
             }
         }
+        index.compress();
         index
+    }
+
+    /// Folds every chain of nodes with one child and no routes into its head's `run`.
+    fn compress(&mut self) {
+        let mut old: Vec<Option<Node>> = std::mem::take(&mut self.nodes)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut nodes: Vec<Node> = Vec::with_capacity(old.len());
+        // Nodes still to place: the old node, and where to write its new number (the new
+        // parent and the edge in it); the root has none.
+        let mut stack: Vec<Pending> = vec![(0, Vec::new(), None)];
+        while let Some((mut at, mut run, parent)) = stack.pop() {
+            // The root keeps an empty run: the walk starts there.
+            if parent.is_some() {
+                while let Some(node) = old[at].as_ref() {
+                    match node.next.as_slice() {
+                        [(byte, child)] if node.routes.is_empty() => {
+                            run.push(*byte);
+                            at = *child as usize;
+                        }
+                        _ => break,
+                    }
+                }
+            }
+            let Some(node) = old[at].take() else { continue };
+            let number = nodes.len();
+            if let Some((parent, edge)) = parent {
+                nodes[parent].next[edge].1 = number as u32;
+            }
+            for (edge, &(_, child)) in node.next.iter().enumerate() {
+                stack.push((child as usize, Vec::new(), Some((number, edge))));
+            }
+            nodes.push(Node {
+                run: run.into_boxed_slice(),
+                routes: node.routes,
+                next: node.next,
+            });
+        }
+        self.nodes = nodes;
     }
 
     fn insert(&mut self, prefix: &[u8], route: usize) {
@@ -260,10 +308,12 @@ impl Index {
             }
         }
         let mut node = &self.nodes[0];
-        let mut bytes = text.iter();
+        let mut rest = text;
         loop {
             node.routes.iter().for_each(|&r| add(r));
-            let Some(&byte) = bytes.next() else { break };
+            let Some((&byte, after)) = rest.split_first() else {
+                break;
+            };
             let next = match node.next.as_slice() {
                 [] => break,
                 [(b, child)] => {
@@ -278,6 +328,10 @@ impl Index {
                 },
             };
             node = &self.nodes[next as usize];
+            match after.strip_prefix(&*node.run) {
+                Some(after_run) => rest = after_run,
+                None => break,
+            }
         }
         if out.len() > 1 {
             out.sort_unstable();
