@@ -29,6 +29,10 @@ use crate::cmd::{self, cargo, root, target_dir};
 /// Allowed growth of one of our paths over its baseline.
 const TOLERANCE: f64 = 0.10;
 
+/// Routing with 100 modules whose rules do not match may cost at most this many times
+/// routing with one (issue 17's scale target).
+const SCALE_LIMIT: f64 = 1.2;
+
 /// One measured path: ours or a baseline, the server it talks to, its unit.
 struct CountedPath {
     name: &'static str,
@@ -389,6 +393,16 @@ fn compare(
         );
         if judged && change > TOLERANCE {
             regressions.push(format!("{} {:+.1} %", path.name, change * 100.0));
+        }
+    }
+    // The scale target holds on any CPU: a ratio of two of our own paths.
+    if let (Some(one), Some(hundred)) = (counts.get("routed-1"), counts.get("routed-100")) {
+        let ratio = hundred / one;
+        println!("    routed-100 / routed-1 = {ratio:.2} (at most {SCALE_LIMIT})");
+        if ratio > SCALE_LIMIT {
+            regressions.push(format!(
+                "routed-100 costs {ratio:.2} × routed-1 (at most {SCALE_LIMIT})"
+            ));
         }
     }
     if !same_cpu {
