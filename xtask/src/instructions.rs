@@ -29,6 +29,10 @@ use crate::cmd::{self, cargo, root, target_dir};
 /// Allowed growth of one of our paths over its baseline.
 const TOLERANCE: f64 = 0.10;
 
+/// Routing with 100 modules whose rules do not match may cost at most this many times
+/// routing with one (issue 17's scale target).
+const SCALE_LIMIT: f64 = 1.2;
+
 /// One measured path: ours or a baseline, the server it talks to, its unit.
 struct CountedPath {
     name: &'static str,
@@ -75,10 +79,30 @@ const PATHS: &[CountedPath] = &[
         ours: false,
         unit: "round trip",
     },
+    // The scale figure: the routed path with 1 and with 100 more modules whose rules
+    // match none of the frames; `routed-100` is compared with `routed-1` (target ≤ 1.2).
+    CountedPath {
+        name: "routed-1",
+        server: "flood",
+        ours: true,
+        unit: "frame",
+    },
+    CountedPath {
+        name: "routed-100",
+        server: "flood",
+        ours: true,
+        unit: "frame",
+    },
 ];
 
-/// The bare path each of ours is compared with.
-const PAIRS: &[(&str, &str)] = &[("routed", "bare"), ("ticks", "pairs"), ("rtt", "rtt-bare")];
+/// The path each of ours is compared with (the bare baseline, or for `routed-100` the
+/// same path with one idle module).
+const PAIRS: &[(&str, &str)] = &[
+    ("routed", "bare"),
+    ("ticks", "pairs"),
+    ("rtt", "rtt-bare"),
+    ("routed-100", "routed-1"),
+];
 
 /// How a run is built and sized.
 #[derive(Clone, Copy)]
@@ -369,6 +393,16 @@ fn compare(
         );
         if judged && change > TOLERANCE {
             regressions.push(format!("{} {:+.1} %", path.name, change * 100.0));
+        }
+    }
+    // The scale target holds on any CPU: a ratio of two of our own paths.
+    if let (Some(one), Some(hundred)) = (counts.get("routed-1"), counts.get("routed-100")) {
+        let ratio = hundred / one;
+        println!("    routed-100 / routed-1 = {ratio:.2} (at most {SCALE_LIMIT})");
+        if ratio > SCALE_LIMIT {
+            regressions.push(format!(
+                "routed-100 costs {ratio:.2} × routed-1 (at most {SCALE_LIMIT})"
+            ));
         }
     }
     if !same_cpu {

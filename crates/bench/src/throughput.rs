@@ -5,7 +5,7 @@
 //! text frames until the whole flood has arrived; the clock runs from just before `start`
 //! is sent to the last frame counted.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -93,6 +93,8 @@ pub struct CountState {
     inbox_use: InboxUse,
     counted: AtomicU64,
     done: Mutex<Option<oneshot::Sender<()>>>,
+    /// How many [`Idle`] modules have taken their rule (each gets its own prefix).
+    idle_rules: AtomicUsize,
 }
 
 impl AppState for CountState {}
@@ -150,6 +152,33 @@ impl Module<CountState> for Counting {
     }
 }
 
+/// A module whose rule never matches the flood: `text_starts_with("{\"idleN\":")`, a
+/// different `N` for each copy. The flood's frames start with `{"seq":`, so the rule shares
+/// their first two bytes, as the event rules of one protocol share theirs. It measures
+/// what a module that does not want a frame costs the router.
+pub struct Idle {
+    ctx: ModuleContext<CountState>,
+}
+
+impl Module<CountState> for Idle {
+    type Handle = ();
+    const NAME: &'static str = "idle";
+
+    fn new(ctx: ModuleContext<CountState>) -> (Self, ()) {
+        (Idle { ctx }, ())
+    }
+
+    fn rule(state: &Arc<CountState>) -> Box<dyn Rule> {
+        let n = state.idle_rules.fetch_add(1, Ordering::Relaxed);
+        Box::new(core_pre::rule::text_starts_with(format!("{{\"idle{n}\":")))
+    }
+
+    async fn run(&mut self) -> Result<(), BoxError> {
+        while self.ctx.inbox.recv().await.is_some() {}
+        Ok(())
+    }
+}
+
 /// Ours: a core-pre client over client_ws's native transport; the router delivers each
 /// text frame to [`Counting`].
 pub async fn routed_flood(
@@ -158,18 +187,34 @@ pub async fn routed_flood(
     inbox_use: InboxUse,
     limit: Duration,
 ) -> Result<Throughput, BenchError> {
+    routed_flood_with_idle(url, frames, inbox_use, 0, limit).await
+}
+
+/// [`routed_flood`] with `idle` more modules whose rules match none of the frames
+/// ([`Idle`]): what routing costs as modules are added.
+pub async fn routed_flood_with_idle(
+    url: &str,
+    frames: u64,
+    inbox_use: InboxUse,
+    idle: usize,
+    limit: Duration,
+) -> Result<Throughput, BenchError> {
     let (done, finished) = oneshot::channel();
     let state = CountState {
         target: frames,
         inbox_use,
         counted: AtomicU64::new(0),
         done: Mutex::new(Some(done)),
+        idle_rules: AtomicUsize::new(0),
     };
-    let (client, runner) = ClientBuilder::with_state(WsConnector::new(WsConfig::new(url)), state)
+    let mut builder = ClientBuilder::with_state(WsConnector::new(WsConfig::new(url)), state)
         .without_keep_alive()
         .with_read_timeout(None)
-        .with_module::<Counting>()
-        .build();
+        .with_module::<Counting>();
+    for _ in 0..idle {
+        builder = builder.with_module::<Idle>();
+    }
+    let (client, runner) = builder.build();
     let runner = runner.spawn();
     client.wait_connected(CONNECT_WAIT).await?;
     let started = Instant::now();

@@ -87,12 +87,17 @@ impl EventStream {
                         return None;
                     }
                 };
-                let mut text = String::with_capacity(name.len() + payload.len() + 8);
+                // Exactly the length: `Bytes::from` a `String` whose capacity is its
+                // length takes the buffer as it is; any spare capacity costs a second
+                // allocation (a shared header) on every tick.
+                let mut text =
+                    String::with_capacity(EVENT_FRAME_OVERHEAD + name.len() + payload.len());
                 text.push_str("42[\"");
                 text.push_str(name);
                 text.push_str("\",");
                 text.push_str(payload);
                 text.push(']');
+                debug_assert_eq!(text.len(), text.capacity());
                 Some(Ok(Message::text(text)))
             }
             Message::Binary(bytes) => match self.reassembler.push_binary(bytes) {
@@ -178,6 +183,10 @@ impl Stream for EventStream {
         }
     }
 }
+
+/// The bytes a normalized one-step frame adds around the name and the payload:
+/// `42["` + `",` + `]`.
+const EVENT_FRAME_OVERHEAD: usize = 7;
 
 /// What precedes the event name in the platform's usual binary header: the name starts
 /// this many bytes into the header (see [`canonical_header`]).
@@ -276,13 +285,28 @@ pub(crate) fn is_event(frame: &str, name: &str) -> bool {
     }
 }
 
-/// A rule matching normalized events whose name is one of `names`. It runs for every
-/// inbound frame, so it compares prefixes instead of parsing.
+/// A rule matching normalized events whose name is one of `names`. It compares prefixes
+/// instead of parsing, and declares them: its [`Interest`](core_pre::Interest) is the
+/// canonical heads `42["name"` (plus any frame not in the canonical `42["` shape, which
+/// [`is_event`] decodes), so the router asks it only about frames that can be its events
+/// — a tick costs the modules that do not want it nothing.
 pub(crate) fn event_rule(names: &'static [&'static str]) -> Box<dyn core_pre::Rule> {
-    Box::new(move |msg: &Message| {
+    Box::new(EventRule(names))
+}
+
+/// See [`event_rule`].
+struct EventRule(&'static [&'static str]);
+
+impl core_pre::Rule for EventRule {
+    fn matches(&mut self, msg: &Message) -> bool {
         msg.as_text()
-            .is_some_and(|text| names.iter().any(|name| is_event(text, name)))
-    })
+            .is_some_and(|text| self.0.iter().any(|name| is_event(text, name)))
+    }
+
+    fn interest(&self) -> core_pre::Interest {
+        core_pre::Interest::text(self.0.iter().map(|name| format!("42[\"{name}\"")))
+            .or_text_not_starting_with("42[\"")
+    }
 }
 
 /// The payload of the one-argument event `42["name",payload]` when `frame` is exactly that
@@ -303,6 +327,35 @@ mod tests {
     fn stream_of(frames: Vec<Message>) -> EventStream {
         let inner: MessageStream = Box::pin(futures::stream::iter(frames.into_iter().map(Ok)));
         EventStream::new(inner, FrameLimits::default(), Arc::default())
+    }
+
+    #[test]
+    fn event_rules_match_only_inside_their_interest() {
+        use core_pre::Rule;
+        let mut rule = event_rule(&["updateStream", "updateBalance"]);
+        let interest = rule.interest();
+        let frames = [
+            (r#"42["updateStream",[["EURUSD_otc",1,1.1]]]"#, true),
+            (r#"42["updateBalance",{"balance":1}]"#, true),
+            (r#"42["updateStreamX",1]"#, false),
+            (r#"42["successupdateBalance",1]"#, false),
+            (r#"427["updateStream",1]"#, true),
+            (r#"42/ns,["updateBalance",1]"#, true),
+            (
+                r#"451-["updateStream",{"_placeholder":true,"num":0}]"#,
+                true,
+            ),
+            ("2", false),
+        ];
+        for (frame, want) in frames {
+            let msg = Message::text(frame);
+            assert_eq!(rule.matches(&msg), want, "{frame}");
+            if want {
+                assert!(interest.covers(&msg), "{frame} must be in the interest");
+            }
+        }
+        assert!(!interest.covers(&Message::text(r#"42["successopenOrder",{}]"#)));
+        assert!(!interest.covers(&Message::binary(vec![1])));
     }
 
     #[tokio::test]

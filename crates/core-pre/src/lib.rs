@@ -81,7 +81,7 @@ pub use middleware::{Middleware, MiddlewareContext};
 pub use module::{Commander, Commands, Inbox, Module, ModuleContext, Request, Responder};
 pub use reconnect::{CallbackContext, ConnectCallback, ReconnectPolicy};
 pub use router::{HandlerContext, InlineHandler, RouteStatsSnapshot};
-pub use rule::{Rule, RuleExt};
+pub use rule::{Interest, Rule, RuleExt};
 pub use runner::ClientRunner;
 pub use runtime::{BoxFuture, MaybeSend, MaybeSync};
 pub use state::{AppState, ConnectionEnd, ConnectionState, DisconnectReason};

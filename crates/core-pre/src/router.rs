@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 
 use crate::link::Outbound;
 use crate::message::Message;
-use crate::rule::Rule;
+use crate::rule::{Interest, Rule};
 use crate::runtime::{self, BoxFuture, MaybeSend, MaybeSync};
 use crate::state::AppState;
 
@@ -155,9 +155,197 @@ impl Route {
     }
 }
 
+/// A node of the uncompressed trie waiting to be placed by [`Index::compress`]: its old
+/// number, the run leading to it, and `(new parent, edge)` (none for the root).
+type Pending = (usize, Vec<u8>, Option<(usize, usize)>);
+
+/// One node of the prefix index: the routes whose prefix ends here, and the next bytes.
+#[derive(Default)]
+struct Node {
+    /// The bytes after the edge's byte that lead here (a chain of nodes with one child
+    /// and no routes, compressed: one comparison instead of a step per byte).
+    run: Box<[u8]>,
+    routes: Vec<usize>,
+    /// `(byte, node)` pairs, sorted by byte.
+    next: Vec<(u8, u32)>,
+}
+
+/// The routes each message can concern, from the rules' [`Interest`]s: a rule is asked
+/// only about messages in its interest, so a rule that does not want a frame costs
+/// nothing for it and routing stays flat as modules are added.
+///
+/// Text prefixes live in a byte trie: one walk along the message's first bytes finds every
+/// route whose prefix the message starts with, however many routes there are.
+struct Index {
+    /// Routes asked about every message.
+    always: Vec<usize>,
+    /// The prefix trie; node 0 is the root (the empty prefix).
+    nodes: Vec<Node>,
+    /// `(head, routes)`: routes that also want every text not starting with `head`.
+    outside: Vec<(Box<[u8]>, Vec<usize>)>,
+    /// Per route, the number of the last message it was a candidate for (no route is
+    /// asked twice about one message when several of its prefixes match).
+    seen: Vec<u64>,
+    /// Messages indexed so far (starts at 1: `seen` starts at 0).
+    stamp: u64,
+}
+
+impl Index {
+    fn new(routes: &[Route]) -> Index {
+        let mut index = Index {
+            always: Vec::new(),
+            nodes: vec![Node::default()],
+            outside: Vec::new(),
+            seen: vec![0; routes.len()],
+            stamp: 0,
+        };
+        for (route, r) in routes.iter().enumerate() {
+            match r.rule.interest() {
+                Interest::All => index.always.push(route),
+                Interest::Text { prefixes, outside } => {
+                    for prefix in prefixes {
+                        index.insert(prefix.as_bytes(), route);
+                    }
+                    if let Some(head) = outside {
+                        let head = head.into_bytes().into_boxed_slice();
+                        match index.outside.iter_mut().find(|(h, _)| *h == head) {
+                            Some((_, group)) => group.push(route),
+                            None => index.outside.push((head, vec![route])),
+                        }
+                    }
+                }
+            }
+        }
+        index.compress();
+        index
+    }
+
+    /// Folds every chain of nodes with one child and no routes into its head's `run`.
+    fn compress(&mut self) {
+        let mut old: Vec<Option<Node>> = std::mem::take(&mut self.nodes)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut nodes: Vec<Node> = Vec::with_capacity(old.len());
+        // Nodes still to place: the old node, and where to write its new number (the new
+        // parent and the edge in it); the root has none.
+        let mut stack: Vec<Pending> = vec![(0, Vec::new(), None)];
+        while let Some((mut at, mut run, parent)) = stack.pop() {
+            // The root keeps an empty run: the walk starts there.
+            if parent.is_some() {
+                while let Some(node) = old[at].as_ref() {
+                    match node.next.as_slice() {
+                        [(byte, child)] if node.routes.is_empty() => {
+                            run.push(*byte);
+                            at = *child as usize;
+                        }
+                        _ => break,
+                    }
+                }
+            }
+            let Some(node) = old[at].take() else { continue };
+            let number = nodes.len();
+            if let Some((parent, edge)) = parent {
+                nodes[parent].next[edge].1 = number as u32;
+            }
+            for (edge, &(_, child)) in node.next.iter().enumerate() {
+                stack.push((child as usize, Vec::new(), Some((number, edge))));
+            }
+            nodes.push(Node {
+                run: run.into_boxed_slice(),
+                routes: node.routes,
+                next: node.next,
+            });
+        }
+        self.nodes = nodes;
+    }
+
+    fn insert(&mut self, prefix: &[u8], route: usize) {
+        let mut node = 0;
+        for &byte in prefix {
+            node = match self.nodes[node]
+                .next
+                .binary_search_by_key(&byte, |&(b, _)| b)
+            {
+                Ok(at) => self.nodes[node].next[at].1 as usize,
+                Err(at) => {
+                    let child = self.nodes.len();
+                    self.nodes.push(Node::default());
+                    self.nodes[node].next.insert(at, (byte, child as u32));
+                    child
+                }
+            };
+        }
+        if !self.nodes[node].routes.contains(&route) {
+            self.nodes[node].routes.push(route);
+        }
+    }
+
+    /// True when every route is asked about every message (no rule declared an interest).
+    fn is_trivial(&self) -> bool {
+        self.always.len() == self.seen.len()
+    }
+
+    /// Fills `out` with the routes to ask about `msg`, in route order.
+    fn candidates(&mut self, msg: &Message, out: &mut Vec<usize>) {
+        out.clear();
+        out.extend_from_slice(&self.always);
+        let Some(text) = msg.as_text().map(str::as_bytes) else {
+            return;
+        };
+        self.stamp += 1;
+        let stamp = self.stamp;
+        let seen = &mut self.seen;
+        let mut add = |route: usize| {
+            if seen[route] != stamp {
+                seen[route] = stamp;
+                out.push(route);
+            }
+        };
+        for (head, group) in &self.outside {
+            if !text.starts_with(head) {
+                group.iter().for_each(|&r| add(r));
+            }
+        }
+        let mut node = &self.nodes[0];
+        let mut rest = text;
+        loop {
+            node.routes.iter().for_each(|&r| add(r));
+            let Some((&byte, after)) = rest.split_first() else {
+                break;
+            };
+            let next = match node.next.as_slice() {
+                [] => break,
+                [(b, child)] => {
+                    if *b != byte {
+                        break;
+                    }
+                    *child
+                }
+                edges => match edges.binary_search_by_key(&byte, |&(b, _)| b) {
+                    Ok(at) => edges[at].1,
+                    Err(_) => break,
+                },
+            };
+            node = &self.nodes[next as usize];
+            match after.strip_prefix(&*node.run) {
+                Some(after_run) => rest = after_run,
+                None => break,
+            }
+        }
+        if out.len() > 1 {
+            out.sort_unstable();
+        }
+    }
+}
+
 /// Routes inbound messages to modules and handlers.
 pub(crate) struct Router<S> {
     routes: Vec<Route>,
+    /// Which routes to ask about each message (see [`Index`]).
+    index: Index,
+    /// Scratch list of the routes to ask about the current message (reused).
+    candidates: Vec<usize>,
     /// Scratch list of the routes matching the current message (reused, no allocation).
     matched: Vec<usize>,
     handlers: Vec<Box<dyn InlineHandler<S>>>,
@@ -174,6 +362,8 @@ impl<S: AppState> Router<S> {
     ) -> Self {
         Router {
             matched: Vec::with_capacity(routes.len()),
+            candidates: Vec::with_capacity(routes.len()),
+            index: Index::new(&routes),
             routes,
             handlers,
             handler_ctx,
@@ -194,9 +384,19 @@ impl<S: AppState> Router<S> {
     /// docs) and delivers the rest.
     pub(crate) fn route(&mut self, msg: Message) -> Option<BoxFuture<'_, ()>> {
         self.matched.clear();
-        for (index, route) in self.routes.iter_mut().enumerate() {
-            if route.rule.matches(&msg) {
-                self.matched.push(index);
+        if self.index.is_trivial() {
+            // No rule declared an interest: ask them all, as the index would.
+            for (index, route) in self.routes.iter_mut().enumerate() {
+                if route.rule.matches(&msg) {
+                    self.matched.push(index);
+                }
+            }
+        } else {
+            self.index.candidates(&msg, &mut self.candidates);
+            for &index in &self.candidates {
+                if self.routes[index].rule.matches(&msg) {
+                    self.matched.push(index);
+                }
             }
         }
         let (&last, others) = self.matched.split_last()?;
@@ -262,4 +462,89 @@ pub(crate) fn snapshot(stats: &[(&'static str, Arc<RouteStats>)]) -> Vec<RouteSt
             dropped: s.dropped.load(Ordering::Relaxed),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rule::{RuleExt, WithAttachments, text_starts_with};
+
+    fn route(rule: Box<dyn Rule>) -> Route {
+        let (tx, _rx) = mpsc::channel(1);
+        Route::new("test", rule, tx)
+    }
+
+    fn candidates(index: &mut Index, msg: &Message) -> Vec<usize> {
+        let mut out = Vec::new();
+        index.candidates(msg, &mut out);
+        out
+    }
+
+    #[test]
+    fn the_index_asks_exactly_the_rules_whose_interest_covers_the_message() {
+        let mut routes = vec![
+            route(text_starts_with("42[\"tick\"").boxed()),
+            route(Box::new(|m: &Message| m.is_binary())),
+            route(
+                text_starts_with("42[\"tick\"")
+                    .or(text_starts_with("42[\"ti"))
+                    .boxed(),
+            ),
+            route(text_starts_with("").boxed()),
+            route(
+                text_starts_with("42[\"quote\"")
+                    .or(text_starts_with("42[\"balance\""))
+                    .boxed(),
+            ),
+            route(WithAttachments::new(text_starts_with("451-"), |_: &Message| 1).boxed()),
+        ];
+        // A rule that also wants every text not in the canonical `42["` shape.
+        struct Events;
+        impl Rule for Events {
+            fn matches(&mut self, msg: &Message) -> bool {
+                msg.as_text().is_some_and(|t| t.contains("quote"))
+            }
+            fn interest(&self) -> Interest {
+                Interest::text(["42[\"quote\""]).or_text_not_starting_with("42[\"")
+            }
+        }
+        routes.push(route(Box::new(Events)));
+        for _ in 0..100 {
+            routes.push(route(text_starts_with("42[\"idle\"").boxed()));
+        }
+        let interests: Vec<Interest> = routes.iter().map(|r| r.rule.interest()).collect();
+        assert_eq!(interests[0], Interest::text(["42[\"tick\""]));
+        assert_eq!(interests[5], Interest::All, "attachments need every frame");
+        let mut index = Index::new(&routes);
+        let messages = [
+            Message::text("42[\"tick\",1]"),
+            Message::text("42[\"ti\"]"),
+            Message::text("42[\"quote\",2]"),
+            Message::text("42[\"balance\",3]"),
+            Message::text("427[\"quote\",2]"),
+            Message::text("42"),
+            Message::text(""),
+            Message::text("451-[\"x\"]"),
+            Message::binary(vec![1, 2]),
+        ];
+        for msg in &messages {
+            let expected: Vec<usize> = interests
+                .iter()
+                .enumerate()
+                .filter(|(_, interest)| interest.covers(msg))
+                .map(|(i, _)| i)
+                .collect();
+            assert_eq!(candidates(&mut index, msg), expected, "{msg:?}");
+        }
+        assert_eq!(
+            candidates(&mut index, &Message::text("42[\"tick\",1]")),
+            vec![0, 1, 2, 3, 5],
+            "a tick asks the tick rules, the catch-alls and nothing else"
+        );
+        assert_eq!(
+            candidates(&mut index, &Message::text("427[\"quote\"]")),
+            vec![1, 3, 5, 6],
+            "a frame outside the canonical head reaches the rule that asked for those"
+        );
+    }
 }

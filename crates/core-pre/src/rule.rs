@@ -5,8 +5,11 @@
 //! Rules may keep state between messages: [`WithAttachments`] matches a header frame and the
 //! binary frames that belong to it, the shape Socket.IO uses for binary events.
 //!
-//! Rules run on the reader's hot path for every message, so keep them cheap: compare a
-//! prefix, not a parsed document.
+//! Rules run on the reader's hot path, so keep them cheap: compare a prefix, not a parsed
+//! document. A rule that can only match text starting with known prefixes says so with
+//! [`Rule::interest`]: the router indexes those prefixes and never asks the rule about
+//! other messages, so a module that does not want a frame costs nothing for it (routing
+//! stays flat as modules are added).
 
 use crate::message::Message;
 use crate::runtime::MaybeSend;
@@ -19,6 +22,127 @@ pub trait Rule: MaybeSend + 'static {
     /// Forgets any state carried between messages. Called when a connection ends, so a
     /// half-seen multi-frame message never continues on the next connection.
     fn reset(&mut self) {}
+
+    /// Which messages this rule can match. The router asks once, when the client is
+    /// built, and from then on calls [`matches`](Self::matches) only for messages inside
+    /// it: the rule must never match a message outside its interest, and must not need to
+    /// see one (a stateful rule that watches every frame keeps the default). The default,
+    /// [`Interest::All`], is always correct.
+    fn interest(&self) -> Interest {
+        Interest::All
+    }
+}
+
+/// The messages a rule can match, as the router indexes them (see [`Rule::interest`]).
+///
+/// ```
+/// use core_pre::rule::{Interest, Rule, RuleExt, text_starts_with};
+///
+/// let rule = text_starts_with("42[\"tick\"").or(text_starts_with("42[\"quote\""));
+/// assert_eq!(
+///     rule.interest(),
+///     Interest::text(["42[\"tick\"", "42[\"quote\""])
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Interest {
+    /// Any message: the rule is asked about every one.
+    #[default]
+    All,
+    /// Only text messages that start with one of `prefixes`, and, when `outside` is set,
+    /// also every text message that does not start with `outside` (for a protocol whose
+    /// canonical frames share a head the rule can index, while frames of any other shape
+    /// still need a look). Never binary or control messages.
+    Text {
+        /// Literal prefixes (an empty one means every text message).
+        prefixes: Vec<String>,
+        /// Text not starting with this is in the interest too.
+        outside: Option<String>,
+    },
+}
+
+impl Interest {
+    /// Text messages starting with one of `prefixes`.
+    pub fn text<I, P>(prefixes: I) -> Interest
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<String>,
+    {
+        Interest::Text {
+            prefixes: prefixes.into_iter().map(Into::into).collect(),
+            outside: None,
+        }
+    }
+
+    /// This interest plus every text message that does not start with `head`.
+    pub fn or_text_not_starting_with(self, head: impl Into<String>) -> Interest {
+        let head = head.into();
+        match self {
+            Interest::All => Interest::All,
+            Interest::Text {
+                prefixes,
+                outside: None,
+            } => Interest::Text {
+                prefixes,
+                outside: Some(head),
+            },
+            Interest::Text {
+                prefixes,
+                outside: Some(other),
+            } if other == head => Interest::Text {
+                prefixes,
+                outside: Some(other),
+            },
+            // Two different heads: not expressible, so everything.
+            Interest::Text { .. } => Interest::All,
+        }
+    }
+
+    /// The messages either interest covers (never smaller than the truth: when the union
+    /// cannot be expressed, [`Interest::All`]).
+    pub fn union(self, other: Interest) -> Interest {
+        match (self, other) {
+            (Interest::All, _) | (_, Interest::All) => Interest::All,
+            (
+                Interest::Text {
+                    mut prefixes,
+                    outside,
+                },
+                Interest::Text {
+                    prefixes: more,
+                    outside: other_outside,
+                },
+            ) => {
+                prefixes.extend(more);
+                let joined = Interest::Text {
+                    prefixes,
+                    outside: None,
+                };
+                match (outside, other_outside) {
+                    (None, None) => joined,
+                    (Some(head), None) | (None, Some(head)) => {
+                        joined.or_text_not_starting_with(head)
+                    }
+                    (Some(a), Some(b)) => joined
+                        .or_text_not_starting_with(a)
+                        .or_text_not_starting_with(b),
+                }
+            }
+        }
+    }
+
+    /// True when `msg` is inside this interest (what the router's index computes).
+    pub fn covers(&self, msg: &Message) -> bool {
+        match self {
+            Interest::All => true,
+            Interest::Text { prefixes, outside } => msg.as_text().is_some_and(|text| {
+                prefixes.iter().any(|p| text.starts_with(p.as_str()))
+                    || outside
+                        .as_deref()
+                        .is_some_and(|head| !text.starts_with(head))
+            }),
+        }
+    }
 }
 
 impl<F> Rule for F
@@ -36,6 +160,9 @@ impl Rule for Box<dyn Rule> {
     }
     fn reset(&mut self) {
         (**self).reset()
+    }
+    fn interest(&self) -> Interest {
+        (**self).interest()
     }
 }
 
@@ -76,6 +203,11 @@ impl<A: Rule, B: Rule> Rule for And<A, B> {
         self.0.reset();
         self.1.reset();
     }
+    /// The first rule's: it sees every message the pair sees, the second only those the
+    /// first matched.
+    fn interest(&self) -> Interest {
+        self.0.interest()
+    }
 }
 
 /// See [`RuleExt::or`].
@@ -89,6 +221,9 @@ impl<A: Rule, B: Rule> Rule for Or<A, B> {
     fn reset(&mut self) {
         self.0.reset();
         self.1.reset();
+    }
+    fn interest(&self) -> Interest {
+        self.0.interest().union(self.1.interest())
     }
 }
 
@@ -110,12 +245,22 @@ pub fn any() -> impl Rule {
     |_: &Message| true
 }
 
-/// Matches text messages that start with `prefix`.
+/// Matches text messages that start with `prefix` (its [`Interest`] is that prefix, so the
+/// router skips it for every other message).
 pub fn text_starts_with(prefix: impl Into<String>) -> impl Rule {
-    let prefix = prefix.into();
-    move |msg: &Message| {
+    TextStartsWith(prefix.into())
+}
+
+/// See [`text_starts_with`].
+struct TextStartsWith(String);
+
+impl Rule for TextStartsWith {
+    fn matches(&mut self, msg: &Message) -> bool {
         msg.as_text()
-            .is_some_and(|t| t.starts_with(prefix.as_str()))
+            .is_some_and(|t| t.starts_with(self.0.as_str()))
+    }
+    fn interest(&self) -> Interest {
+        Interest::text([self.0.clone()])
     }
 }
 

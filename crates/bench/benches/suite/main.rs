@@ -28,7 +28,7 @@ use std::time::Duration;
 use bench::latency::{LatencySummary, interleaved_round_trips};
 use bench::memory::{self, Growth};
 use bench::report::{self, Figure};
-use bench::throughput::{InboxUse, bare_flood, routed_flood};
+use bench::throughput::{InboxUse, bare_flood, routed_flood, routed_flood_with_idle};
 use bench::ticks::{bare_pairs, pocketoption_ticks};
 use bench::{
     BenchError, BenchServer, Blast, ServerConfig, ServerThread, Throughput, serving, within,
@@ -380,7 +380,18 @@ const PROFILES: &[&str] = &["bare", "routed", "ezsockets", "pairs", "ticks", "rt
 
 /// The paths `--count` runs, as `cargo xtask bench --instructions` names them: ours and
 /// its baseline for each of the routed, tick and round-trip paths.
-const COUNT_PATHS: &[&str] = &["routed", "bare", "ticks", "pairs", "rtt", "rtt-bare"];
+/// `routed-1` and `routed-100` are the routed path with 1 and 100 more modules whose
+/// rules match none of the frames (what routing costs as modules are added).
+const COUNT_PATHS: &[&str] = &[
+    "routed",
+    "bare",
+    "ticks",
+    "pairs",
+    "rtt",
+    "rtt-bare",
+    "routed-1",
+    "routed-100",
+];
 
 /// `--serve N1 N2`: the flood and tick servers of `--count`, for N1 and N2 units, in
 /// this process (so callgrind, counting the client's process, never counts them).
@@ -424,6 +435,12 @@ async fn count(job: &[String]) -> Result<(), BenchError> {
     let n: u64 = n.parse().map_err(|_| bad())?;
     match path.as_str() {
         "routed" => drop(routed_flood(url, n, InboxUse::Batched, FLOOD_LIMIT).await?),
+        "routed-1" => {
+            routed_flood_with_idle(url, n, InboxUse::Batched, 1, FLOOD_LIMIT).await?;
+        }
+        "routed-100" => {
+            routed_flood_with_idle(url, n, InboxUse::Batched, 100, FLOOD_LIMIT).await?;
+        }
         "bare" => drop(bare_flood(url, n, FLOOD_LIMIT).await?),
         "ticks" => drop(pocketoption_ticks(url, n, FLOOD_LIMIT).await?),
         "pairs" => drop(bare_pairs(url, n, FLOOD_LIMIT).await?),
