@@ -4,6 +4,9 @@
 //!   short ones with `--quick`. The suite prints the table and writes
 //!   `target/bench/report.json`, which it checks itself (`bench::report::check`, the one
 //!   validator): a malformed report fails the suite.
+//!   A full run then measures `py_ticks_throughput` and the Python order round trip
+//!   (`python::bench`: a release wheel in its own venv, against the Rust client in the same
+//!   run); `--quick` leaves it out.
 //! * `smoke` (a step of `cargo xtask ci`) runs the suite with tiny sizes under the `test`
 //!   profile (unoptimized), which the CI test step has already built: it keeps the suite
 //!   compiling and running for a few seconds of CI time instead of an optimized build of
@@ -42,7 +45,13 @@ pub(crate) fn run(quick: bool) -> Result<(), String> {
         figures.len(),
         out.display()
     );
-    Ok(())
+    if quick {
+        println!(
+            "bench: the Python figures are left out of a quick run (`cargo xtask python --bench`)"
+        );
+        return Ok(());
+    }
+    crate::python::bench()
 }
 
 /// The short smoke run `cargo xtask ci` makes, to keep the benchmarks compiling and running.
