@@ -24,6 +24,9 @@ use crate::throughput::Throughput;
 const BODY: &[u8] = b"0123456789abcdef";
 /// Limit on connecting a client.
 const CONNECT: Duration = Duration::from_secs(10);
+/// A flood's reader gives up after this long without a message (a lost message would
+/// otherwise be waited for until the whole run's limit).
+const STALL: Duration = Duration::from_secs(10);
 /// Limit on one request.
 const REQUEST: Duration = Duration::from_secs(5);
 
@@ -68,9 +71,10 @@ pub async fn async_nats_sync(client: &async_nats::Client) -> Result<(), BenchErr
 
 /// Our client: `n` messages from one connection to a subscriber on another.
 pub async fn ours_pubsub(ws_url: &str, n: u64, limit: Duration) -> Result<Throughput, BenchError> {
-    // The subscriber's queue holds what the reader has not taken yet; it reads concurrently,
-    // so a modest bound suffices, and a drop is reported rather than waited for.
-    let subscriber = ours(ws_url, 64 * 1024).await?;
+    // Room for a whole run, as the baseline has: a slow reader waits instead of losing
+    // messages (a drop would be reported below).
+    let capacity = usize::try_from(n).unwrap_or(usize::MAX).saturating_add(64);
+    let subscriber = ours(ws_url, capacity).await?;
     let publisher = ours(ws_url, 1).await?;
     let mut sub = subscriber
         .subscribe("bench.pubsub", None)
@@ -92,9 +96,20 @@ pub async fn ours_pubsub(ws_url: &str, n: u64, limit: Duration) -> Result<Throug
         Ok::<(), BenchError>(())
     };
     let receive = async {
-        for _ in 0..n {
-            if sub.recv().await.is_none() {
-                return Err(failed("subscription", "ended early"));
+        for got in 0..n {
+            match tokio::time::timeout(STALL, sub.recv()).await {
+                Ok(Some(_)) => {}
+                Ok(None) => return Err(failed("subscription", "ended early")),
+                Err(_) => {
+                    return Err(failed(
+                        "our subscriber",
+                        format!(
+                            "nothing for {STALL:?} after {got} of {n} messages ({} dropped, connection {})",
+                            sub.dropped(),
+                            subscriber.state()
+                        ),
+                    ));
+                }
             }
         }
         Ok(started.elapsed())
@@ -154,9 +169,16 @@ pub async fn async_nats_pubsub(
             .map_err(|e| failed("async-nats flush", e))
     };
     let receive = async {
-        for _ in 0..n {
-            if sub.next().await.is_none() {
-                return Err(failed("async-nats subscription", "ended early"));
+        for got in 0..n {
+            match tokio::time::timeout(STALL, sub.next()).await {
+                Ok(Some(_)) => {}
+                Ok(None) => return Err(failed("async-nats subscription", "ended early")),
+                Err(_) => {
+                    return Err(failed(
+                        "async-nats's subscriber",
+                        format!("nothing for {STALL:?} after {got} of {n} messages"),
+                    ));
+                }
             }
         }
         Ok(started.elapsed())
