@@ -250,9 +250,7 @@ pub async fn async_nats_request_rtt(
         .subscribe("bench.rtt")
         .await
         .map_err(|e| failed("async-nats subscribe", e))?;
-    within("async-nats flush", CONNECT, responder.flush())
-        .await?
-        .map_err(|e| failed("async-nats flush", e))?;
+    async_nats_sync(&responder).await?;
     let answering = responder.clone();
     let serve = tokio::spawn(async move {
         while let Some(request) = service.next().await {
