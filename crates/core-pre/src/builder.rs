@@ -17,10 +17,11 @@ use crate::client::{Client, ClientParts};
 use crate::config::{ClientConfig, KeepAlive};
 use crate::connector::Connector;
 use crate::control;
+use crate::inbox;
 use crate::link::{ConnectionWatch, Link, Outbound};
 use crate::message::Message;
 use crate::middleware::{Middleware, MiddlewareContext, MiddlewareStack};
-use crate::module::{Inbox, Module, ModuleContext};
+use crate::module::{Module, ModuleContext};
 use crate::reconnect::{ConnectCallback, ReconnectPolicy};
 use crate::router::{HandlerContext, InlineHandler, Route, RouteStats, Router};
 use crate::runner::{ClientRunner, RunnerParts};
@@ -59,10 +60,10 @@ impl<S: AppState> Modules<S> {
                 "module added twice; both copies run and receive its messages"
             );
         }
-        let (inbox_tx, inbox_rx) = mpsc::channel(self.config.inbox_capacity());
+        let (inbox_tx, inbox) = inbox::channel(self.config.inbox_capacity());
         let (module, handle) = M::new(ModuleContext {
             state: self.state.clone(),
-            inbox: Inbox::new(inbox_rx),
+            inbox,
             outbound: self.outbound.clone(),
             connection: self.link.connection_watch(),
             link: self.link.clone(),

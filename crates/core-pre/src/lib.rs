@@ -48,6 +48,7 @@ mod control;
 mod correlation;
 mod error;
 mod human;
+mod inbox;
 mod link;
 pub mod memory;
 mod message;
@@ -75,10 +76,11 @@ pub use error::{
     TransportError, TransportErrorKind,
 };
 pub use human::HumanDuration;
+pub use inbox::Inbox;
 pub use link::{ConnectionWatch, Outbound};
 pub use message::{CloseFrame, Message, Text};
 pub use middleware::{Middleware, MiddlewareContext};
-pub use module::{Commander, Commands, Inbox, Module, ModuleContext, Request, Responder};
+pub use module::{Commander, Commands, Module, ModuleContext, Request, Responder};
 pub use reconnect::{CallbackContext, ConnectCallback, ReconnectPolicy};
 pub use router::{HandlerContext, InlineHandler, RouteStatsSnapshot};
 pub use rule::{Interest, Rule, RuleExt};

@@ -19,9 +19,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 
 use crate::error::{BoxError, CoreError, CoreResult};
+use crate::inbox::Inbox;
 use crate::link::{ConnectionWatch, Link, Outbound};
 use crate::message::Message;
 use crate::reconnect::ConnectCallback;
@@ -137,44 +138,6 @@ impl<S> ModuleContext<S> {
                 shutdown: self.link.watch_shutdown(),
             },
         )
-    }
-}
-
-/// A module's queue of inbound messages. Yields `None` once the client shuts down (the
-/// router, which holds the sending side, is dropped then).
-pub struct Inbox {
-    rx: mpsc::Receiver<Message>,
-}
-
-impl Inbox {
-    pub(crate) fn new(rx: mpsc::Receiver<Message>) -> Self {
-        Inbox { rx }
-    }
-
-    /// The next message, or `None` when the client is shutting down.
-    pub async fn recv(&mut self) -> Option<Message> {
-        self.rx.recv().await
-    }
-
-    /// Receives up to `limit` messages at once into `buf` (at least one unless shutting
-    /// down); returns how many arrived. Batching saves wake-ups under load.
-    pub async fn recv_many(&mut self, buf: &mut Vec<Message>, limit: usize) -> usize {
-        self.rx.recv_many(buf, limit).await
-    }
-
-    /// A message if one is waiting.
-    pub fn try_recv(&mut self) -> Option<Message> {
-        self.rx.try_recv().ok()
-    }
-
-    /// Messages waiting in the queue.
-    pub fn len(&self) -> usize {
-        self.rx.len()
-    }
-
-    /// True when no message is waiting.
-    pub fn is_empty(&self) -> bool {
-        self.rx.is_empty()
     }
 }
 

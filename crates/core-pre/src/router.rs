@@ -17,12 +17,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
-
+use crate::inbox::{InboxSender, TrySendError};
 use crate::link::Outbound;
 use crate::message::Message;
 use crate::rule::{Interest, Rule};
-use crate::runtime::{self, BoxFuture, MaybeSend, MaybeSync};
+use crate::runtime::{self, MaybeSend, MaybeSync};
 use crate::state::AppState;
 
 /// What an inline handler gets besides the message.
@@ -79,17 +78,13 @@ fn bump(counter: &AtomicU64) {
 pub(crate) struct Route {
     module: &'static str,
     rule: Box<dyn Rule>,
-    tx: mpsc::Sender<Message>,
+    tx: InboxSender,
     stalled: bool,
     stats: Arc<RouteStats>,
 }
 
 impl Route {
-    pub(crate) fn new(
-        module: &'static str,
-        rule: Box<dyn Rule>,
-        tx: mpsc::Sender<Message>,
-    ) -> Self {
+    pub(crate) fn new(module: &'static str, rule: Box<dyn Rule>, tx: InboxSender) -> Self {
         Route {
             module,
             rule,
@@ -120,7 +115,7 @@ impl Route {
                 bump(&self.stats.delivered);
                 Ok(())
             }
-            Err(mpsc::error::TrySendError::Full(msg)) => {
+            Err(TrySendError::Full(msg)) => {
                 if self.stalled {
                     bump(&self.stats.dropped);
                     Ok(())
@@ -129,17 +124,14 @@ impl Route {
                 }
             }
             // The module is gone (shutting down): nothing to deliver to.
-            Err(mpsc::error::TrySendError::Closed(_)) => Ok(()),
+            Err(TrySendError::Closed) => Ok(()),
         }
     }
 
     /// Waits up to `stall_timeout` for room; past it, the module is stalled.
     async fn deliver_waiting(&mut self, msg: Message, stall_timeout: Duration) {
-        match runtime::timeout(stall_timeout, self.tx.reserve()).await {
-            Ok(Ok(permit)) => {
-                permit.send(msg);
-                bump(&self.stats.delivered);
-            }
+        match runtime::timeout(stall_timeout, self.tx.send(msg)).await {
+            Ok(Ok(())) => bump(&self.stats.delivered),
             // The module is gone (shutting down): nothing to deliver to.
             Ok(Err(_)) => {}
             Err(_) => {
@@ -168,6 +160,10 @@ struct Node {
     routes: Vec<usize>,
     /// `(byte, node)` pairs, sorted by byte.
     next: Vec<(u8, u32)>,
+    /// Every route to ask about a text whose walk ends here: the routes of this node and
+    /// of the nodes above it, and the routes that want every message; sorted, computed
+    /// once when the index is built.
+    all: Box<[usize]>,
 }
 
 /// The routes each message can concern, from the rules' [`Interest`]s: a rule is asked
@@ -183,11 +179,8 @@ struct Index {
     nodes: Vec<Node>,
     /// `(head, routes)`: routes that also want every text not starting with `head`.
     outside: Vec<(Box<[u8]>, Vec<usize>)>,
-    /// Per route, the number of the last message it was a candidate for (no route is
-    /// asked twice about one message when several of its prefixes match).
-    seen: Vec<u64>,
-    /// Messages indexed so far (starts at 1: `seen` starts at 0).
-    stamp: u64,
+    /// How many routes there are.
+    routes: usize,
 }
 
 impl Index {
@@ -196,8 +189,7 @@ impl Index {
             always: Vec::new(),
             nodes: vec![Node::default()],
             outside: Vec::new(),
-            seen: vec![0; routes.len()],
-            stamp: 0,
+            routes: routes.len(),
         };
         for (route, r) in routes.iter().enumerate() {
             match r.rule.interest() {
@@ -217,7 +209,29 @@ impl Index {
             }
         }
         index.compress();
+        index.gather();
         index
+    }
+
+    /// Fills each node's `all` list. Parents come before their children in `nodes` (the
+    /// compression numbers them so), so one pass in order sees every parent's list first.
+    fn gather(&mut self) {
+        let mut parents = vec![None; self.nodes.len()];
+        for (number, node) in self.nodes.iter().enumerate() {
+            for &(_, child) in &node.next {
+                parents[child as usize] = Some(number);
+            }
+        }
+        for (number, parent) in parents.into_iter().enumerate() {
+            let mut all: Vec<usize> = match parent {
+                Some(parent) => self.nodes[parent].all.to_vec(),
+                None => self.always.clone(),
+            };
+            all.extend_from_slice(&self.nodes[number].routes);
+            all.sort_unstable();
+            all.dedup();
+            self.nodes[number].all = all.into_boxed_slice();
+        }
     }
 
     /// Folds every chain of nodes with one child and no routes into its head's `run`.
@@ -255,6 +269,7 @@ impl Index {
                 run: run.into_boxed_slice(),
                 routes: node.routes,
                 next: node.next,
+                all: Box::default(),
             });
         }
         self.nodes = nodes;
@@ -283,37 +298,19 @@ impl Index {
 
     /// True when every route is asked about every message (no rule declared an interest).
     fn is_trivial(&self) -> bool {
-        self.always.len() == self.seen.len()
+        self.always.len() == self.routes
     }
 
-    /// Fills `out` with the routes to ask about `msg`, in route order.
-    fn candidates(&mut self, msg: &Message, out: &mut Vec<usize>) {
-        out.clear();
-        out.extend_from_slice(&self.always);
+    /// The routes to ask about `msg`, in route order: a list computed when the index was
+    /// built, or (when a rule wants texts outside some head and this one is) `scratch`
+    /// filled with that list and those rules.
+    fn candidates<'a>(&'a self, msg: &Message, scratch: &'a mut Vec<usize>) -> &'a [usize] {
         let Some(text) = msg.as_text().map(str::as_bytes) else {
-            return;
+            return &self.always;
         };
-        self.stamp += 1;
-        let stamp = self.stamp;
-        let seen = &mut self.seen;
-        let mut add = |route: usize| {
-            if seen[route] != stamp {
-                seen[route] = stamp;
-                out.push(route);
-            }
-        };
-        for (head, group) in &self.outside {
-            if !text.starts_with(head) {
-                group.iter().for_each(|&r| add(r));
-            }
-        }
         let mut node = &self.nodes[0];
         let mut rest = text;
-        loop {
-            node.routes.iter().for_each(|&r| add(r));
-            let Some((&byte, after)) = rest.split_first() else {
-                break;
-            };
+        while let Some((&byte, after)) = rest.split_first() {
             let next = match node.next.as_slice() {
                 [] => break,
                 [(b, child)] => {
@@ -327,16 +324,41 @@ impl Index {
                     Err(_) => break,
                 },
             };
-            node = &self.nodes[next as usize];
-            match after.strip_prefix(&*node.run) {
-                Some(after_run) => rest = after_run,
+            let child = &self.nodes[next as usize];
+            match after.strip_prefix(&*child.run) {
+                Some(after_run) => {
+                    node = child;
+                    rest = after_run;
+                }
                 None => break,
             }
         }
-        if out.len() > 1 {
-            out.sort_unstable();
+        let mut outside = self
+            .outside
+            .iter()
+            .filter(|(head, _)| !text.starts_with(head))
+            .peekable();
+        if outside.peek().is_none() {
+            return &node.all;
         }
+        scratch.clear();
+        scratch.extend_from_slice(&node.all);
+        for (_, group) in outside {
+            scratch.extend_from_slice(group);
+        }
+        scratch.sort_unstable();
+        scratch.dedup();
+        scratch
     }
+}
+
+/// Where [`Router::route`] stopped: the matched route at `position` had no room for
+/// `blocked`; `rest` is the message for the matched routes after it (none when it was the
+/// last).
+pub(crate) struct Blocked {
+    position: usize,
+    blocked: Message,
+    rest: Option<Message>,
 }
 
 /// Routes inbound messages to modules and handlers.
@@ -344,7 +366,8 @@ pub(crate) struct Router<S> {
     routes: Vec<Route>,
     /// Which routes to ask about each message (see [`Index`]).
     index: Index,
-    /// Scratch list of the routes to ask about the current message (reused).
+    /// Scratch list of the routes to ask about the current message, when the index has
+    /// no ready list for it (reused).
     candidates: Vec<usize>,
     /// Scratch list of the routes matching the current message (reused, no allocation).
     matched: Vec<usize>,
@@ -379,10 +402,11 @@ impl<S: AppState> Router<S> {
     }
 
     /// Delivers to every module whose rule matches (the last one gets `msg` itself, the
-    /// others a cheap clone). Returns `None` when every inbox took the message at once — the
-    /// hot path, with no future built — or the future that waits for room (see the module
-    /// docs) and delivers the rest.
-    pub(crate) fn route(&mut self, msg: Message) -> Option<BoxFuture<'_, ()>> {
+    /// others a cheap clone). Returns `Ok` when every inbox took the message at once (the
+    /// hot path, with no future built), or where it stopped at a full inbox: pass that to
+    /// [`finish`](Self::finish), which waits for room (see the module docs) and delivers
+    /// the rest.
+    pub(crate) fn route(&mut self, msg: Message) -> Result<(), Blocked> {
         self.matched.clear();
         if self.index.is_trivial() {
             // No rule declared an interest: ask them all, as the index would.
@@ -392,36 +416,42 @@ impl<S: AppState> Router<S> {
                 }
             }
         } else {
-            self.index.candidates(&msg, &mut self.candidates);
-            for &index in &self.candidates {
+            for &index in self.index.candidates(&msg, &mut self.candidates) {
                 if self.routes[index].rule.matches(&msg) {
                     self.matched.push(index);
                 }
             }
         }
-        let (&last, others) = self.matched.split_last()?;
+        let Some((&last, others)) = self.matched.split_last() else {
+            return Ok(());
+        };
         for (position, &index) in others.iter().enumerate() {
             if let Err(blocked) = self.routes[index].try_deliver(msg.clone()) {
-                return Some(runtime::boxed(self.route_waiting(
+                return Err(Blocked {
                     position,
                     blocked,
-                    Some(msg),
-                )));
+                    rest: Some(msg),
+                });
             }
         }
-        let blocked = self.routes[last].try_deliver(msg).err()?;
-        let position = self.matched.len() - 1;
-        Some(runtime::boxed(self.route_waiting(position, blocked, None)))
+        match self.routes[last].try_deliver(msg) {
+            Ok(()) => Ok(()),
+            Err(blocked) => Err(Blocked {
+                position: self.matched.len() - 1,
+                blocked,
+                rest: None,
+            }),
+        }
     }
 
-    /// The slow path of [`route`](Self::route): waits for the route at `position` of the
-    /// matched list, then delivers to the ones after it (`rest` is the message for them).
-    async fn route_waiting(
-        &mut self,
-        position: usize,
-        blocked: Message,
-        mut rest: Option<Message>,
-    ) {
+    /// The slow path of [`route`](Self::route): waits for the route at which it stopped,
+    /// then delivers to the matched routes after it.
+    pub(crate) async fn finish(&mut self, stopped: Blocked) {
+        let Blocked {
+            position,
+            blocked,
+            mut rest,
+        } = stopped;
         let stall_timeout = self.stall_timeout;
         let index = self.matched[position];
         self.routes[index]
@@ -470,14 +500,13 @@ mod tests {
     use crate::rule::{RuleExt, WithAttachments, text_starts_with};
 
     fn route(rule: Box<dyn Rule>) -> Route {
-        let (tx, _rx) = mpsc::channel(1);
+        let (tx, _inbox) = crate::inbox::channel(1);
         Route::new("test", rule, tx)
     }
 
-    fn candidates(index: &mut Index, msg: &Message) -> Vec<usize> {
-        let mut out = Vec::new();
-        index.candidates(msg, &mut out);
-        out
+    fn candidates(index: &Index, msg: &Message) -> Vec<usize> {
+        let mut scratch = Vec::new();
+        index.candidates(msg, &mut scratch).to_vec()
     }
 
     #[test]
@@ -515,7 +544,7 @@ mod tests {
         let interests: Vec<Interest> = routes.iter().map(|r| r.rule.interest()).collect();
         assert_eq!(interests[0], Interest::text(["42[\"tick\""]));
         assert_eq!(interests[5], Interest::All, "attachments need every frame");
-        let mut index = Index::new(&routes);
+        let index = Index::new(&routes);
         let messages = [
             Message::text("42[\"tick\",1]"),
             Message::text("42[\"ti\"]"),
@@ -534,15 +563,15 @@ mod tests {
                 .filter(|(_, interest)| interest.covers(msg))
                 .map(|(i, _)| i)
                 .collect();
-            assert_eq!(candidates(&mut index, msg), expected, "{msg:?}");
+            assert_eq!(candidates(&index, msg), expected, "{msg:?}");
         }
         assert_eq!(
-            candidates(&mut index, &Message::text("42[\"tick\",1]")),
+            candidates(&index, &Message::text("42[\"tick\",1]")),
             vec![0, 1, 2, 3, 5],
             "a tick asks the tick rules, the catch-alls and nothing else"
         );
         assert_eq!(
-            candidates(&mut index, &Message::text("427[\"quote\"]")),
+            candidates(&index, &Message::text("427[\"quote\"]")),
             vec![1, 3, 5, 6],
             "a frame outside the canonical head reaches the rule that asked for those"
         );

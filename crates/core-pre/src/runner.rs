@@ -37,7 +37,7 @@ use crate::link::{Link, Outbound};
 use crate::message::{CloseFrame, Message};
 use crate::middleware::MiddlewareStack;
 use crate::reconnect::{CallbackContext, ConnectCallback};
-use crate::router::Router;
+use crate::router::{Blocked, Router};
 use crate::runtime::{self, BoxFnOnce, BoxFuture, Instant, TaskHandle};
 use crate::state::{AppState, ConnectionEnd, ConnectionState, DisconnectReason};
 
@@ -464,7 +464,24 @@ impl<S: AppState> ClientRunner<S> {
                 () = read_batch(&mut stream, &mut batch) => {
                     last_frame = Instant::now();
                     for frame in batch.drain(..) {
-                        if let Some(end) = self.on_frame(frame, &mut held, &mut gate).await {
+                        let taken = self.on_frame(frame, &mut held, gate.is_some());
+                        let end = match taken {
+                            Taken::Done(end) => end,
+                            Taken::Wait(stopped, end) => {
+                                // A cold path, boxed so the runner's future stays small.
+                                runtime::boxed(self.parts.router.finish(stopped)).await;
+                                end
+                            }
+                            Taken::HeldFull(end) => {
+                                // Too much held: wait for the callbacks (they have a
+                                // timeout) rather than hold without bound.
+                                wait_gate(&mut gate).await;
+                                gate = None;
+                                self.open_gate(&mut held).await;
+                                end
+                            }
+                        };
+                        if let Some(end) = end {
                             break 'conn (end, None);
                         }
                     }
@@ -585,23 +602,25 @@ impl<S: AppState> ClientRunner<S> {
     /// Callbacks are done: release held frames to modules, and announce readiness.
     async fn open_gate(&mut self, held: &mut VecDeque<Message>) {
         while let Some(msg) = held.pop_front() {
-            if let Some(wait) = self.parts.router.route(msg) {
-                wait.await;
+            if let Err(stopped) = self.parts.router.route(msg) {
+                runtime::boxed(self.parts.router.finish(stopped)).await;
             }
         }
         self.parts.link.set_state(ConnectionState::Connected);
     }
 
-    /// Handles one inbound frame; returns why the connection ended, if it did.
-    async fn on_frame(
+    /// Handles one inbound frame without waiting (the hot path builds no future): runs
+    /// the handlers, then routes the message, or holds it while the callbacks gate is
+    /// closed (`gated`). Says what is left to do and why the connection ended, if it did.
+    fn on_frame(
         &mut self,
         frame: Option<Result<Message, TransportError>>,
         held: &mut VecDeque<Message>,
-        gate: &mut Option<BoxFuture<'static, ()>>,
-    ) -> Option<ConnectionEnd> {
+        gated: bool,
+    ) -> Taken {
         let msg = match frame {
-            None => return Some(ConnectionEnd::StreamEnded),
-            Some(Err(e)) => return Some(ConnectionEnd::TransportError(e.message)),
+            None => return Taken::Done(Some(ConnectionEnd::StreamEnded)),
+            Some(Err(e)) => return Taken::Done(Some(ConnectionEnd::TransportError(e.message))),
             Some(Ok(msg)) => msg,
         };
         // A close ends the connection whatever a middleware makes of it.
@@ -616,29 +635,34 @@ impl<S: AppState> ClientRunner<S> {
         } else {
             match self.parts.middleware.on_receive(msg) {
                 Some(msg) => msg,
-                None => return end,
+                None => return Taken::Done(end),
             }
         };
         self.parts.router.run_handlers(&msg);
-        match gate {
-            None => {
-                if let Some(wait) = self.parts.router.route(msg) {
-                    wait.await;
-                }
-            }
-            Some(pending) => {
-                held.push_back(msg);
-                if held.len() >= self.parts.config.inbox_capacity() {
-                    // Too much held: wait for the callbacks (they have a timeout) rather
-                    // than hold without bound.
-                    pending.await;
-                    *gate = None;
-                    self.open_gate(held).await;
-                }
-            }
+        if gated {
+            held.push_back(msg);
+            return if held.len() >= self.parts.config.inbox_capacity() {
+                Taken::HeldFull(end)
+            } else {
+                Taken::Done(end)
+            };
         }
-        end
+        match self.parts.router.route(msg) {
+            Ok(()) => Taken::Done(end),
+            Err(stopped) => Taken::Wait(stopped, end),
+        }
     }
+}
+
+/// What is left to do for one inbound frame after [`ClientRunner::on_frame`], and why the
+/// connection ended if the frame ended it.
+enum Taken {
+    /// Nothing: routed (every inbox took it at once), held or dropped.
+    Done(Option<ConnectionEnd>),
+    /// Finish delivering where the router stopped at a full inbox (its slow path).
+    Wait(Blocked, Option<ConnectionEnd>),
+    /// Held while the callbacks run, and the held queue is full.
+    HeldFull(Option<ConnectionEnd>),
 }
 
 /// How a wait that a control command can interrupt ended.

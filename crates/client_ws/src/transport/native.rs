@@ -1,17 +1,17 @@
 //! The native transport: tokio-tungstenite over a TCP socket with `TCP_NODELAY`, and rustls
 //! (ring provider) for `wss://`.
 //!
-//! The adapters are deliberately thin: the inbound half is a `StreamExt::map` over the
-//! split tungstenite stream and the outbound half a small `Sink` wrapper, so no task,
-//! channel or payload copy sits between the socket and the runner. Tungstenite payloads
-//! are already `Bytes`, and so are core-pre's.
+//! The adapters are deliberately thin: the inbound half is a small `Stream` over the
+//! split tungstenite stream that converts each frame as it is taken, and the outbound half
+//! a small `Sink` wrapper, so no task, channel or payload copy sits between the socket and
+//! the runner. Tungstenite payloads are already `Bytes`, and so are core-pre's.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use futures::stream::{SplitSink, StreamExt};
+use futures::stream::{SplitSink, SplitStream, Stream, StreamExt};
 use futures::{Sink, SinkExt};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
@@ -299,8 +299,7 @@ fn handshake_error(error: WsError, config: &WsConfig) -> ConnectError {
 /// Splits the socket into core-pre's halves.
 fn into_connection(socket: Socket, max_message_size: usize) -> Connection {
     let (sink, stream) = socket.split();
-    let stream =
-        stream.map(inbound as fn(Result<WsMessage, WsError>) -> Result<Message, TransportError>);
+    let stream = WsStream { inner: stream };
     let sink = WsSink {
         inner: sink,
         max_message_size,
@@ -308,8 +307,30 @@ fn into_connection(socket: Socket, max_message_size: usize) -> Connection {
     Connection::new(stream, sink)
 }
 
+/// The inbound half: tungstenite's split stream, each frame converted as it is taken.
+struct WsStream {
+    inner: SplitStream<Socket>,
+}
+
+impl Stream for WsStream {
+    type Item = Result<Message, TransportError>;
+
+    #[inline]
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Message, TransportError>>> {
+        match self.inner.poll_next_unpin(cx) {
+            Poll::Ready(Some(item)) => Poll::Ready(Some(inbound(item))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
 /// One inbound frame, converted without copying its payload.
 #[allow(unsafe_code)] // SAFETY at the text arm.
+#[inline]
 fn inbound(item: Result<WsMessage, WsError>) -> Result<Message, TransportError> {
     match item {
         // SAFETY: tungstenite's `Utf8Bytes` is valid UTF-8 by construction (it validated
