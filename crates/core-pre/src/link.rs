@@ -7,7 +7,7 @@
 //! instead of as an opaque channel error.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc, watch};
@@ -23,8 +23,9 @@ pub(crate) struct Link {
     closed: AtomicBool,
     up: AtomicBool,
     state_tx: watch::Sender<ConnectionState>,
-    /// Every change of `state_tx`, for the observers of `Client::status_events`.
-    status_tx: broadcast::Sender<ConnectionState>,
+    /// Every change of `state_tx`, for the observers of `Client::status_events`; opened
+    /// by the first observer (its slots are 4 KB a client that nobody may ever use).
+    status_tx: OnceLock<broadcast::Sender<ConnectionState>>,
     epoch_tx: watch::Sender<u64>,
     shutdown_tx: watch::Sender<bool>,
     pub(crate) discarded_outbound: AtomicU64,
@@ -47,14 +48,13 @@ impl Link {
     pub(crate) fn new() -> Arc<Self> {
         let (state_tx, _) =
             watch::channel(ConnectionState::Disconnected(DisconnectReason::NotStarted));
-        let (status_tx, _) = broadcast::channel(STATUS_CAPACITY);
         let (epoch_tx, _) = watch::channel(0);
         let (shutdown_tx, _) = watch::channel(false);
         Arc::new(Link {
             closed: AtomicBool::new(false),
             up: AtomicBool::new(false),
             state_tx,
-            status_tx,
+            status_tx: OnceLock::new(),
             epoch_tx,
             shutdown_tx,
             discarded_outbound: AtomicU64::new(0),
@@ -156,29 +156,32 @@ impl Link {
     /// Sets the state; a change also goes to the status observers, if there are any
     /// (without them nothing is cloned or sent).
     pub(crate) fn set_state(&self, state: ConnectionState) {
-        let observed = self.status_tx.receiver_count() > 0;
+        let status_tx = self.status_tx.get().filter(|tx| tx.receiver_count() > 0);
         let mut event = None;
         self.state_tx.send_if_modified(|current| {
             if *current == state {
                 false
             } else {
-                if observed {
+                if status_tx.is_some() {
                     event = Some(state.clone());
                 }
                 *current = state;
                 true
             }
         });
-        if let Some(event) = event {
+        if let (Some(tx), Some(event)) = (status_tx, event) {
             // An error only means the last observer left meanwhile.
-            let _ = self.status_tx.send(event);
+            let _ = tx.send(event);
         }
     }
 
     /// The transitions from now on, starting with the current state.
     pub(crate) fn status_events(&self) -> StatusEvents {
         // Subscribe first: a change between the two is then seen twice and yielded once.
-        let rx = self.status_tx.subscribe();
+        let rx = self
+            .status_tx
+            .get_or_init(|| broadcast::channel(STATUS_CAPACITY).0)
+            .subscribe();
         StatusEvents::new(rx, self.state())
     }
 

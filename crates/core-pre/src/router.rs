@@ -240,7 +240,7 @@ impl Index {
             .into_iter()
             .map(Some)
             .collect();
-        let mut nodes: Vec<Node> = Vec::with_capacity(old.len());
+        let mut nodes: Vec<Node> = Vec::new();
         // Nodes still to place: the old node, and where to write its new number (the new
         // parent and the edge in it); the root has none.
         let mut stack: Vec<Pending> = vec![(0, Vec::new(), None)];
@@ -272,6 +272,7 @@ impl Index {
                 all: Box::default(),
             });
         }
+        nodes.shrink_to_fit();
         self.nodes = nodes;
     }
 

@@ -38,7 +38,7 @@ use crate::message::{CloseFrame, Message};
 use crate::middleware::MiddlewareStack;
 use crate::reconnect::{CallbackContext, ConnectCallback};
 use crate::router::{Blocked, Router};
-use crate::runtime::{self, BoxFnOnce, BoxFuture, Instant, TaskHandle};
+use crate::runtime::{self, BoxFnOnce, BoxFuture, Instant, MaybeSend, TaskHandle};
 use crate::state::{AppState, ConnectionEnd, ConnectionState, DisconnectReason};
 
 /// How many ready frames the reader takes at once before checking its other duties.
@@ -131,9 +131,11 @@ impl<S: AppState> ClientRunner<S> {
 
     /// Runs the client until it is shut down (by `Client::shutdown` or by dropping every
     /// `Client`).
-    pub async fn run(self) {
+    // Not an `async fn`: its future would hold `self` beside the `life` future that holds
+    // it too, doubling the runner's size.
+    pub fn run(self) -> impl Future<Output = ()> + MaybeSend {
         let span = tracing::info_span!("client_runner");
-        self.life().instrument(span).await
+        self.life().instrument(span)
     }
 
     async fn life(mut self) {

@@ -14,6 +14,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use futures::FutureExt;
 use futures::future::{AbortHandle, Abortable};
 use tokio::sync::oneshot;
 
@@ -196,12 +197,11 @@ where
 {
     let (abort, registration) = AbortHandle::new_pair();
     let (tx, output) = oneshot::channel();
-    let task = async move {
-        let result = Abortable::new(future, registration)
-            .await
-            .map_err(|_| JoinError::Aborted);
-        let _ = tx.send(result);
-    };
+    // A combinator rather than an `async` block: a block would keep `future` both as its
+    // captured value and as the value it awaits, doubling every task's size.
+    let task = Abortable::new(future, registration).map(move |result| {
+        let _ = tx.send(result.map_err(|_| JoinError::Aborted));
+    });
     imp::spawn_detached(task);
     TaskHandle { abort, output }
 }

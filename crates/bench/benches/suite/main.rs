@@ -625,7 +625,7 @@ async fn throughput(servers: &Servers, sizes: Sizes) -> Result<Vec<Figure>, Benc
             "bare read loop",
         )
         .with_rounds(&routed_rounds, &bare_rounds)
-        .with_target("≥ 0.6 × bare", routed / bare >= 0.6),
+        .with_target("≥ 0.70 × bare", routed / bare >= 0.70),
         Figure::new(
             "routed_throughput_recv",
             one_by_one,
@@ -648,10 +648,10 @@ async fn throughput(servers: &Servers, sizes: Sizes) -> Result<Vec<Figure>, Benc
         .with_rounds(&ez_rounds, &bare_rounds)
         .with_target(
             format!(
-                "routed ≥ 2 × ezsockets (routed/ezsockets = {:.2})",
+                "routed ≥ 2.5 × ezsockets (routed/ezsockets = {:.2})",
                 routed / ez
             ),
-            routed >= 2.0 * ez,
+            routed >= 2.5 * ez,
         ),
     ])
 }
@@ -682,10 +682,10 @@ async fn ticks(servers: &Servers, sizes: Sizes) -> Result<Vec<Figure>, BenchErro
         .with_rounds(&tick_rounds, &pair_rounds)
         .with_target(
             format!(
-                "≥ 0.35 × bare, none dropped (dropped {dropped} of {})",
+                "≥ 0.45 × bare, none dropped (dropped {dropped} of {})",
                 sizes.ticks * sizes.reps as u64
             ),
-            ticks / pairs >= 0.35 && dropped == 0,
+            ticks / pairs >= 0.45 && dropped == 0,
         ),
     ])
 }
@@ -1061,7 +1061,7 @@ fn rtt_figures(ours: &LatencySummary, bare: &LatencySummary) -> Vec<Figure> {
             .with_target("≤ bare + 10 us", p50 <= us(bare.p50) + 10.0),
         Figure::new("rtt_p90", us(ours.p90), "us", us(bare.p90), base),
         Figure::new("rtt_p99", p99, "us", us(bare.p99), base)
-            .with_target("≤ 1.3 × bare", p99 <= 1.3 * us(bare.p99)),
+            .with_target("≤ 1.2 × bare", p99 <= 1.2 * us(bare.p99)),
         Figure::new("rtt_max", us(ours.max), "us", us(bare.max), base),
     ]
 }
