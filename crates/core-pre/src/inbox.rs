@@ -94,6 +94,7 @@ pub(crate) struct InboxSender {
 
 impl InboxSender {
     /// Queues `msg` if there is room, without waiting.
+    #[inline]
     pub(crate) fn try_send(&self, msg: Message) -> Result<(), TrySendError> {
         let mut state = self.shared.lock();
         if state.receiver_gone {

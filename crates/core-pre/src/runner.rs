@@ -614,6 +614,7 @@ impl<S: AppState> ClientRunner<S> {
     /// Handles one inbound frame without waiting (the hot path builds no future): runs
     /// the handlers, then routes the message, or holds it while the callbacks gate is
     /// closed (`gated`). Says what is left to do and why the connection ended, if it did.
+    #[inline]
     fn on_frame(
         &mut self,
         frame: Option<Result<Message, TransportError>>,
