@@ -94,7 +94,7 @@ pub(crate) struct InboxSender {
 
 impl InboxSender {
     /// Queues `msg` if there is room, without waiting.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn try_send(&self, msg: Message) -> Result<(), TrySendError> {
         let mut state = self.shared.lock();
         if state.receiver_gone {

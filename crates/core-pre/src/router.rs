@@ -101,7 +101,7 @@ impl Route {
     /// Delivers without waiting. Gives the message back when the inbox is full and the
     /// module is not (yet) known to be stalled: the caller then waits with
     /// [`deliver_waiting`](Self::deliver_waiting).
-    #[inline]
+    #[inline(always)]
     fn try_deliver(&mut self, msg: Message) -> Result<(), Message> {
         match self.tx.try_send(msg) {
             Ok(()) => {
