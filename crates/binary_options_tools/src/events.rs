@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
+use bytes::{Bytes, BytesMut};
 use core_pre::{Message, MessageStream, Text, TransportError, TransportErrorKind};
 use futures::Stream;
 use serde::Deserialize;
@@ -33,6 +34,8 @@ pub(crate) struct EventStream {
     /// The name of a pending canonical header (`451-["name",{placeholder 0}]`), handled
     /// without the general decoder: the platform's hot path (every tick).
     fast_pending: Option<(Text, usize)>,
+    /// Where the normalized frames are written (see [`FrameArena`]).
+    frames: FrameArena,
     max_payload: usize,
 }
 
@@ -49,6 +52,7 @@ impl EventStream {
             malformed,
             server_closed: false,
             fast_pending: None,
+            frames: FrameArena::default(),
             max_payload: limits.max_payload_bytes,
         }
     }
@@ -73,32 +77,23 @@ impl EventStream {
                 // `canonical_header` checked the header's prefix and its name's length.
                 let start = CANONICAL_PREFIX.len();
                 let name = header
-                    .as_str()
+                    .as_bytes()
                     .get(start..start + name_len)
                     .unwrap_or_default();
-                let payload = match std::str::from_utf8(&bytes) {
-                    Ok(payload) if payload.len() <= self.max_payload => payload,
-                    Ok(_) => {
-                        self.reject("binary", &"attachment over the payload limit");
-                        return None;
-                    }
+                if bytes.len() > self.max_payload {
+                    self.reject("binary", &"attachment over the payload limit");
+                    return None;
+                }
+                let frame = self.frames.frame(&[b"42[\"", name, b"\",", &bytes, b"]"]);
+                // One UTF-8 check of the whole frame: the name came from a text frame, so
+                // only the attachment can fail it.
+                match Text::from_utf8(frame) {
+                    Ok(text) => Some(Ok(Message::Text(text))),
                     Err(_) => {
                         self.reject("binary", &"attachment is not UTF-8 JSON");
-                        return None;
+                        None
                     }
-                };
-                // Exactly the length: `Bytes::from` a `String` whose capacity is its
-                // length takes the buffer as it is; any spare capacity costs a second
-                // allocation (a shared header) on every tick.
-                let mut text =
-                    String::with_capacity(EVENT_FRAME_OVERHEAD + name.len() + payload.len());
-                text.push_str("42[\"");
-                text.push_str(name);
-                text.push_str("\",");
-                text.push_str(payload);
-                text.push(']');
-                debug_assert_eq!(text.len(), text.capacity());
-                Some(Ok(Message::text(text)))
+                }
             }
             Message::Binary(bytes) => match self.reassembler.push_binary(bytes) {
                 Ok(Some(packet)) => match normalize(&packet) {
@@ -184,9 +179,39 @@ impl Stream for EventStream {
     }
 }
 
-/// The bytes a normalized one-step frame adds around the name and the payload:
-/// `42["` + `",` + `]`.
-const EVENT_FRAME_OVERHEAD: usize = 7;
+/// A buffer the normalized frames are cut from, so a tick costs no allocation.
+///
+/// Each frame is written at the end of one shared block and split off as its own
+/// [`Bytes`] (a reference count, no copy). Once every frame cut from the block has been
+/// dropped, the block is reused from its start; while some are still alive (queued for a
+/// module), a full block is left to them and a new one started. A frame larger than a
+/// quarter of a block gets a buffer of its own, so a rare large event never makes the
+/// block grow, and a frame kept for long pins at most one block.
+#[derive(Default)]
+struct FrameArena {
+    block: BytesMut,
+}
+
+impl FrameArena {
+    /// The size of a block: some 60 tick frames.
+    const BLOCK: usize = 4096;
+
+    /// The concatenation of `parts`, as one frame.
+    fn frame(&mut self, parts: &[&[u8]]) -> Bytes {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        if len > Self::BLOCK / 4 {
+            return Bytes::from(parts.concat());
+        }
+        if self.block.capacity() < len {
+            // Reclaims the block when no frame of it is alive, else starts a new one.
+            self.block.reserve(Self::BLOCK);
+        }
+        for part in parts {
+            self.block.extend_from_slice(part);
+        }
+        self.block.split().freeze()
+    }
+}
 
 /// What precedes the event name in the platform's usual binary header: the name starts
 /// this many bytes into the header (see [`canonical_header`]).
@@ -199,7 +224,9 @@ fn canonical_header(frame: &str) -> Option<&str> {
     const TAIL: &str = "\",{\"_placeholder\":true,\"num\":0}]";
     let rest = frame.strip_prefix(CANONICAL_PREFIX)?;
     let name = rest.strip_suffix(TAIL)?;
-    (!name.is_empty() && !name.contains(['"', '\\'])).then_some(name)
+    // Bytes, not chars: both are ASCII, and a byte scan costs a few instructions each.
+    let plain = !name.is_empty() && !name.bytes().any(|b| b == b'"' || b == b'\\');
+    plain.then_some(name)
 }
 
 /// Rebuilds a complete binary packet as the equivalent one-step text frame, placing each
@@ -356,6 +383,26 @@ mod tests {
         }
         assert!(!interest.covers(&Message::text(r#"42["successopenOrder",{}]"#)));
         assert!(!interest.covers(&Message::binary(vec![1])));
+    }
+
+    #[test]
+    fn arena_frames_keep_their_bytes_across_reused_and_new_blocks() {
+        let mut arena = FrameArena::default();
+        let mut kept = Vec::new();
+        for i in 0..5_000usize {
+            // Small frames (many per block), now and then one larger than a quarter block.
+            let body = "x".repeat(if i % 97 == 0 { 2_000 } else { i % 80 });
+            let frame = arena.frame(&[b"42[\"e\",", i.to_string().as_bytes(), body.as_bytes()]);
+            let want = format!("42[\"e\",{i}{body}");
+            assert_eq!(&frame[..], want.as_bytes());
+            // Keep some frames alive (their blocks cannot be reused), drop the others.
+            if i % 13 == 0 {
+                kept.push((frame, want));
+            }
+        }
+        for (frame, want) in &kept {
+            assert_eq!(&frame[..], want.as_bytes(), "a kept frame was overwritten");
+        }
     }
 
     #[tokio::test]
