@@ -31,9 +31,12 @@ pub(crate) struct EventStream {
     reassembler: Reassembler,
     malformed: Arc<AtomicU64>,
     server_closed: bool,
-    /// The name of a pending canonical header (`451-["name",{placeholder 0}]`), handled
-    /// without the general decoder: the platform's hot path (every tick).
-    fast_pending: Option<(Text, usize)>,
+    /// A canonical header (`451-["name",{placeholder 0}]`) waits for its attachment,
+    /// handled without the general decoder: the platform's hot path (every tick).
+    fast_pending: bool,
+    /// The last canonical header and its normalized frame's head: consecutive ticks share
+    /// the header, which is then compared instead of parsed again.
+    canonical: Option<CanonicalHeader>,
     /// Where the normalized frames are written (see [`FrameArena`]).
     frames: FrameArena,
     max_payload: usize,
@@ -51,7 +54,8 @@ impl EventStream {
             reassembler: Reassembler::new(limits),
             malformed,
             server_closed: false,
-            fast_pending: None,
+            fast_pending: false,
+            canonical: None,
             frames: FrameArena::default(),
             max_payload: limits.max_payload_bytes,
         }
@@ -72,14 +76,8 @@ impl EventStream {
     fn on_message(&mut self, msg: Message) -> Option<Result<Message, TransportError>> {
         match msg {
             Message::Text(text) => self.on_text(text),
-            Message::Binary(bytes) if self.fast_pending.is_some() => {
-                let (header, name_len) = self.fast_pending.take()?;
-                // `canonical_header` checked the header's prefix and its name's length.
-                let start = CANONICAL_PREFIX.len();
-                let name = header
-                    .as_str()
-                    .get(start..start + name_len)
-                    .unwrap_or_default();
+            Message::Binary(bytes) if self.fast_pending => {
+                self.fast_pending = false;
                 if bytes.len() > self.max_payload {
                     self.reject("binary", &"attachment over the payload limit");
                     return None;
@@ -89,11 +87,11 @@ impl EventStream {
                     self.reject("binary", &"attachment is not UTF-8 JSON");
                     return None;
                 }
-                let frame = self
-                    .frames
-                    .frame(&[b"42[\"", name.as_bytes(), b"\",", &bytes, b"]"]);
-                // SAFETY: the frame is ASCII literals, the name (a `&str`) and the
-                // attachment just checked to be UTF-8: a concatenation of UTF-8 strings is
+                // `fast_pending` is only set along with `canonical`.
+                let head = self.canonical.as_ref().map(|c| &*c.head)?;
+                let frame = self.frames.frame(&[head, &bytes, b"]"]);
+                // SAFETY: the head is UTF-8 (see `CanonicalHeader::head`) and the
+                // attachment was just checked to be: a concatenation of UTF-8 strings is
                 // UTF-8, so checking it again would only cost instructions.
                 #[allow(unsafe_code)]
                 let text = unsafe { Text::from_utf8_unchecked(frame) };
@@ -119,13 +117,21 @@ impl EventStream {
 
     fn on_text(&mut self, text: Text) -> Option<Result<Message, TransportError>> {
         let s = text.as_str();
-        if self.fast_pending.take().is_some() {
+        if std::mem::take(&mut self.fast_pending) {
             self.reject("binary", &"attachment missing before the next text frame");
         }
         if !self.reassembler.is_pending() {
+            if self
+                .canonical
+                .as_ref()
+                .is_some_and(|c| *c.header == *s.as_bytes())
+            {
+                self.fast_pending = true;
+                return None;
+            }
             if let Some(name) = canonical_header(s) {
-                let name_len = name.len();
-                self.fast_pending = Some((text, name_len));
+                self.canonical = Some(CanonicalHeader::new(s, name));
+                self.fast_pending = true;
                 return None;
             }
             // The fast path: everything but binary headers passes through undecoded.
@@ -179,6 +185,24 @@ impl Stream for EventStream {
                 }
                 other => return other,
             }
+        }
+    }
+}
+
+/// A canonical binary header as last seen, and the head of its normalized frames.
+struct CanonicalHeader {
+    /// The whole header frame.
+    header: Box<[u8]>,
+    /// `42["name",`: ASCII around the name, a `&str` cut between two ASCII quotes, so
+    /// UTF-8 (the fast path relies on it).
+    head: Box<[u8]>,
+}
+
+impl CanonicalHeader {
+    fn new(header: &str, name: &str) -> Self {
+        CanonicalHeader {
+            header: header.as_bytes().into(),
+            head: format!("42[\"{name}\",").into_bytes().into(),
         }
     }
 }
