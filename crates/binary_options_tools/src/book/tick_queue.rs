@@ -1,9 +1,14 @@
 //! [`tick_queue`]: the bounded queue from the subscriptions module to one
 //! [`SubscriptionStream`](crate::SubscriptionStream).
 //!
-//! The tick path's channel, in place of a tokio mpsc channel: a send and a receive each
-//! take one uncontended lock around a `VecDeque` (no semaphore, no block list), and wake
-//! the other side only when it waits. Semantics are the ones the module relies on: a
+//! The tick path's channel, in place of a tokio mpsc channel: a send takes one
+//! uncontended lock around a `VecDeque` (no semaphore, no block list), the receiver takes
+//! everything queued when that is a small batch (up to a quarter of the capacity, at most
+//! 64; else one tick) under one lock and hands it out without locking, and each side wakes the other only when it waits. The ticks the
+//! receiver took count against the capacity until it comes back for more (a stream does
+//! as soon as it has handed them out), so the buffer stays bounded by the capacity, and a
+//! reader that pauses right after a batch makes the buffer look at most that batch
+//! fuller than it is. Semantics are the ones the module relies on: a
 //! bounded buffer, `try_send` that says full or closed, an async `send` that waits for
 //! room (the module bounds it with the stall timeout), the end of the stream once every
 //! sender is gone and the buffer is drained, and closed for the senders once the receiver
@@ -16,12 +21,16 @@ use std::task::{Context, Poll, Waker};
 
 use crate::types::Tick;
 
+/// The most ticks the receiver takes at one visit.
+const MAX_BATCH: usize = 64;
+
 /// A bounded queue of ticks with one receiver; `capacity` is at least 1.
 pub(crate) fn tick_queue(capacity: usize) -> (TickSender, TickReceiver) {
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
             items: VecDeque::new(),
             capacity: capacity.max(1),
+            taken: 0,
             senders: 1,
             receiver_alive: true,
             receiver: None,
@@ -32,7 +41,11 @@ pub(crate) fn tick_queue(capacity: usize) -> (TickSender, TickReceiver) {
         TickSender {
             shared: shared.clone(),
         },
-        TickReceiver { shared },
+        TickReceiver {
+            shared,
+            taken: VecDeque::new(),
+            batch: (capacity / 4).clamp(1, MAX_BATCH),
+        },
     )
 }
 
@@ -50,12 +63,21 @@ impl Shared {
 struct State {
     items: VecDeque<Tick>,
     capacity: usize,
+    /// How many ticks the receiver took at its last visit: they count against the
+    /// capacity until its next one.
+    taken: usize,
     senders: usize,
     receiver_alive: bool,
     /// The receiver, waiting for a tick.
     receiver: Option<Waker>,
     /// Senders waiting for room.
     waiting_senders: Vec<Waker>,
+}
+
+impl State {
+    fn is_full(&self) -> bool {
+        self.items.len() + self.taken >= self.capacity
+    }
 }
 
 /// Why [`TickSender::try_send`] did not queue the tick.
@@ -83,7 +105,7 @@ impl TickSender {
         if !state.receiver_alive {
             return Err(TrySendError::Closed);
         }
-        if state.items.len() >= state.capacity {
+        if state.is_full() {
             return Err(TrySendError::Full(tick));
         }
         state.items.push_back(tick);
@@ -107,7 +129,7 @@ impl TickSender {
         if !state.receiver_alive {
             return Poll::Ready(Err(Closed));
         }
-        if state.items.len() >= state.capacity {
+        if state.is_full() {
             if !state
                 .waiting_senders
                 .iter()
@@ -157,24 +179,36 @@ impl Drop for TickSender {
 /// The receiving side.
 pub(crate) struct TickReceiver {
     shared: Arc<Shared>,
+    /// What it took at its last visit, not handed out yet.
+    taken: VecDeque<Tick>,
+    /// How many it takes at one visit.
+    batch: usize,
 }
 
 impl TickReceiver {
     /// The next tick; `None` once every sender is gone and the buffer is empty.
     pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Tick>> {
+        if let Some(tick) = self.taken.pop_front() {
+            return Poll::Ready(Some(tick));
+        }
         let mut state = self.shared.lock();
-        let was_full = state.items.len() >= state.capacity;
-        match state.items.pop_front() {
-            Some(tick) => {
-                let waiting = if was_full {
-                    std::mem::take(&mut state.waiting_senders)
-                } else {
-                    Vec::new()
-                };
-                drop(state);
-                waiting.into_iter().for_each(Waker::wake);
-                Poll::Ready(Some(tick))
-            }
+        // Everything taken last time is handed out: its room goes back to the senders.
+        let was_full = state.is_full();
+        if state.items.len() <= self.batch {
+            // The usual case, the reader keeping up: everything, by swapping buffers.
+            std::mem::swap(&mut state.items, &mut self.taken);
+        } else if let Some(tick) = state.items.pop_front() {
+            // Far behind: one at a time, so the room given back stays exact.
+            self.taken.push_back(tick);
+        }
+        state.taken = self.taken.len();
+        let waiting = if was_full && !state.is_full() {
+            std::mem::take(&mut state.waiting_senders)
+        } else {
+            Vec::new()
+        };
+        let next = match self.taken.pop_front() {
+            Some(tick) => Poll::Ready(Some(tick)),
             None if state.senders == 0 => Poll::Ready(None),
             None => {
                 if !state
@@ -186,7 +220,10 @@ impl TickReceiver {
                 }
                 Poll::Pending
             }
-        }
+        };
+        drop(state);
+        waiting.into_iter().for_each(Waker::wake);
+        next
     }
 }
 
@@ -229,9 +266,15 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(recv(&mut rx).await.unwrap().time, 1.0);
-        tx.try_send(tick(3)).unwrap();
+        // The receiver took both: they count until it comes back for more.
+        assert!(matches!(tx.try_send(tick(3)), Err(TrySendError::Full(_))));
         assert_eq!(recv(&mut rx).await.unwrap().time, 2.0);
+        let nothing = futures::FutureExt::now_or_never(recv(&mut rx));
+        assert!(nothing.is_none(), "empty: the receiver waits");
+        tx.try_send(tick(3)).unwrap();
+        tx.try_send(tick(4)).unwrap();
         assert_eq!(recv(&mut rx).await.unwrap().time, 3.0);
+        assert_eq!(recv(&mut rx).await.unwrap().time, 4.0);
     }
 
     #[tokio::test]
@@ -259,13 +302,16 @@ mod tests {
         let waiting = tokio::spawn(async move { clone.send(tick(2)).await.is_ok() });
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert_eq!(recv(&mut rx).await.unwrap().time, 1.0);
+        // Coming back for more gives the room back: the waiting send goes through.
+        let next = tokio::time::timeout(Duration::from_secs(5), recv(&mut rx)).await;
+        assert_eq!(next.unwrap().unwrap().time, 2.0);
         let sent = tokio::time::timeout(Duration::from_secs(5), waiting).await;
         assert!(
             sent.unwrap().unwrap(),
             "room made: the waiting send went through"
         );
-        assert_eq!(recv(&mut rx).await.unwrap().time, 2.0);
 
+        let (tx, rx) = tick_queue(1);
         tx.try_send(tick(3)).unwrap();
         let clone = tx.clone();
         let waiting = tokio::spawn(async move { clone.send(tick(4)).await.is_err() });
