@@ -460,6 +460,46 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn repeated_and_changing_headers_pair_with_their_own_attachments() {
+        let counter = Arc::new(AtomicU64::new(0));
+        let header = |name: &str| {
+            Message::text(format!(r#"451-["{name}",{{"_placeholder":true,"num":0}}]"#))
+        };
+        let inner: MessageStream = Box::pin(futures::stream::iter(
+            vec![
+                header("updateStream"),
+                Message::binary(b"[1]".to_vec()),
+                header("updateStream"),
+                Message::binary(b"[2]".to_vec()),
+                header("other"),
+                Message::binary(b"{}".to_vec()),
+                // Not UTF-8: dropped and counted, the next pair is still read.
+                header("updateStream"),
+                Message::binary(vec![b'[', 0xff, b']']),
+                header("updateStream"),
+                Message::binary(b"[3]".to_vec()),
+            ]
+            .into_iter()
+            .map(Ok),
+        ));
+        let events = EventStream::new(inner, FrameLimits::default(), counter.clone());
+        let got: Vec<String> = events
+            .map(|m| m.unwrap().as_text().unwrap().to_owned())
+            .collect()
+            .await;
+        assert_eq!(
+            got,
+            [
+                r#"42["updateStream",[1]]"#,
+                r#"42["updateStream",[2]]"#,
+                r#"42["other",{}]"#,
+                r#"42["updateStream",[3]]"#,
+            ]
+        );
+        assert_eq!(counter.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
     async fn malformed_frames_are_dropped_and_counted_and_41_ends_the_stream() {
         let counter = Arc::new(AtomicU64::new(0));
         let inner: MessageStream = Box::pin(futures::stream::iter(
