@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
+use bytes::{Bytes, BytesMut};
 use core_pre::{Message, MessageStream, Text, TransportError, TransportErrorKind};
 use futures::Stream;
 use serde::Deserialize;
@@ -30,9 +31,14 @@ pub(crate) struct EventStream {
     reassembler: Reassembler,
     malformed: Arc<AtomicU64>,
     server_closed: bool,
-    /// The name of a pending canonical header (`451-["name",{placeholder 0}]`), handled
-    /// without the general decoder: the platform's hot path (every tick).
-    fast_pending: Option<(Text, usize)>,
+    /// A canonical header (`451-["name",{placeholder 0}]`) waits for its attachment,
+    /// handled without the general decoder: the platform's hot path (every tick).
+    fast_pending: bool,
+    /// The last canonical header and its normalized frame's head: consecutive ticks share
+    /// the header, which is then compared instead of parsed again.
+    canonical: Option<CanonicalHeader>,
+    /// Where the normalized frames are written (see [`FrameArena`]).
+    frames: FrameArena,
     max_payload: usize,
 }
 
@@ -48,7 +54,9 @@ impl EventStream {
             reassembler: Reassembler::new(limits),
             malformed,
             server_closed: false,
-            fast_pending: None,
+            fast_pending: false,
+            canonical: None,
+            frames: FrameArena::default(),
             max_payload: limits.max_payload_bytes,
         }
     }
@@ -68,37 +76,26 @@ impl EventStream {
     fn on_message(&mut self, msg: Message) -> Option<Result<Message, TransportError>> {
         match msg {
             Message::Text(text) => self.on_text(text),
-            Message::Binary(bytes) if self.fast_pending.is_some() => {
-                let (header, name_len) = self.fast_pending.take()?;
-                // `canonical_header` checked the header's prefix and its name's length.
-                let start = CANONICAL_PREFIX.len();
-                let name = header
-                    .as_str()
-                    .get(start..start + name_len)
-                    .unwrap_or_default();
-                let payload = match std::str::from_utf8(&bytes) {
-                    Ok(payload) if payload.len() <= self.max_payload => payload,
-                    Ok(_) => {
-                        self.reject("binary", &"attachment over the payload limit");
-                        return None;
-                    }
-                    Err(_) => {
-                        self.reject("binary", &"attachment is not UTF-8 JSON");
-                        return None;
-                    }
-                };
-                // Exactly the length: `Bytes::from` a `String` whose capacity is its
-                // length takes the buffer as it is; any spare capacity costs a second
-                // allocation (a shared header) on every tick.
-                let mut text =
-                    String::with_capacity(EVENT_FRAME_OVERHEAD + name.len() + payload.len());
-                text.push_str("42[\"");
-                text.push_str(name);
-                text.push_str("\",");
-                text.push_str(payload);
-                text.push(']');
-                debug_assert_eq!(text.len(), text.capacity());
-                Some(Ok(Message::text(text)))
+            Message::Binary(bytes) if self.fast_pending => {
+                self.fast_pending = false;
+                if bytes.len() > self.max_payload {
+                    self.reject("binary", &"attachment over the payload limit");
+                    return None;
+                }
+                // Tick payloads are ASCII: a word-at-a-time check, std's full one otherwise.
+                if !bytes.is_ascii() && std::str::from_utf8(&bytes).is_err() {
+                    self.reject("binary", &"attachment is not UTF-8 JSON");
+                    return None;
+                }
+                // `fast_pending` is only set along with `canonical`.
+                let head = self.canonical.as_ref().map(|c| &*c.head)?;
+                let frame = self.frames.frame(&[head, &bytes, b"]"]);
+                // SAFETY: the head is UTF-8 (see `CanonicalHeader::head`) and the
+                // attachment was just checked to be: a concatenation of UTF-8 strings is
+                // UTF-8, so checking it again would only cost instructions.
+                #[allow(unsafe_code)]
+                let text = unsafe { Text::from_utf8_unchecked(frame) };
+                Some(Ok(Message::Text(text)))
             }
             Message::Binary(bytes) => match self.reassembler.push_binary(bytes) {
                 Ok(Some(packet)) => match normalize(&packet) {
@@ -120,13 +117,21 @@ impl EventStream {
 
     fn on_text(&mut self, text: Text) -> Option<Result<Message, TransportError>> {
         let s = text.as_str();
-        if self.fast_pending.take().is_some() {
+        if std::mem::take(&mut self.fast_pending) {
             self.reject("binary", &"attachment missing before the next text frame");
         }
         if !self.reassembler.is_pending() {
+            if self
+                .canonical
+                .as_ref()
+                .is_some_and(|c| *c.header == *s.as_bytes())
+            {
+                self.fast_pending = true;
+                return None;
+            }
             if let Some(name) = canonical_header(s) {
-                let name_len = name.len();
-                self.fast_pending = Some((text, name_len));
+                self.canonical = Some(CanonicalHeader::new(s, name));
+                self.fast_pending = true;
                 return None;
             }
             // The fast path: everything but binary headers passes through undecoded.
@@ -184,9 +189,57 @@ impl Stream for EventStream {
     }
 }
 
-/// The bytes a normalized one-step frame adds around the name and the payload:
-/// `42["` + `",` + `]`.
-const EVENT_FRAME_OVERHEAD: usize = 7;
+/// A canonical binary header as last seen, and the head of its normalized frames.
+struct CanonicalHeader {
+    /// The whole header frame.
+    header: Box<[u8]>,
+    /// `42["name",`: ASCII around the name, a `&str` cut between two ASCII quotes, so
+    /// UTF-8 (the fast path relies on it).
+    head: Box<[u8]>,
+}
+
+impl CanonicalHeader {
+    fn new(header: &str, name: &str) -> Self {
+        CanonicalHeader {
+            header: header.as_bytes().into(),
+            head: format!("42[\"{name}\",").into_bytes().into(),
+        }
+    }
+}
+
+/// A buffer the normalized frames are cut from, so a tick costs no allocation.
+///
+/// Each frame is written at the end of one shared block and split off as its own
+/// [`Bytes`] (a reference count, no copy). Once every frame cut from the block has been
+/// dropped, the block is reused from its start; while some are still alive (queued for a
+/// module), a full block is left to them and a new one started. A frame larger than a
+/// quarter of a block gets a buffer of its own, so a rare large event never makes the
+/// block grow, and a frame kept for long pins at most one block.
+#[derive(Default)]
+struct FrameArena {
+    block: BytesMut,
+}
+
+impl FrameArena {
+    /// The size of a block: some 60 tick frames.
+    const BLOCK: usize = 4096;
+
+    /// The concatenation of `parts`, as one frame.
+    fn frame(&mut self, parts: &[&[u8]]) -> Bytes {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        if len > Self::BLOCK / 4 {
+            return Bytes::from(parts.concat());
+        }
+        if self.block.capacity() < len {
+            // Reclaims the block when no frame of it is alive, else starts a new one.
+            self.block.reserve(Self::BLOCK);
+        }
+        for part in parts {
+            self.block.extend_from_slice(part);
+        }
+        self.block.split().freeze()
+    }
+}
 
 /// What precedes the event name in the platform's usual binary header: the name starts
 /// this many bytes into the header (see [`canonical_header`]).
@@ -199,7 +252,13 @@ fn canonical_header(frame: &str) -> Option<&str> {
     const TAIL: &str = "\",{\"_placeholder\":true,\"num\":0}]";
     let rest = frame.strip_prefix(CANONICAL_PREFIX)?;
     let name = rest.strip_suffix(TAIL)?;
-    (!name.is_empty() && !name.contains(['"', '\\'])).then_some(name)
+    // Bytes, not chars (both are ASCII), and no early exit: the compiler scans a word at
+    // a time.
+    let special = name
+        .bytes()
+        .fold(false, |found, b| found | (b == b'"') | (b == b'\\'));
+    let plain = !name.is_empty() && !special;
+    plain.then_some(name)
 }
 
 /// Rebuilds a complete binary packet as the equivalent one-step text frame, placing each
@@ -358,6 +417,26 @@ mod tests {
         assert!(!interest.covers(&Message::binary(vec![1])));
     }
 
+    #[test]
+    fn arena_frames_keep_their_bytes_across_reused_and_new_blocks() {
+        let mut arena = FrameArena::default();
+        let mut kept = Vec::new();
+        for i in 0..5_000usize {
+            // Small frames (many per block), now and then one larger than a quarter block.
+            let body = "x".repeat(if i % 97 == 0 { 2_000 } else { i % 80 });
+            let frame = arena.frame(&[b"42[\"e\",", i.to_string().as_bytes(), body.as_bytes()]);
+            let want = format!("42[\"e\",{i}{body}");
+            assert_eq!(&frame[..], want.as_bytes());
+            // Keep some frames alive (their blocks cannot be reused), drop the others.
+            if i % 13 == 0 {
+                kept.push((frame, want));
+            }
+        }
+        for (frame, want) in &kept {
+            assert_eq!(&frame[..], want.as_bytes(), "a kept frame was overwritten");
+        }
+    }
+
     #[tokio::test]
     async fn two_step_events_come_out_as_one_step_frames() {
         let mut events = stream_of(vec![
@@ -378,6 +457,46 @@ mod tests {
                 r#"42["successupdateBalance",{"balance":10}]"#
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn repeated_and_changing_headers_pair_with_their_own_attachments() {
+        let counter = Arc::new(AtomicU64::new(0));
+        let header = |name: &str| {
+            Message::text(format!(r#"451-["{name}",{{"_placeholder":true,"num":0}}]"#))
+        };
+        let inner: MessageStream = Box::pin(futures::stream::iter(
+            vec![
+                header("updateStream"),
+                Message::binary(b"[1]".to_vec()),
+                header("updateStream"),
+                Message::binary(b"[2]".to_vec()),
+                header("other"),
+                Message::binary(b"{}".to_vec()),
+                // Not UTF-8: dropped and counted, the next pair is still read.
+                header("updateStream"),
+                Message::binary(vec![b'[', 0xff, b']']),
+                header("updateStream"),
+                Message::binary(b"[3]".to_vec()),
+            ]
+            .into_iter()
+            .map(Ok),
+        ));
+        let events = EventStream::new(inner, FrameLimits::default(), counter.clone());
+        let got: Vec<String> = events
+            .map(|m| m.unwrap().as_text().unwrap().to_owned())
+            .collect()
+            .await;
+        assert_eq!(
+            got,
+            [
+                r#"42["updateStream",[1]]"#,
+                r#"42["updateStream",[2]]"#,
+                r#"42["other",{}]"#,
+                r#"42["updateStream",[3]]"#,
+            ]
+        );
+        assert_eq!(counter.load(Ordering::Relaxed), 1);
     }
 
     #[tokio::test]

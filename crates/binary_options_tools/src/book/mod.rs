@@ -9,3 +9,4 @@ pub(crate) mod orders;
 pub(crate) mod pending;
 pub(crate) mod raw;
 pub(crate) mod subscriptions;
+pub(crate) mod tick_queue;

@@ -4,8 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::mpsc;
-
+use crate::book::tick_queue::{TickReceiver, TickSender, TrySendError, tick_queue};
 use crate::error::Error;
 use crate::server_time::unix_seconds;
 use crate::types::Tick;
@@ -15,7 +14,7 @@ pub const MAX_ASSETS: usize = 4;
 
 pub(crate) struct Subscriber {
     pub(crate) id: u64,
-    pub(crate) tx: mpsc::Sender<Tick>,
+    pub(crate) tx: TickSender,
     pub(crate) dropped: Arc<AtomicU64>,
     pub(crate) lagging: bool,
 }
@@ -57,7 +56,7 @@ pub(crate) enum Announce {
 /// platform.
 pub(crate) struct Added {
     pub(crate) id: u64,
-    pub(crate) rx: mpsc::Receiver<Tick>,
+    pub(crate) rx: TickReceiver,
     pub(crate) dropped: Arc<AtomicU64>,
     pub(crate) asset: Arc<str>,
     pub(crate) announce: Announce,
@@ -77,7 +76,7 @@ impl SubscriptionRegistry {
         }
         let id = inner.next_id;
         inner.next_id += 1;
-        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let (tx, rx) = tick_queue(capacity);
         let dropped = Arc::new(AtomicU64::new(0));
         let subscriber = Subscriber {
             id,
@@ -178,13 +177,13 @@ impl SubscriptionRegistry {
                             sub.lagging = false;
                             continue;
                         }
-                        Err(mpsc::error::TrySendError::Full(tick)) if !sub.lagging => tick,
-                        Err(mpsc::error::TrySendError::Full(_)) => {
+                        Err(TrySendError::Full(tick)) if !sub.lagging => tick,
+                        Err(TrySendError::Full(_)) => {
                             sub.dropped.fetch_add(1, Ordering::Relaxed);
                             continue;
                         }
                         // The stream was dropped; its guard removes it.
-                        Err(mpsc::error::TrySendError::Closed(_)) => continue,
+                        Err(TrySendError::Closed) => continue,
                     }
                 };
                 blocked.push(Blocked {
@@ -221,7 +220,7 @@ impl SubscriptionRegistry {
 /// A tick whose stream's buffer was full when it arrived.
 pub(crate) struct Blocked {
     pub(crate) id: u64,
-    pub(crate) tx: mpsc::Sender<Tick>,
+    pub(crate) tx: TickSender,
     pub(crate) dropped: Arc<AtomicU64>,
     pub(crate) tick: Tick,
 }

@@ -30,10 +30,10 @@ use core_pre::runtime::{self, BoxFuture};
 use core_pre::{BoxError, CallbackContext, Module, ModuleContext, Outbound};
 use futures::Stream;
 use serde::Serialize;
-use tokio::sync::mpsc;
 
 pub(crate) use crate::book::subscriptions::SubscriptionRegistry;
 use crate::book::subscriptions::{Added, Announce, Blocked};
+use crate::book::tick_queue::TickReceiver;
 use crate::error::{CodecError, Error};
 use crate::events::{event_rule, parse_payload, payload_of};
 use crate::socketio::encode_event_json;
@@ -113,8 +113,8 @@ async fn deliver_blocked(
             b.dropped.fetch_add(1, Ordering::Relaxed);
             continue;
         }
-        match runtime::timeout(stall_timeout, b.tx.reserve()).await {
-            Ok(Ok(permit)) => permit.send(b.tick),
+        match runtime::timeout(stall_timeout, b.tx.send(b.tick)).await {
+            Ok(Ok(())) => {}
             // The stream was dropped meanwhile.
             Ok(Err(_)) => {}
             Err(_) => {
@@ -483,7 +483,7 @@ fn compile<I: IntoIterator<Item = Tick>>(ticks: I, mut aggregator: Aggregator) -
 /// Ends only when the client shuts down. Dropping it unsubscribes this stream only.
 pub struct SubscriptionStream {
     asset: Arc<str>,
-    rx: mpsc::Receiver<Tick>,
+    rx: TickReceiver,
     aggregator: Aggregator,
     dropped: Arc<AtomicU64>,
     state: Arc<PocketOptionState>,
