@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use binary_options_tools::{PocketOption, Ssid, SubscriptionKind, Timeouts};
 use core_pre::ReconnectPolicy;
-use futures::{SinkExt, StreamExt};
+use futures::{FutureExt, SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite;
 
 use crate::error::{BenchError, within};
@@ -101,11 +101,21 @@ pub async fn pocketoption_ticks(
     let reader = tokio::spawn(async move {
         let mut delivered = 0u64;
         while delivered + stream.dropped() < pairs {
-            // A short wait, so that a last tick the stream dropped ends the loop too.
-            match tokio::time::timeout(Duration::from_millis(50), stream.next()).await {
-                Ok(Some(_)) => delivered += 1,
-                Ok(None) => return Err(delivered),
-                Err(_) => {}
+            // A tick that is already there is taken without a timer (the bare loop has none
+            // either); otherwise a short wait, so that a last tick the stream dropped ends
+            // the loop too.
+            let next = match stream.next().now_or_never() {
+                Some(next) => next,
+                None => {
+                    match tokio::time::timeout(Duration::from_millis(50), stream.next()).await {
+                        Ok(next) => next,
+                        Err(_) => continue,
+                    }
+                }
+            };
+            match next {
+                Some(_) => delivered += 1,
+                None => return Err(delivered),
             }
         }
         Ok((delivered, stream.dropped(), started.elapsed()))
