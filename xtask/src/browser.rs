@@ -58,12 +58,7 @@ pub(crate) fn run() -> Result<(), String> {
     println!("    reference server at {}", server.url);
     // A loopback port with nothing behind it, for the "refused" test (Chromium blocks some
     // well-known ports outright, which would test something else).
-    let refused_url = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0")
-            .map_err(|e| format!("cannot bind a loopback port: {e}"))?;
-        let port = probe.local_addr().map_err(|e| e.to_string())?.port();
-        format!("ws://127.0.0.1:{port}/")
-    };
+    let refused_url = format!("ws://127.0.0.1:{}/", cmd::free_port()?);
     let result = run_tests(
         &browser,
         &runner,
@@ -269,15 +264,7 @@ impl Drop for BackgroundServer {
             let _ = self.child.wait();
             return;
         }
-        let deadline = Instant::now() + SERVER_STOP_TIMEOUT;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        cmd::stop_child(&mut self.child, SERVER_STOP_TIMEOUT);
     }
 }
 
@@ -299,12 +286,7 @@ impl NatsBackground {
             println!("    SKIPPED messaging (not on CI): {advice}");
             return Ok(None);
         };
-        let free_port = || -> Result<u16, String> {
-            let probe = std::net::TcpListener::bind("127.0.0.1:0")
-                .map_err(|e| format!("cannot bind a loopback port: {e}"))?;
-            Ok(probe.local_addr().map_err(|e| e.to_string())?.port())
-        };
-        let (client_port, ws_port) = (free_port()?, free_port()?);
+        let (client_port, ws_port) = (cmd::free_port()?, cmd::free_port()?);
         let dir = target_dir().join("browser-tests");
         std::fs::create_dir_all(&dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;

@@ -1,9 +1,9 @@
 //! Running commands with readable logs and loud failures.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command};
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The workspace root (the parent of this crate's directory).
 pub(crate) fn root() -> PathBuf {
@@ -87,4 +87,24 @@ pub(crate) fn target_dir() -> PathBuf {
 /// True on a CI machine (`CI` set to anything but empty/false/0).
 pub(crate) fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// A loopback TCP port that was free a moment ago (bound, read and released).
+pub(crate) fn free_port() -> Result<u16, String> {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| format!("cannot bind a loopback port: {e}"))?;
+    Ok(probe.local_addr().map_err(|e| e.to_string())?.port())
+}
+
+/// Gives `child` up to `within` to exit by itself (its stdin closed, say), then kills it.
+pub(crate) fn stop_child(child: &mut Child, within: Duration) {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }

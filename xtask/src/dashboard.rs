@@ -288,15 +288,7 @@ impl DashboardChild {
 impl Drop for DashboardChild {
     fn drop(&mut self) {
         drop(self.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        cmd::stop_child(&mut self.child, Duration::from_secs(5));
     }
 }
 
@@ -309,11 +301,7 @@ struct Driver {
 
 impl Driver {
     fn start(browser: &Browser) -> Result<Driver, String> {
-        let port = {
-            let probe = std::net::TcpListener::bind("127.0.0.1:0")
-                .map_err(|e| format!("cannot bind a loopback port: {e}"))?;
-            probe.local_addr().map_err(|e| e.to_string())?.port()
-        };
+        let port = cmd::free_port()?;
         let stamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos())
